@@ -1,0 +1,9 @@
+"""The `clara` command: Clara-style verbs for the platform plus the dicom, results and platform plugins.
+
+Data flow: `main.cli` parses global options into a `CliContext` (endpoints from
+`~/.clara/config.yaml` + env, output format) and dispatches to commands registered by the plugin
+modules (`pipelines_jobs` for create/list/describe/start/cancel/logs/download/model, `platform`,
+`results`, `dicom`). Commands call the services' clients and print through `output`
+(rich tables for people, `--output json` for scripts). `daemon` starts services in the background
+with a pid file and waits until they are ready.
+"""

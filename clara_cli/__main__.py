@@ -1,0 +1,3 @@
+from clara_cli.main import main
+
+main()

@@ -1,0 +1,19 @@
+"""openclara: an open DICOM integration stack for imaging AI, compatible with NVIDIA Clara Deploy.
+
+Map of the whole stack (one package per deployable concern)::
+
+    PACS --C-STORE--> dicom_adapter        SCP per AE title -> fsync'd spool -> grouped payloads
+                          |  gRPC (platform_api.PlatformClient)
+                          v
+                      platform_server      pipelines, jobs, payloads, scheduler, executors
+                          |  operator "register_results" (pipeline_operators) --REST-->
+                          v
+                      results_service      durable task queue per agent
+                          |  lease / success / failure
+                          v
+                      dicom_adapter export agent --C-STORE--> destination PACS
+
+This package holds only what every service shares: structlog set-up (`logs`), the YAML + env
+settings loader (`settings`), the start/stop lifecycle with SIGTERM draining (`lifecycle`) and the
+one-command embedded stack (`stack`).
+"""

@@ -1,0 +1,37 @@
+"""Run a long-lived component until SIGTERM or SIGINT, then drain it and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Protocol
+
+import structlog
+
+log = structlog.get_logger()
+
+
+class Service(Protocol):
+    """Anything with async start/stop; `stop` drains in-flight work within its own timeout."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_until_signalled(service: Service, name: str) -> None:
+    """Start `service`, wait for SIGTERM/SIGINT (or cancellation), then stop it."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await service.start()
+    log.info("service.started", service=name)
+    try:
+        await stop.wait()
+        log.info("service.stopping", service=name)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await service.stop()
+        log.info("service.stopped", service=name)

@@ -1,0 +1,49 @@
+"""Fixtures shared by every test package: free loopback ports, an isolated CLARA_HOME, peer lookup."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def clara_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private CLARA_HOME so tests never touch ~/.clara."""
+    home = tmp_path / "clara-home"
+    home.mkdir()
+    monkeypatch.setenv("CLARA_HOME", str(home))
+    yield home
+
+
+def require_peer(executable: str) -> str:
+    """Path of a real peer program (storescu, Orthanc ...). Fails in CI when missing, skips elsewhere."""
+    path = shutil.which(executable) or (f"/usr/sbin/{executable}" if os.path.exists(f"/usr/sbin/{executable}") else None)
+    if path:
+        return path
+    message = f"{executable} is not installed (apt-get install -y dcmtk orthanc)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _nodelay_peers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # DCMTK and Orthanc leave Nagle on unless told; with it, every instance waits for a delayed ACK.
+    monkeypatch.setenv("TCP_NODELAY", "1")
