@@ -61,7 +61,9 @@ class Daemon:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
-                raise DaemonError(f"{self.name} exited with code {proc.returncode}; see {self.log_file}:\n{self.tail(15)}")
+                raise DaemonError(
+                    f"{self.name} exited with code {proc.returncode}; see {self.log_file}:\n{self.tail(15)}"
+                )
             if ready():
                 return proc.pid
             time.sleep(0.2)

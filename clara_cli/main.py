@@ -12,7 +12,9 @@ from clara_cli.context import CliContext
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Client config (default ~/.clara/config.yaml).")
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), help="Client config (default ~/.clara/config.yaml)."
+)
 @click.option("--host", "platform_host", help="Platform API endpoint host:port (overrides config).")
 @click.option("--output", "-O", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
@@ -54,7 +56,14 @@ def delete() -> None:
     """Delete models, pipelines and payloads."""
 
 
-VERB_GROUPS = {"create": create, "list": list_, "describe": describe, "start": start, "cancel": cancel, "delete": delete}
+VERB_GROUPS = {
+    "create": create,
+    "list": list_,
+    "describe": describe,
+    "start": start,
+    "cancel": cancel,
+    "delete": delete,
+}
 
 for plugin in (pipelines_jobs, platform, results, dicom):
     plugin.register(cli, VERB_GROUPS)

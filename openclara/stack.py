@@ -64,8 +64,11 @@ def up(config_dir: Path) -> None:
         procs[name] = subprocess.Popen(_argv(module, config_dir / config))
         # The adapter and the results service talk to the platform; let it bind first.
         time.sleep(1.0 if name == "platform" else 0.2)
-    click.echo("openclara is up: DICOM 127.0.0.1:11112 (AE titles via `clara dicom`), platform 127.0.0.1:30031, "
-               "results http://127.0.0.1:8088, adapter API http://127.0.0.1:5000. Ctrl-C stops.", err=True)
+    click.echo(
+        "openclara is up: DICOM 127.0.0.1:11112 (AE titles via `clara dicom`), platform 127.0.0.1:30031, "
+        "results http://127.0.0.1:8088, adapter API http://127.0.0.1:5000. Ctrl-C stops.",
+        err=True,
+    )
     code = 0
     while not stopping:
         dead = [name for name, proc in procs.items() if proc.poll() is not None]

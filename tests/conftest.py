@@ -34,7 +34,8 @@ def clara_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 def require_peer(executable: str) -> str:
     """Path of a real peer program (storescu, Orthanc ...). Fails in CI when missing, skips elsewhere."""
-    path = shutil.which(executable) or (f"/usr/sbin/{executable}" if os.path.exists(f"/usr/sbin/{executable}") else None)
+    sbin = f"/usr/sbin/{executable}"
+    path = shutil.which(executable) or (sbin if os.path.exists(sbin) else None)
     if path:
         return path
     message = f"{executable} is not installed (apt-get install -y dcmtk orthanc)"
