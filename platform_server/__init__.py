@@ -1,0 +1,25 @@
+"""platform_server: Clara's Platform API (gRPC) on one machine — pipelines, jobs, payloads, models.
+
+Data flow::
+
+    client --gRPC--> api/{clara,pipelines,jobs,payloads,models}.py   pb2 <-> domain, errors -> header.code < 0
+                       |
+      pipelines/service.py  definition.py (+operator, source, template, spec) -> dag.py
+      jobs/service.py  Create (PENDING, own PIPELINE payload) -> Start (seal input, queue)
+                       |
+      jobs/scheduler.py + queues.py   IMMEDIATE first, then HIGHER:NORMAL:LOWER = 4:2:1, N slots
+                       |
+      jobs/runner.py   operators in DAG order, branches in parallel, GPUs from jobs/gpus.py
+                       |
+      executors/local.py   subprocess per operator, paths rewritten onto payloads/<id>/...
+                            (executors/kubernetes.py: the planned mapping)
+    state: db.py (SQLite) via jobs/store.py, pipelines/store.py, payloads/store.py, models/repository.py
+    app.py composes everything; __main__.py is `python -m platform_server serve [-f CONFIG]`.
+"""
+
+from __future__ import annotations
+
+from platform_server.app import PlatformServer
+from platform_server.settings import PlatformSettings
+
+__all__ = ["PlatformServer", "PlatformSettings"]

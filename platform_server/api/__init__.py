@@ -1,0 +1,1 @@
+"""Thin grpc.aio servicers: protobuf in, domain calls, protobuf out. The only modules importing pb2."""

@@ -1,0 +1,122 @@
+"""Composition root: settings -> database, stores, executor, scheduler, runner -> grpc.aio server.
+
+`start()` opens the database, recovers jobs interrupted by a crash, starts the scheduler and binds
+the gRPC port. `stop()` (SIGTERM, Ctrl-C or Clara.Stop) stops accepting RPCs, lets running
+operators finish within `shutdown.drain_timeout`, then cancels them; such jobs stay RUNNING in the
+database and are handled by the restart recovery (FAULTED with a message, or queued again).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+
+import grpc
+import structlog
+
+from platform_api._generated.nvidia.clara.platform import (
+    clara_pb2_grpc,
+    jobs_pb2_grpc,
+    models_pb2_grpc,
+    payloads_pb2_grpc,
+    pipelines_pb2_grpc,
+)
+from platform_server.api.clara import ClaraServicer
+from platform_server.api.jobs import JobsServicer
+from platform_server.api.models import ModelsServicer
+from platform_server.api.payloads import PayloadsServicer
+from platform_server.api.pipelines import PipelinesServicer
+from platform_server.db import Database
+from platform_server.executors.base import Executor
+from platform_server.executors.local import LocalExecutor
+from platform_server.jobs.gpus import GpuPool
+from platform_server.jobs.runner import JobRunner, RunnerConfig
+from platform_server.jobs.scheduler import Scheduler
+from platform_server.jobs.service import JobService
+from platform_server.jobs.store import JobRepository
+from platform_server.models.repository import ModelRepository
+from platform_server.payloads.store import PayloadStore
+from platform_server.pipelines.service import PipelineService
+from platform_server.pipelines.store import PipelineRepository
+from platform_server.settings import PlatformSettings
+
+log = structlog.get_logger()
+GRPC_STOP_GRACE = 5.0
+
+
+def _signal_self() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+class PlatformServer:
+    """The whole platform in one process; `port` is the bound port once started (useful with port 0)."""
+
+    def __init__(self, settings: PlatformSettings, executor: Executor | None = None,
+                 request_stop: Callable[[], None] = _signal_self) -> None:
+        self.settings = settings
+        data = settings.data_dir
+        self.db = Database(data / "platform.db")
+        self.payloads = PayloadStore(self.db, data / "payloads")
+        self.models = ModelRepository(self.db, data / "models")
+        self.jobs = JobRepository(self.db)
+        self.pipelines = PipelineRepository(self.db)
+        self._executor = executor or LocalExecutor(settings.executor.kill_grace, settings.executor.log_tail_lines)
+        self._request_stop = request_stop
+        self._server: grpc.aio.Server | None = None
+        self._scheduler: Scheduler | None = None
+        self._runner: JobRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        s = self.settings
+        await self.db.start()
+        await self.payloads.start()
+        await self.models.start()
+        options = [("grpc.max_receive_message_length", s.server.max_message_mb * 1024 * 1024),
+                   ("grpc.max_send_message_length", s.server.max_message_mb * 1024 * 1024),
+                   # gRPC sets SO_REUSEPORT by default: a second platform on the same port would silently
+                   # share the traffic with the first. Refuse to start instead.
+                   ("grpc.so_reuseport", 0)]
+        self._server = grpc.aio.server(options=options)
+        try:
+            self.port = self._server.add_insecure_port(s.endpoint)
+        except RuntimeError:
+            self.port = 0
+        if self.port == 0:
+            await self.db.stop()
+            raise OSError(f"cannot listen on {s.endpoint}: the port is in use or the address is not available")
+        self._runner = JobRunner(self.jobs, self.payloads, self.models, self._executor, GpuPool(s.gpu_count()),
+                                 self._runner_config())
+        self._scheduler = Scheduler(s.scheduler.max_concurrent_jobs, self._runner.run)
+        service = JobService(self.jobs, self.pipelines, self.payloads, self._scheduler, self._runner,
+                             s.jobs.requeue_running_on_restart)
+        await service.recover()
+        self._add_servicers(self._server, service)
+        await self._scheduler.start()
+        await self._server.start()
+        log.info("platform.ready", endpoint=f"{s.server.host}:{self.port}", data_dir=str(s.data_dir),
+                 max_concurrent_jobs=s.scheduler.max_concurrent_jobs)
+
+    def _runner_config(self) -> RunnerConfig:
+        s = self.settings
+        host = "127.0.0.1" if s.server.host in ("0.0.0.0", "::", "") else s.server.host
+        return RunnerConfig(
+            work_root=s.data_dir / "work", log_root=s.data_dir / "logs", platform_host=host,
+            platform_port=self.port, results_url=s.results_service.url, default_timeout=s.executor.default_timeout,
+        )
+
+    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService) -> None:
+        clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop), server)
+        jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(jobs), server)
+        payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads), server)
+        pipelines_pb2_grpc.add_PipelinesServicer_to_server(PipelinesServicer(PipelineService(self.pipelines)), server)
+        models_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(self.models), server)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop(GRPC_STOP_GRACE)
+        if self._scheduler is not None and self._runner is not None:
+            self._runner.shutting_down = True
+            await self._scheduler.stop(self.settings.shutdown.drain_timeout)
+        await self.db.stop()

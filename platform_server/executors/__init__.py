@@ -1,0 +1,1 @@
+"""Executors run one operator: `base` defines the interface, `local` runs subprocesses, `kubernetes` is planned."""

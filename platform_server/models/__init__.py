@@ -1,0 +1,1 @@
+"""The model repository: named models stored as folders that operators read (`models: [{name}]`)."""

@@ -1,0 +1,1 @@
+"""Pipeline definitions: YAML text -> validated `PipelineDefinition` -> `Dag` of operators."""

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from platform_server.__main__ import cli
+
+
+def test_bad_config_prints_every_error_and_exits_2(tmp_path: Path, clara_home: Path) -> None:
+    config = tmp_path / "platform.yaml"
+    config.write_text("server:\n  port: 99999\nscheduler:\n  max_concurrent_jobs: 0\n  gpus: lots\ntypo: 1\n")
+    result = CliRunner().invoke(cli, ["serve", "-f", str(config)])
+    assert result.exit_code == 2
+    assert "platform-server: invalid configuration" in result.output
+    for key in ("server.port", "scheduler.max_concurrent_jobs", "scheduler.gpus", "typo"):
+        assert f"  - {key}" in result.output
+
+
+def test_invalid_yaml_names_line(tmp_path: Path, clara_home: Path) -> None:
+    config = tmp_path / "platform.yaml"
+    config.write_text("server:\n  port: [\n")
+    result = CliRunner().invoke(cli, ["check-config", "-f", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}:3:1: invalid YAML" in result.output
+
+
+def test_shipped_config_equals_embedded_defaults(clara_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = Path(__file__).parents[2] / "config" / "platform-server.yaml"
+    with_file = CliRunner().invoke(cli, ["check-config", "-f", str(shipped)])
+    embedded = CliRunner().invoke(cli, ["check-config"])
+    assert with_file.exit_code == embedded.exit_code == 0
+    assert json.loads(with_file.output) == json.loads(embedded.output)
+
+
+def test_environment_overrides_nested_keys(clara_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLARA_PLATFORM_SCHEDULER__MAX_CONCURRENT_JOBS", "7")
+    result = CliRunner().invoke(cli, ["check-config"])
+    assert json.loads(result.output)["scheduler"]["max_concurrent_jobs"] == 7
