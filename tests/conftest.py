@@ -34,8 +34,10 @@ def clara_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 def require_peer(executable: str) -> str:
     """Path of a real peer program (storescu, Orthanc ...). Fails in CI when missing, skips elsewhere."""
-    sbin = f"/usr/sbin/{executable}"
-    path = shutil.which(executable) or (sbin if os.path.exists(sbin) else None)
+    # Prefer the system's DCMTK/Orthanc: pynetdicom installs its own `storescu`/`echoscu` into the
+    # virtualenv's bin, with other arguments, and an activated venv would put them first on PATH.
+    system = [f"/usr/bin/{executable}", f"/usr/sbin/{executable}"]
+    path = next((p for p in system if os.path.exists(p)), None) or shutil.which(executable)
     if path:
         return path
     message = f"{executable} is not installed (apt-get install -y dcmtk orthanc)"
