@@ -1,0 +1,87 @@
+"""Stream a task's result files from its job payload into the agent's temporary spool.
+
+Files land as `<spool>/<task id>/<uri>` via a `.part` name and an atomic rename, so a file present after
+a restart is complete and is not fetched again. The spool of a task is removed once it is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import shutil
+import time
+from pathlib import Path
+
+import structlog
+
+from dicom_adapter.export.errors import DownloadError, MissingFileError
+from dicom_adapter.export.ports import PayloadSource
+from dicom_adapter.export.task import ExportTask
+from platform_api.errors import NotFound, PlatformError
+
+log = structlog.get_logger()
+
+_ATTEMPTS = 3
+_BACKOFF_SECONDS = 1.0
+
+
+class PayloadDownloader:
+    """Fetches result files of tasks into `spool_root`."""
+
+    def __init__(self, source: PayloadSource, spool_root: Path) -> None:
+        self._source = source
+        self._root = spool_root
+
+    def task_dir(self, task: ExportTask) -> Path:
+        return self._root / _safe(task.task_id)
+
+    async def fetch(self, task: ExportTask, uris: list[str]) -> dict[str, Path]:
+        """Local paths of `uris` (downloaded now, or already complete from an earlier attempt)."""
+        paths: dict[str, Path] = {}
+        for uri in uris:
+            target = self.task_dir(task) / _relative(uri)
+            if not target.exists():
+                await self._download(task.payload_id, uri, target)
+            paths[uri] = target
+        return paths
+
+    async def _download(self, payload_id: str, uri: str, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                await self._source.download(payload_id, uri, partial)
+                partial.replace(target)
+                return
+            except NotFound as exc:
+                raise MissingFileError(f"payload {payload_id} has no file {uri!r}: {exc}") from exc
+            except (PlatformError, OSError) as exc:
+                log.warning("export.download.retry", payload_id=payload_id, uri=uri, attempt=attempt, error=str(exc))
+                if attempt == _ATTEMPTS:
+                    raise DownloadError(f"cannot download {uri!r} of payload {payload_id}: {exc}") from exc
+                await asyncio.sleep(_BACKOFF_SECONDS * attempt)
+
+    def discard(self, task: ExportTask) -> None:
+        shutil.rmtree(self.task_dir(task), ignore_errors=True)
+
+    def prune(self, older_than_seconds: float) -> int:
+        """Remove spool folders of tasks untouched for that long (their outcome was never ours to report)."""
+        if not self._root.is_dir():
+            return 0
+        limit = time.time() - older_than_seconds
+        stale = [d for d in self._root.iterdir() if d.is_dir() and d.stat().st_mtime < limit]
+        for folder in stale:
+            shutil.rmtree(folder, ignore_errors=True)
+        return len(stale)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
+
+
+def _relative(uri: str) -> Path:
+    """The uri as a path inside the task's spool; never escapes it."""
+    normal = posixpath.normpath(uri.replace("\\", "/")).lstrip("/")
+    if normal in ("", ".") or normal == ".." or normal.startswith("../"):
+        raise MissingFileError(f"result uri {uri!r} is not a path inside the payload")
+    return Path(normal)

@@ -1,0 +1,67 @@
+"""Exceptions of the export agent.
+
+    ExportError
+    ├── PermanentExportError          task ends Failed (retryLater false) with this message as the reason
+    │   ├── InvalidParametersError    `parameters` is not a JSON string / list of destination names
+    │   ├── UnknownDestinationError   no destination configured under that name
+    │   ├── UndecodableFileError      not a DICOM Part-10 file, or it cannot be transcoded
+    │   └── MissingFileError          the payload has no such file (deleted, or a wrong uri)
+    └── RetryableExportError          task goes back to Pending (retryLater true); destination backs off
+        ├── DestinationUnavailableError   connect failed, association rejected/aborted, timeouts
+        ├── DestinationBusyError          too many tasks already queued for that destination here
+        ├── StoreRefusedError             the peer answered a C-STORE with a failure status
+        ├── DownloadError                 the platform could not stream a payload file
+        └── ResultsServiceError           the results service is down or answered an error
+
+The agent maps them once, in agent.py, into the results-service failure call.
+"""
+
+from __future__ import annotations
+
+
+class ExportError(Exception):
+    """Base of every export failure."""
+
+
+class PermanentExportError(ExportError):
+    """Retrying cannot help: the task ends Failed with this message."""
+
+
+class InvalidParametersError(PermanentExportError):
+    pass
+
+
+class UnknownDestinationError(PermanentExportError):
+    pass
+
+
+class UndecodableFileError(PermanentExportError):
+    pass
+
+
+class MissingFileError(PermanentExportError):
+    pass
+
+
+class RetryableExportError(ExportError):
+    """A later attempt may succeed."""
+
+
+class DestinationUnavailableError(RetryableExportError):
+    pass
+
+
+class DestinationBusyError(RetryableExportError):
+    pass
+
+
+class StoreRefusedError(RetryableExportError):
+    pass
+
+
+class DownloadError(RetryableExportError):
+    pass
+
+
+class ResultsServiceError(RetryableExportError):
+    pass

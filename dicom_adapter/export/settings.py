@@ -1,0 +1,52 @@
+"""Settings of the export agent (`export:` section of config/dicom-adapter.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, model_validator
+
+from openclara.paths import clara_home
+
+
+class ExportSettings(BaseModel):
+    """How the export agent leases result tasks and C-STOREs them to destinations.
+
+    The agent name in the Results Service equals the calling AE title, as in Clara (`dicom>scu>aeTitle`).
+    """
+
+    enabled: bool = True
+    ae_title: str = Field(default="ClaraSCU", min_length=1, max_length=16)
+    lease_size: int = Field(default=10, ge=1, le=1000)
+    # Idle backoff: the poll interval doubles from min to max while no task arrives, so an idle agent
+    # costs nothing and a busy one picks the next batch up at once.
+    poll_interval_min_seconds: float = Field(default=0.5, gt=0)
+    poll_interval_max_seconds: float = Field(default=5.0, gt=0)
+    max_associations_per_destination: int = Field(default=2, ge=1, le=64)
+    max_concurrent_tasks: int = Field(default=8, ge=1, le=256)
+    # Per-destination backoff after a failed delivery: base * 2**(failures-1), capped at max.
+    retry_backoff_base_seconds: float = Field(default=2.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=300.0, gt=0)
+    # Deliveries the Results Service has already retried (`retries`) before the agent gives up: Failed.
+    max_retries: int = Field(default=10, ge=0)
+    transcode_on_refusal: bool = True
+    state_dir: Path | None = None  # None = $CLARA_HOME/dicom/export
+    max_pdu_length: int = Field(default=0, ge=0)  # 0 = unlimited, as DCMTK proposes
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    acse_timeout_seconds: float = Field(default=30.0, gt=0)
+    dimse_timeout_seconds: float = Field(default=60.0, gt=0)
+    network_timeout_seconds: float = Field(default=60.0, gt=0)
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    stop_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered_intervals(self) -> ExportSettings:
+        if self.poll_interval_max_seconds < self.poll_interval_min_seconds:
+            raise ValueError("poll_interval_max_seconds must be >= poll_interval_min_seconds")
+        if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
+            raise ValueError("retry_backoff_max_seconds must be >= retry_backoff_base_seconds")
+        return self
+
+    def resolved_state_dir(self) -> Path:
+        """Where progress (SQLite) and the temporary download spool live."""
+        return self.state_dir if self.state_dir is not None else clara_home() / "dicom" / "export"
