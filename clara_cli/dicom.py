@@ -1,9 +1,251 @@
-"""Placeholder: commands of this plugin are registered here."""
+"""`clara dicom`: run the DICOM adapter in the background and manage its AE titles, sources, destinations."""
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
 import click
+import httpx
+
+from clara_cli.context import CliContext, pass_cli
+from clara_cli.daemon import Daemon, DaemonError, python_module_argv
+from clara_cli.output import emit_object, emit_table
+
+DAEMON = Daemon("dicom-adapter")
+KINDS = {
+    "aetitles": ("claraaetitle", ["name", "aeTitle", "pipelines", "timeout", "groupBy", "priority"]),
+    "sources": ("sourceaetitle", ["aeTitle", "hostIp"]),
+    "destinations": ("destinationaetitle", ["name", "aeTitle", "hostIp", "port"]),
+}
+SINGULAR = {"aetitle": "claraaetitle", "src": "sourceaetitle", "dest": "destinationaetitle"}
+
+
+def http_client(timeout: float = 30.0) -> httpx.Client:
+    """The HTTP client every command uses (tests swap in a mock transport)."""
+    return httpx.Client(timeout=timeout)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _request(ctx: CliContext, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    url = ctx.config.dicom.rstrip("/") + path
+    try:
+        with http_client() as client:
+            response = client.request(method, url, json=body)
+    except httpx.TransportError:
+        _fail(f"the DICOM adapter is not reachable at {ctx.config.dicom} (start it with `clara dicom start`)")
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+            detail = problem.get("detail") or problem.get("title") or response.text
+        except ValueError:
+            detail = response.text
+        _fail(f"{detail} (HTTP {response.status_code})")
+    body = response.json()
+    if isinstance(body, dict):
+        for warning in body.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
+    return body
+
+
+def _ready(endpoint: str) -> bool:
+    try:
+        with http_client(2.0) as client:
+            return client.get(endpoint.rstrip("/") + "/health/ready").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@click.group(name="dicom")
+def dicom() -> None:
+    """The DICOM adapter: start/stop it and configure AE titles, sources and destinations."""
+
+
+@dicom.command()
+@click.option("-f", "--config", "config_path", type=click.Path(exists=True, path_type=Path), help="Adapter YAML.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait until ready.")
+@pass_cli
+def start(ctx: CliContext, config_path: Path | None, timeout: float) -> None:
+    """Start the adapter in the background and wait until /health/ready answers."""
+    args = ["serve", *(["-f", str(config_path.resolve())] if config_path else [])]
+    try:
+        pid = DAEMON.start(python_module_argv("dicom_adapter", *args), lambda: _ready(ctx.config.dicom), timeout)
+    except DaemonError as exc:
+        _fail(str(exc))
+    click.echo(f"DICOM adapter started (pid {pid}), API {ctx.config.dicom}, log {DAEMON.log_file}")
+
+
+@dicom.command()
+def stop() -> None:
+    """Stop the adapter (SIGTERM: open associations finish, everything received is kept)."""
+    if not DAEMON.stop():
+        click.echo("DICOM adapter is not running")
+        return
+    click.echo("DICOM adapter stopped")
+
+
+@dicom.command()
+@click.option("-f", "--config", "config_path", type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def restart(click_ctx: click.Context, config_path: Path | None) -> None:
+    """Stop, then start the adapter."""
+    DAEMON.stop()
+    click_ctx.invoke(start, config_path=config_path)
+
+
+@dicom.command()
+@pass_cli
+def status(ctx: CliContext) -> None:
+    """Process, readiness and service states."""
+    pid = DAEMON.pid()
+    try:
+        with http_client(5.0) as client:
+            health = client.get(ctx.config.dicom.rstrip("/") + "/health/status").json()
+    except (httpx.TransportError, ValueError):
+        health = None
+    if pid is None and health is None:
+        _fail(f"the DICOM adapter is not running (nothing answers at {ctx.config.dicom})")
+    info: dict[str, Any] = {"pid": pid if pid is not None else "-", "api": ctx.config.dicom}
+    if health is not None:
+        info["active_associations"] = health.get("activeDimseConnections")
+        info["services"] = ", ".join(f"{k}={v}" for k, v in health.get("services", {}).items())
+        info["open_payloads"] = health.get("openPayloads")
+        info["pending_submissions"] = health.get("pendingSubmissions")
+    emit_object(info, ctx.output)
+
+
+@dicom.command()
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("-n", "--lines", default=50, show_default=True)
+def logs(follow: bool, lines: int) -> None:
+    """Print the adapter's log file."""
+    click.echo(DAEMON.tail(lines))
+    if not follow:
+        return
+    with DAEMON.log_file.open(errors="replace") as handle:
+        handle.seek(0, 2)
+        try:
+            while True:
+                line = handle.readline()
+                if line:
+                    click.echo(line, nl=False)
+                else:
+                    time.sleep(0.3)
+        except KeyboardInterrupt:
+            return
+
+
+def _settings_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
+    settings: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"{pair!r}: expected KEY=VALUE, e.g. pipeline-seg=<pipeline id> or timeout=5")
+        settings[key] = value
+    return settings
+
+
+@dicom.group(name="create")
+def create() -> None:
+    """Create a Clara AE title, a source or a destination."""
+
+
+@create.command(name="aetitle")
+@click.option("-a", "--ae-title", required=True, help="The called AE title PACS send to.")
+@click.option("-n", "--name", help="Name (default: the AE title).")
+@click.option("--overwrite", is_flag=True, help="A re-sent instance replaces the earlier copy.")
+@click.argument("settings", nargs=-1)
+@pass_cli
+def create_aetitle(
+    ctx: CliContext, ae_title: str, name: str | None, overwrite: bool, settings: tuple[str, ...]
+) -> None:
+    """SETTINGS: pipeline-NAME=ID (one job per entry) and timeout=S groupBy=GGGG,EEEE priority=P."""
+    body = {
+        "name": name or ae_title,
+        "aeTitle": ae_title,
+        "overwriteSameInstance": overwrite,
+        "processorSettings": _settings_pairs(settings),
+    }
+    created = _request(ctx, "POST", "/api/config/claraaetitle", body)
+    click.echo(f"Clara AE title {created['aeTitle']} created")
+
+
+@create.command(name="src")
+@click.option("-a", "--ae-title", required=True, help="The calling AE title of the sender.")
+@click.option("-i", "--host", required=True, help="IP address, CIDR block or host name.")
+@pass_cli
+def create_src(ctx: CliContext, ae_title: str, host: str) -> None:
+    """Allow a sender (calling AE title from a host)."""
+    created = _request(ctx, "POST", "/api/config/sourceaetitle", {"aeTitle": ae_title, "hostIp": host})
+    click.echo(f"source {created['aeTitle']} ({created['hostIp']}) created")
+
+
+@create.command(name="dest")
+@click.option("-n", "--name", required=True)
+@click.option("-a", "--ae-title", required=True)
+@click.option("-i", "--host", required=True)
+@click.option("-p", "--port", required=True, type=int)
+@pass_cli
+def create_dest(ctx: CliContext, name: str, ae_title: str, host: str, port: int) -> None:
+    """Add a DICOM destination for exported results."""
+    body = {"name": name, "aeTitle": ae_title, "hostIp": host, "port": port}
+    created = _request(ctx, "POST", "/api/config/destinationaetitle", body)
+    click.echo(f"destination {created['name']} created")
+
+
+def _flatten(kind: str, entity: dict[str, Any]) -> dict[str, Any]:
+    if kind != "aetitles":
+        return entity
+    settings = entity.get("processorSettings", {})
+    pipelines = ", ".join(f"{k[len('pipeline-'):]}={v}" for k, v in settings.items() if k.startswith("pipeline-"))
+    return {**entity, **{k: v for k, v in settings.items() if not k.startswith("pipeline-")}, "pipelines": pipelines}
+
+
+@dicom.command(name="list")
+@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@pass_cli
+def list_(ctx: CliContext, kind: str) -> None:
+    """List aetitles, sources or destinations."""
+    path, columns = KINDS[kind]
+    rows = [_flatten(kind, e) for e in _request(ctx, "GET", f"/api/config/{path}")]
+    emit_table(rows, columns, ctx.output, title=kind)
+
+
+@dicom.command()
+@click.argument("kind", type=click.Choice(sorted(SINGULAR)))
+@click.option("-n", "--name", required=True, help="Name (the AE title for sources).")
+@pass_cli
+def delete(ctx: CliContext, kind: str, name: str) -> None:
+    """Delete an aetitle, src or dest."""
+    _request(ctx, "DELETE", f"/api/config/{SINGULAR[kind]}/{name}")
+    click.echo(f"{kind} {name} deleted")
+
+
+@dicom.command()
+@click.option("-n", "--name", required=True, help="Destination name.")
+@pass_cli
+def echo(ctx: CliContext, name: str) -> None:
+    """C-ECHO a destination through the adapter."""
+    url = ctx.config.dicom.rstrip("/") + f"/api/config/destinationaetitle/{name}/cecho"
+    try:
+        with http_client(60.0) as client:
+            response = client.post(url)
+    except httpx.TransportError:
+        _fail(f"the DICOM adapter is not reachable at {ctx.config.dicom}")
+    body = response.json()
+    if response.status_code == 404:
+        _fail(body.get("detail", "not found"))
+    click.echo(body.get("message", ""))
+    if not body.get("success"):
+        sys.exit(1)
 
 
 def register(cli: click.Group, verbs: dict[str, click.Group]) -> None:
-    """Attach this plugin's commands to the root group and the verb groups."""
+    """Attach `clara dicom ...` to the root group."""
+    cli.add_command(dicom)

@@ -1,0 +1,84 @@
+"""`python -m dicom_adapter serve|config validate|config show [-f CONFIG]`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dicom_adapter.settings import AdapterSettings, apply_clara_environment
+from openclara.settings import ConfigError, load_settings
+
+EXIT_CONFIG = 2
+
+config_option = click.option(
+    "-f", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration (default: built-in)."
+)
+
+
+def _load(config_path: Path | None) -> AdapterSettings:
+    from dicom_adapter.seed import parse_seed
+
+    try:
+        settings = apply_clara_environment(load_settings(AdapterSettings, config_path))
+        parse_seed(settings)
+    except ConfigError as exc:
+        click.echo(f"dicom-adapter: invalid configuration\n{exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """openclara DICOM adapter: receive studies, submit jobs, export results."""
+
+
+@cli.command()
+@config_option
+def serve(config_path: Path | None) -> None:
+    """Run the adapter until SIGTERM/SIGINT (then drain and stop)."""
+    from dicom_adapter.app import Adapter
+    from openclara.lifecycle import serve_until_signalled
+    from openclara.logs import configure_logging
+
+    settings = _load(config_path)
+    configure_logging(settings.logging.level, settings.logging.format)
+    try:
+        asyncio.run(serve_until_signalled(Adapter(settings), "dicom-adapter"))
+    except ConfigError as exc:
+        click.echo(f"dicom-adapter: invalid configuration\n{exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except OSError as exc:
+        click.echo(f"dicom-adapter: cannot start: {exc}", err=True)
+        sys.exit(1)
+
+
+@cli.group()
+def config() -> None:
+    """Check or print the effective configuration."""
+
+
+@config.command()
+@config_option
+def validate(config_path: Path | None) -> None:
+    """Exit 0 when the file and environment are valid; else list every error and exit 2."""
+    _load(config_path)
+    click.echo(f"{config_path or 'built-in defaults'}: configuration is valid")
+
+
+@config.command()
+@config_option
+def show(config_path: Path | None) -> None:
+    """Print the effective configuration (file + environment + defaults) as JSON."""
+    click.echo(json.dumps(_load(config_path).model_dump(mode="json"), indent=2))
+
+
+def main() -> None:
+    cli(prog_name="dicom-adapter")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+"""The adapter's REST API: Clara's config paths (`config_routes`), health/metrics/history (`status_routes`)."""
+
+from __future__ import annotations
+
+from dicom_adapter.api.app import create_app
+from dicom_adapter.api.deps import ApiDependencies, EchoResult
+
+__all__ = ["ApiDependencies", "EchoResult", "create_app"]

@@ -1,0 +1,187 @@
+"""`/api/config/{claraaetitle,sourceaetitle,destinationaetitle}`: Clara 0.8's config API, plus PUT and C-ECHO.
+
+Every change reloads the registry, so it applies to the next association without a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from dicom_adapter.api.deps import ApiDependencies, dependencies
+from dicom_adapter.api.schemas import (
+    ClaraAeTitleBody,
+    DestinationBody,
+    SourceBody,
+    clara_to_wire,
+    destination_to_wire,
+    source_to_wire,
+)
+from dicom_adapter.errors import InvalidEntity
+from dicom_adapter.models import ClaraAeTitle
+
+log = structlog.get_logger()
+router = APIRouter(prefix="/api/config")
+Deps = Annotated[ApiDependencies, Depends(dependencies)]
+
+
+def _created(body: dict[str, Any], location: str, warnings: list[str] | None = None) -> JSONResponse:
+    headers = {"Location": location}
+    if warnings:
+        # RFC 7234 "miscellaneous warning": the entity is saved, but something looks wrong.
+        headers["Warning"] = "; ".join(f'199 - "{w}"' for w in warnings)
+        body = {**body, "warnings": warnings}
+    return JSONResponse(body, status_code=201, headers=headers)
+
+
+async def _pipeline_warnings(deps: ApiDependencies, entity: ClaraAeTitle) -> list[str]:
+    if deps.pipelines is None:
+        return []
+    warnings = []
+    for key, pipeline_id in entity.pipelines.items():
+        if await deps.pipelines.pipeline_exists(pipeline_id) is False:
+            warnings.append(f"pipeline-{key}: pipeline {pipeline_id} is not known to the platform")
+    for warning in warnings:
+        log.warning("api.pipeline_unknown", ae_title=entity.ae_title, warning=warning)
+    return warnings
+
+
+# Clara AE titles ---------------------------------------------------------------------------------------
+
+
+@router.get("/claraaetitle")
+async def list_clara_ae_titles(deps: Deps) -> list[dict[str, Any]]:
+    return [clara_to_wire(e) for e in await deps.config.list_clara_ae_titles()]
+
+
+@router.get("/claraaetitle/{name}")
+async def get_clara_ae_title(name: str, deps: Deps) -> dict[str, Any]:
+    return clara_to_wire(await deps.config.get_clara_ae_title(name))
+
+
+@router.post("/claraaetitle", status_code=201)
+async def create_clara_ae_title(body: ClaraAeTitleBody, deps: Deps) -> JSONResponse:
+    entity = body.to_model(deps.minimum_timeout)
+    await deps.config.save_clara_ae_title(entity)
+    await deps.registry.reload()
+    log.info("api.clara_ae_title.created", name=entity.name, ae_title=entity.ae_title)
+    warnings = await _pipeline_warnings(deps, entity)
+    return _created(clara_to_wire(entity), f"/api/config/claraaetitle/{entity.name}", warnings)
+
+
+@router.put("/claraaetitle/{name}")
+async def update_clara_ae_title(name: str, body: ClaraAeTitleBody, deps: Deps) -> dict[str, Any]:
+    if body.name is not None and body.name.strip().lower() != name.lower():
+        raise InvalidEntity("name", f"does not match the path ({name!r}); names cannot be changed")
+    body = body.model_copy(update={"name": name})
+    entity = body.to_model(deps.minimum_timeout)
+    await deps.config.save_clara_ae_title(entity, replace=True)
+    await deps.registry.reload()
+    log.info("api.clara_ae_title.updated", name=entity.name, ae_title=entity.ae_title)
+    return {**clara_to_wire(entity), "warnings": await _pipeline_warnings(deps, entity)}
+
+
+@router.delete("/claraaetitle/{name}")
+async def delete_clara_ae_title(name: str, deps: Deps) -> dict[str, Any]:
+    entity = await deps.config.delete_clara_ae_title(name)
+    await deps.registry.reload()
+    log.info("api.clara_ae_title.deleted", name=entity.name)
+    return clara_to_wire(entity)
+
+
+# Sources -------------------------------------------------------------------------------------------------
+
+
+@router.get("/sourceaetitle")
+async def list_sources(deps: Deps) -> list[dict[str, Any]]:
+    return [source_to_wire(e) for e in await deps.config.list_sources()]
+
+
+@router.get("/sourceaetitle/{ae_title}")
+async def get_source(ae_title: str, deps: Deps) -> dict[str, Any]:
+    return source_to_wire(await deps.config.get_source(ae_title))
+
+
+@router.post("/sourceaetitle", status_code=201)
+async def create_source(body: SourceBody, deps: Deps) -> JSONResponse:
+    entity = body.to_model()
+    await deps.config.save_source(entity)
+    await deps.registry.reload()
+    log.info("api.source.created", ae_title=entity.ae_title)
+    return _created(source_to_wire(entity), f"/api/config/sourceaetitle/{entity.ae_title}")
+
+
+@router.put("/sourceaetitle/{ae_title}")
+async def update_source(ae_title: str, body: SourceBody, deps: Deps) -> dict[str, Any]:
+    if body.ae_title.lower() != ae_title.strip().lower():
+        raise InvalidEntity("aeTitle", f"does not match the path ({ae_title!r}); AE titles cannot be changed")
+    entity = body.to_model()
+    await deps.config.save_source(entity, replace=True)
+    await deps.registry.reload()
+    return source_to_wire(entity)
+
+
+@router.delete("/sourceaetitle/{ae_title}")
+async def delete_source(ae_title: str, deps: Deps) -> dict[str, Any]:
+    entity = await deps.config.delete_source(ae_title)
+    await deps.registry.reload()
+    log.info("api.source.deleted", ae_title=entity.ae_title)
+    return source_to_wire(entity)
+
+
+# Destinations ----------------------------------------------------------------------------------------------
+
+
+@router.get("/destinationaetitle")
+async def list_destinations(deps: Deps) -> list[dict[str, Any]]:
+    return [destination_to_wire(e) for e in await deps.config.list_destinations()]
+
+
+@router.get("/destinationaetitle/{name}")
+async def get_destination(name: str, deps: Deps) -> dict[str, Any]:
+    return destination_to_wire(await deps.config.get_destination(name))
+
+
+@router.post("/destinationaetitle", status_code=201)
+async def create_destination(body: DestinationBody, deps: Deps) -> JSONResponse:
+    entity = body.to_model()
+    await deps.config.save_destination(entity)
+    await deps.registry.reload()
+    log.info("api.destination.created", name=entity.name)
+    return _created(destination_to_wire(entity), f"/api/config/destinationaetitle/{entity.name}")
+
+
+@router.put("/destinationaetitle/{name}")
+async def update_destination(name: str, body: DestinationBody, deps: Deps) -> dict[str, Any]:
+    if body.name.strip().lower() != name.lower():
+        raise InvalidEntity("name", f"does not match the path ({name!r}); names cannot be changed")
+    entity = body.to_model()
+    await deps.config.save_destination(entity, replace=True)
+    await deps.registry.reload()
+    return destination_to_wire(entity)
+
+
+@router.delete("/destinationaetitle/{name}")
+async def delete_destination(name: str, deps: Deps) -> dict[str, Any]:
+    entity = await deps.config.delete_destination(name)
+    await deps.registry.reload()
+    log.info("api.destination.deleted", name=entity.name)
+    return destination_to_wire(entity)
+
+
+@router.post("/destinationaetitle/{name}/cecho")
+async def echo_destination(name: str, deps: Deps, response: Response) -> dict[str, Any]:
+    """C-ECHO the destination; 200 with success false (and 502) when the peer does not answer."""
+    entity = await deps.config.get_destination(name)
+    result = await deps.echo(entity)
+    response.status_code = 200 if result.success else 502
+    return {
+        "name": entity.name,
+        "success": result.success,
+        "message": result.message,
+        "status": result.status,
+        "elapsedMs": round(result.elapsed_ms, 1),
+    }

@@ -1,0 +1,95 @@
+"""Health (Clara 0.8 paths), Prometheus metrics, association history and payload states."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from dicom_adapter.api.deps import ApiDependencies, dependencies
+from dicom_adapter.errors import EntityConflict
+from dicom_adapter.models import PayloadState
+
+router = APIRouter()
+Deps = Annotated[ApiDependencies, Depends(dependencies)]
+
+
+@router.get("/health/live")
+async def live() -> JSONResponse:
+    return JSONResponse("Healthy")
+
+
+@router.get("/health/ready")
+async def ready(deps: Deps) -> JSONResponse:
+    if deps.ready():
+        return JSONResponse("Healthy")
+    return JSONResponse("Unhealthy", status_code=503)
+
+
+@router.get("/health/status")
+async def status(deps: Deps) -> dict[str, Any]:
+    return deps.status()
+
+
+@router.get("/metrics")
+async def metrics(deps: Deps) -> Response:
+    deps.metrics.set_payload_counts(await deps.payloads.counts_by_state())
+    return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+@router.get("/api/associations")
+async def associations(deps: Deps, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
+    return [
+        {
+            "associationId": r.association_id,
+            "callingAeTitle": r.calling_ae_title,
+            "calledAeTitle": r.called_ae_title,
+            "host": r.host,
+            "port": r.port,
+            "startedAt": r.started_at,
+            "endedAt": r.ended_at,
+            "durationSeconds": round(r.ended_at - r.started_at, 3),
+            "instances": r.instances,
+            "bytes": r.bytes,
+            "failures": r.failures,
+            "outcome": r.outcome,
+        }
+        for r in await deps.associations.recent(limit)
+    ]
+
+
+@router.get("/api/payloads")
+async def payloads(
+    deps: Deps,
+    state: Annotated[list[PayloadState] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
+    """Recent payloads and the job recorded for each pipeline (no PHI: UIDs and AE titles only)."""
+    rows = await deps.payloads.payloads(state or list(PayloadState), limit)
+    result = []
+    for p in rows:
+        jobs = await deps.payloads.jobs(p.payload_id)
+        result.append(
+            {
+                "payloadId": p.payload_id,
+                "calledAeTitle": p.called_ae_title,
+                "groupKey": p.group_key,
+                "state": p.state.value,
+                "instances": p.instance_count,
+                "createdAt": p.created_at,
+                "lastReceivedAt": p.last_received_at,
+                "error": p.error,
+                "jobs": {k: {"jobId": j.job_id, "started": j.started} for k, j in jobs.items()},
+            }
+        )
+    return result
+
+
+@router.post("/api/payloads/{payload_id}/retry", status_code=202)
+async def retry_payload(payload_id: str, deps: Deps) -> dict[str, Any]:
+    """Submit a faulted payload again, with the AE title's current pipelines (after fixing its config)."""
+    if deps.retry_payload is None:
+        raise EntityConflict("retrying payloads is not available")
+    await deps.retry_payload(payload_id)
+    return {"payloadId": payload_id, "state": PayloadState.CLOSED.value}

@@ -1,0 +1,226 @@
+"""`Adapter`: the composition root. Settings -> SQLite -> registry -> spool/SCP -> assembler -> submitter
+-> export agent -> REST API, each with async start()/stop().
+
+Start order recovers before listening: the spool is reconciled with the database (files not indexed are
+re-indexed, files of finished payloads removed), `receiving` payloads re-open for one more timeout and
+`closed`/`submitting`/`submitted` payloads are queued again, then the SCP accepts associations.
+Stop order drains: the SCP stops accepting and finishes open associations, every acknowledged instance
+is recorded, then the workers stop (their progress is in SQLite) and the API goes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+
+from dicom_adapter.api import ApiDependencies, create_app
+from dicom_adapter.api_server import ApiServer
+from dicom_adapter.assembler import PayloadAssembler
+from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.errors import EntityConflict, EntityNotFound
+from dicom_adapter.export.agent import ExportAgent
+from dicom_adapter.history import AssociationHistory
+from dicom_adapter.jobs import JobPlatform
+from dicom_adapter.metrics import AdapterMetrics
+from dicom_adapter.models import DestinationAeTitle, PayloadState, StoredInstance
+from dicom_adapter.platform_gateway import PlatformGateway
+from dicom_adapter.registry import AeRegistry
+from dicom_adapter.scp.ports import AssociationRecord
+from dicom_adapter.scp.server import StoreScp
+from dicom_adapter.seed import apply_seed, parse_seed
+from dicom_adapter.settings import AdapterSettings
+from dicom_adapter.spool import Spool
+from dicom_adapter.submitter import PayloadSubmitter
+from dicom_adapter.verification import echo
+
+log = structlog.get_logger()
+
+
+class _Sink:
+    """The SCP's `InstanceSink`: counts, then hands over to the assembler and the history (never blocks)."""
+
+    def __init__(self, metrics: AdapterMetrics) -> None:
+        self._metrics = metrics
+        # Bound after construction: the assembler needs the SCP's spool, the SCP needs this sink.
+        self.assembler: PayloadAssembler | None = None
+        self.history: AssociationHistory | None = None
+
+    def instance_stored(self, instance: StoredInstance) -> None:
+        self._metrics.instances.labels(called_ae_title=instance.called_ae_title).inc()
+        self._metrics.bytes.labels(called_ae_title=instance.called_ae_title).inc(instance.size)
+        assert self.assembler is not None
+        self.assembler.instance_stored(instance)
+
+    def association_ended(self, record: AssociationRecord) -> None:
+        self._metrics.associations.labels(outcome=record.outcome.split(":")[0]).inc()
+        assert self.history is not None
+        self.history.association_ended(record)
+
+
+class Adapter:
+    """The whole DICOM adapter in one process."""
+
+    def __init__(self, settings: AdapterSettings, platform: JobPlatform | None = None) -> None:
+        self.settings = settings
+        self.metrics = AdapterMetrics()
+        self.database = Database(settings.database.resolved_path())
+        self.config = ConfigRepository(self.database)
+        self.payloads = PayloadRepository(self.database)
+        self.associations = AssociationRepository(self.database)
+        self.registry = AeRegistry(self.config, reject_unknown_sources=settings.scp.reject_unknown_sources)
+        self.gateway = PlatformGateway(settings.platform.endpoint, settings.platform.call_timeout_seconds)
+        sink = _Sink(self.metrics)
+        self.scp = StoreScp(settings.scp, settings.storage, self.registry, sink)
+        self.spool: Spool = self.scp.spool
+        self.submitter = PayloadSubmitter(
+            self.payloads, platform or self.gateway, self.spool, settings.platform, metrics=self.metrics
+        )
+        self.assembler = PayloadAssembler(
+            self.payloads,
+            self.registry,
+            self.spool,
+            self.submitter.submit,
+            minimum_timeout=settings.grouping.minimum_timeout_seconds,
+        )
+        self.history = AssociationHistory(self.associations)
+        sink.assembler, sink.history = self.assembler, self.history
+        self.export: ExportAgent | None = None
+        self.api = ApiServer(create_app(self._api_dependencies()), settings.api.host, settings.api.port)
+        self._services: dict[str, str] = {}
+        self._ready = False
+
+    def _api_dependencies(self) -> ApiDependencies:
+        async def echo_destination(destination: DestinationAeTitle) -> Any:
+            return await echo(destination, self.settings.export.ae_title, self.settings.export.connect_timeout_seconds)
+
+        return ApiDependencies(
+            config=self.config,
+            registry=self.registry,
+            payloads=self.payloads,
+            associations=self.associations,
+            metrics=self.metrics,
+            status=self.status,
+            ready=lambda: self._ready,
+            echo=echo_destination,
+            pipelines=self.gateway,
+            minimum_timeout=self.settings.grouping.minimum_timeout_seconds,
+            retry_payload=self.retry_payload,
+        )
+
+    async def retry_payload(self, payload_id: str) -> None:
+        """Faulted -> closed with the AE title's current pipelines, then queued for submission."""
+        closed = await self.payloads.get(payload_id)
+        if closed is None:
+            raise EntityNotFound(f"payload {payload_id!r} not found")
+        if closed.payload.state is not PayloadState.FAULTED:
+            raise EntityConflict(f"payload {payload_id} is {closed.payload.state.value}; only faulted payloads retry")
+        ae = self.registry.clara_ae_title(closed.payload.called_ae_title)
+        pipelines = dict(ae.pipelines) if ae is not None else closed.pipelines
+        priority = ae.priority if ae is not None else closed.priority
+        await self.payloads.close(payload_id, pipelines, priority, time.time())
+        log.info("adapter.payload.retry", payload_id=payload_id, pipelines=len(pipelines))
+        self.submitter.submit(payload_id)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "activeDimseConnections": self.scp.active_associations,
+            "services": dict(self._services),
+            "openPayloads": self.assembler.open_payloads,
+            "pendingSubmissions": self.submitter.pending,
+        }
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # Undo what started (aiosqlite's thread would otherwise keep the process alive).
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        seed = parse_seed(self.settings)
+        await self.database.start()
+        await apply_seed(seed, self.config)
+        await self.registry.start()
+        await self.gateway.start()
+        await self.history.start()
+        await self._recover()
+        await self.assembler.start()
+        await self.submitter.start()
+        self._services.update({"Assembler": "Running", "JobSubmission": "Running"})
+        await self.scp.start()
+        self._services["ScpService"] = "Running"
+        await self._start_export()
+        await self.api.start()
+        self._services["Api"] = "Running"
+        self._ready = True
+        log.info(
+            "adapter.started",
+            dicom_port=self.scp.bound_port,
+            api_port=self.api.bound_port,
+            platform=self.settings.platform.endpoint,
+        )
+
+    async def stop(self) -> None:
+        self._ready = False
+        await self._stop("ScpService", self.scp.stop())
+        await self._stop("Assembler", self.assembler.stop())
+        await self.history.stop()
+        if self.export is not None:
+            await self._stop("ExportService", self.export.stop())
+        await self._stop("JobSubmission", self.submitter.stop())
+        await self.registry.stop()
+        await self.gateway.stop()
+        await self._stop("Api", self.api.stop())
+        await self.database.stop()
+
+    async def _stop(self, name: str, stopping: Any) -> None:
+        try:
+            await asyncio.wait_for(stopping, self.settings.shutdown_timeout_seconds)
+        except Exception:
+            log.exception("adapter.stop_failed", service=name)
+        self._services[name] = "Stopped"
+
+    async def _start_export(self) -> None:
+        if not self.settings.export.enabled:
+            return
+        self.export = ExportAgent(
+            self.settings.export, self.registry, self.settings.platform.endpoint, self.settings.results.endpoint
+        )
+        await self.export.start()
+        self._services["ExportService"] = "Running"
+
+    async def _recover(self) -> None:
+        """Reconcile the spool with SQLite after a restart (or a kill -9)."""
+        started = time.monotonic()
+        index = await self.payloads.path_index()
+        scanned = await asyncio.to_thread(list, self.spool.scan(self._group_tag))
+        finished = (PayloadState.SUBMITTED, PayloadState.DONE)
+        orphans = [i for i in scanned if str(i.path) not in index]
+        known = [(i.path, index[str(i.path)]) for i in scanned if str(i.path) in index]
+        stale = [path for path, row in known if row.superseded or row.state in finished]
+        for path in stale:
+            self.spool.remove(path)
+        for payload in await self.payloads.payloads([PayloadState.RECEIVING], limit=10_000_000):
+            self.assembler.restore(payload, await self.payloads.active_instances(payload.payload_id))
+        if orphans:
+            await self.assembler.ingest(orphans)
+        resumable = [PayloadState.CLOSED, PayloadState.SUBMITTING, PayloadState.SUBMITTED]
+        pending = await self.payloads.payloads(resumable, limit=10_000_000)
+        for payload in sorted(pending, key=lambda p: p.created_at):
+            self.submitter.submit(payload.payload_id)
+        log.info(
+            "adapter.recovered",
+            reindexed=len(orphans),
+            removed=len(stale),
+            reopened=self.assembler.open_payloads,
+            resubmitted=len(pending),
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    def _group_tag(self, called_ae_title: str) -> str | None:
+        ae = self.registry.clara_ae_title(called_ae_title)
+        return ae.group_by if ae is not None else None

@@ -1,0 +1,259 @@
+"""`PayloadAssembler`: groups acknowledged instances into payloads with a sliding quiet timeout.
+
+Key = (called AE title, value of the AE's `group_by` tag). Every instance pushes its group's deadline to
+now + timeout; when a group stays quiet past its deadline it is closed (state `closed`) and handed to
+the submitter. Policies (docs/dicom-adapter.md):
+- a re-sent SOP Instance UID within an open payload replaces the earlier copy when the AE has
+  `overwrite_same_instance`, otherwise the new copy is dropped (both answered Success by the SCP);
+- an instance arriving after its group closed opens a new payload (the closed one is already on its way);
+- an instance without the grouping tag is grouped under the empty value, never dropped (Clara leaked it).
+Each batch is recorded in SQLite in one transaction before its groups can close, so a closed payload
+always lists every instance that was acknowledged for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+
+from dicom_adapter.db.payload_repository import IngestBatch, PayloadRepository
+from dicom_adapter.models import ClaraAeTitle, JobPriority, Payload, PayloadState, StoredInstance
+
+log = structlog.get_logger()
+
+STUDY_INSTANCE_UID = "0020,000D"
+SERIES_INSTANCE_UID = "0020,000E"
+DEFAULT_TIMEOUT_SECONDS = 5.0
+BATCH_LIMIT = 1000
+
+
+class ClaraAeLookup(Protocol):
+    def clara_ae_title(self, ae_title: str) -> ClaraAeTitle | None: ...
+
+
+class SpoolFiles(Protocol):
+    def remove(self, path: Path) -> None: ...
+
+
+def group_value(instance: StoredInstance, group_by: str) -> str:
+    """The grouping value of `instance` for tag `group_by` ("GGGG,EEEE"); "" when absent."""
+    tag = group_by.upper()
+    if tag == STUDY_INSTANCE_UID:
+        return instance.study_instance_uid
+    if tag == SERIES_INSTANCE_UID:
+        return instance.series_instance_uid
+    extra = {key.upper(): value for key, value in instance.extra_tags.items()}
+    return extra.get(tag, "")
+
+
+@dataclass
+class _OpenGroup:
+    payload_id: str
+    called_ae_title: str
+    group_key: str
+    deadline: float  # on the monotonic clock
+    instances: dict[str, Path] = field(default_factory=dict)  # SOP Instance UID -> spool file
+
+
+class PayloadAssembler:
+    """Implements `InstanceSink.instance_stored`; a worker task records batches, a timer closes groups."""
+
+    def __init__(
+        self,
+        repository: PayloadRepository,
+        registry: ClaraAeLookup,
+        spool: SpoolFiles,
+        on_closed: Callable[[str], None],
+        *,
+        minimum_timeout: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._repository = repository
+        self._registry = registry
+        self._spool = spool
+        self._on_closed = on_closed
+        self._minimum_timeout = minimum_timeout
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._queue: asyncio.Queue[StoredInstance] = asyncio.Queue()
+        self._open: dict[tuple[str, str], _OpenGroup] = {}
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.instances_recorded = 0
+
+    # InstanceSink side: on the event loop, never blocks -----------------------------------------------
+
+    def instance_stored(self, instance: StoredInstance) -> None:
+        self._queue.put_nowait(instance)
+
+    @property
+    def open_payloads(self) -> int:
+        return len(self._open)
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._record_loop(), name="assembler-record"),
+            asyncio.create_task(self._timer_loop(), name="assembler-timer"),
+        ]
+
+    async def stop(self) -> None:
+        """Record everything queued; open groups stay `receiving` in the DB and resume after restart."""
+        await self.flush()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def flush(self) -> None:
+        """Wait until every queued instance is recorded."""
+        if self._tasks:
+            await self._queue.join()
+        else:
+            batch = self._drain()
+            if batch:
+                await self.ingest(batch)
+
+    def restore(self, payload: Payload, instances: Sequence[StoredInstance]) -> None:
+        """Re-open a payload found `receiving` after a restart; it closes after one full timeout."""
+        group = _OpenGroup(
+            payload_id=payload.payload_id,
+            called_ae_title=payload.called_ae_title,
+            group_key=payload.group_key,
+            deadline=self._clock() + self._timeout(payload.called_ae_title),
+            instances={i.sop_instance_uid: i.path for i in instances},
+        )
+        self._open[(payload.called_ae_title, payload.group_key)] = group
+        self._wake.set()
+
+    async def ingest(self, instances: Sequence[StoredInstance]) -> None:
+        """Assign `instances` to payloads and record them (one transaction), then drop discarded copies."""
+        async with self._lock:
+            batch, discarded = self._assign(instances)
+            await self._repository.apply(batch)
+        for path in [*discarded, *(Path(p) for p in batch.superseded)]:
+            self._remove(path)
+        self.instances_recorded += len(batch.instances)
+        self._wake.set()
+
+    async def close_due(self) -> list[str]:
+        """Close every group whose quiet period has passed; returns their payload ids."""
+        closed: list[str] = []
+        async with self._lock:
+            now = self._clock()
+            for key, group in list(self._open.items()):
+                if group.deadline <= now:
+                    await self._close(group)
+                    del self._open[key]
+                    closed.append(group.payload_id)
+        for payload_id in closed:
+            self._on_closed(payload_id)
+        return closed
+
+    def next_deadline(self) -> float | None:
+        return min((g.deadline for g in self._open.values()), default=None)
+
+    def _assign(self, instances: Sequence[StoredInstance]) -> tuple[IngestBatch, list[Path]]:
+        new_payloads: list[Payload] = []
+        recorded: list[tuple[str, StoredInstance]] = []
+        superseded: list[str] = []
+        discarded: list[Path] = []
+        touched: dict[str, float] = {}
+        now = self._clock()
+        for instance in instances:
+            ae = self._registry.clara_ae_title(instance.called_ae_title)
+            group = self._group_for(instance, ae, new_payloads)
+            group.deadline = now + self._timeout(instance.called_ae_title)
+            touched[group.payload_id] = instance.received_at
+            previous = group.instances.get(instance.sop_instance_uid)
+            if previous is not None and previous != instance.path:
+                if not (ae is not None and ae.overwrite_same_instance):
+                    discarded.append(instance.path)
+                    log.info("assembler.duplicate_kept_first", payload_id=group.payload_id)
+                    continue
+                superseded.append(str(previous))
+            group.instances[instance.sop_instance_uid] = instance.path
+            recorded.append((group.payload_id, instance))
+        batch = IngestBatch(new_payloads, recorded, superseded, list(touched.items()))
+        return batch, discarded
+
+    def _group_for(self, instance: StoredInstance, ae: ClaraAeTitle | None, created: list[Payload]) -> _OpenGroup:
+        key_value = group_value(instance, ae.group_by if ae is not None else STUDY_INSTANCE_UID)
+        key = (instance.called_ae_title, key_value)
+        group = self._open.get(key)
+        if group is None:
+            payload_id = uuid.uuid4().hex
+            group = _OpenGroup(payload_id, instance.called_ae_title, key_value, deadline=self._clock())
+            self._open[key] = group
+            now = self._wall_clock()
+            created.append(Payload(payload_id, instance.called_ae_title, key_value, PayloadState.RECEIVING, now, now))
+            log.info("assembler.payload.opened", payload_id=payload_id, called_ae_title=instance.called_ae_title)
+        return group
+
+    async def _close(self, group: _OpenGroup) -> None:
+        ae = self._registry.clara_ae_title(group.called_ae_title)
+        pipelines = dict(ae.pipelines) if ae is not None else {}
+        priority = ae.priority if ae is not None else JobPriority.NORMAL
+        await self._repository.close(group.payload_id, pipelines, priority, self._wall_clock())
+        log.info(
+            "assembler.payload.closed",
+            payload_id=group.payload_id,
+            called_ae_title=group.called_ae_title,
+            instances=len(group.instances),
+        )
+
+    def _timeout(self, called_ae_title: str) -> float:
+        ae = self._registry.clara_ae_title(called_ae_title)
+        timeout = ae.timeout_seconds if ae is not None else DEFAULT_TIMEOUT_SECONDS
+        return max(timeout, self._minimum_timeout)
+
+    def _remove(self, path: Path) -> None:
+        try:
+            self._spool.remove(path)
+        except OSError as exc:
+            log.warning("assembler.remove_failed", path=str(path), error=str(exc))
+
+    def _drain(self) -> list[StoredInstance]:
+        batch: list[StoredInstance] = []
+        while len(batch) < BATCH_LIMIT:
+            try:
+                batch.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    async def _record_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first, *self._drain()]
+            try:
+                await self.ingest(batch)
+            except Exception:
+                # The files stay in the spool: the next restart re-indexes them (Spool.scan).
+                log.exception("assembler.record_failed", instances=len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            deadline = self.next_deadline()
+            self._wake.clear()
+            timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+            try:
+                await self.close_due()
+            except Exception:
+                log.exception("assembler.close_failed")
+                await asyncio.sleep(1.0)

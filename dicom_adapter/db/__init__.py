@@ -1,0 +1,10 @@
+"""SQLite persistence (aiosqlite, WAL): `Database` owns the connection, repositories own the tables."""
+
+from __future__ import annotations
+
+from dicom_adapter.db.association_repository import AssociationRepository
+from dicom_adapter.db.config_repository import ConfigRepository
+from dicom_adapter.db.database import Database
+from dicom_adapter.db.payload_repository import ClosedPayload, IngestBatch, PayloadRepository
+
+__all__ = ["AssociationRepository", "ClosedPayload", "ConfigRepository", "Database", "IngestBatch", "PayloadRepository"]

@@ -1,0 +1,52 @@
+"""Exceptions of the adapter core (the SCP and export have their own `errors.py`).
+
+    AdapterError
+    ├── EntityError                 a configuration entity request that cannot be honoured
+    │   ├── InvalidEntity           field + reason; REST 400 problem naming the field
+    │   ├── EntityNotFound          REST 404
+    │   └── EntityConflict          duplicate name / AE title; REST 409
+    └── SubmissionError             a payload could not become jobs (yet)
+        ├── PlatformUnavailable     transient (down, timeout): retried with capped backoff
+        └── PlatformRejected        permanent (unknown pipeline, invalid request): payload faulted
+
+The REST boundary maps EntityError once (`api/problems.py`); the submitter maps SubmissionError once.
+"""
+
+from __future__ import annotations
+
+
+class AdapterError(Exception):
+    """Base of every error raised by the adapter core."""
+
+
+class EntityError(AdapterError):
+    """A configuration entity request that cannot be honoured."""
+
+
+class InvalidEntity(EntityError):
+    """A field of an entity is invalid; `field` names it as the client spelled it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class EntityNotFound(EntityError):
+    """No entity of that kind has that name."""
+
+
+class EntityConflict(EntityError):
+    """An entity with that name or AE title exists already."""
+
+
+class SubmissionError(AdapterError):
+    """A payload could not become jobs (yet)."""
+
+
+class PlatformUnavailable(SubmissionError):
+    """The platform did not answer or answered 'try later': retry with backoff."""
+
+
+class PlatformRejected(SubmissionError):
+    """The platform refused the request for good (for example an unknown pipeline id)."""

@@ -1,0 +1,114 @@
+"""The adapter's domain objects: configured AE titles, sources, destinations, received instances.
+
+Plain frozen dataclasses; nothing here imports pynetdicom, FastAPI or aiosqlite. Conversion to
+JSON happens in `api/schemas.py`, to rows in `db/`, from PDUs in `scp/`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class JobPriority(StrEnum):
+    """Clara's job priorities, as written in AE settings (case-insensitive on input)."""
+
+    LOWER = "lower"
+    NORMAL = "normal"
+    HIGHER = "higher"
+    IMMEDIATE = "immediate"
+
+
+@dataclass(frozen=True)
+class ClaraAeTitle:
+    """A local (called) AE title that turns received studies into jobs on the listed pipelines."""
+
+    name: str
+    ae_title: str
+    pipelines: dict[str, str]  # pipeline key (after "pipeline-") -> platform pipeline id
+    group_by: str = "0020,000D"  # DICOM tag whose value groups instances into one payload
+    timeout_seconds: float = 5.0  # sliding quiet period before a group closes
+    priority: JobPriority = JobPriority.NORMAL
+    overwrite_same_instance: bool = False
+    ignored_sop_classes: tuple[str, ...] = ()
+    allowed_sop_classes: tuple[str, ...] = ()  # empty = every storage SOP class
+
+
+@dataclass(frozen=True)
+class SourceAeTitle:
+    """A calling AE title allowed to send to us (when rejectUnknownSources), from a host, IP or CIDR."""
+
+    ae_title: str
+    host_ip: str
+
+
+@dataclass(frozen=True)
+class DestinationAeTitle:
+    """A DICOM peer we export results to, referenced by `name` in register_results' --data."""
+
+    name: str
+    ae_title: str
+    host_ip: str
+    port: int
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    """One instance acknowledged with Success: already fsync'd and renamed into the spool."""
+
+    path: Path  # Part-10 file in the spool, byte-exact as received plus file meta
+    called_ae_title: str
+    calling_ae_title: str
+    calling_host: str
+    association_id: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_instance_uid: str
+    series_instance_uid: str
+    transfer_syntax: str
+    size: int
+    received_at: float  # time.time()
+    extra_tags: dict[str, str] = field(default_factory=dict)  # e.g. a custom groupBy tag value
+
+
+class PayloadState(StrEnum):
+    """Where a payload is in its life; persisted as the string value.
+
+    receiving -> closed -> submitting -> submitted -> done, or -> faulted (permanent platform refusal).
+    `submitted` = every pipeline's job started; `done` = its spool files are removed too.
+    """
+
+    RECEIVING = "receiving"
+    CLOSED = "closed"
+    SUBMITTING = "submitting"
+    SUBMITTED = "submitted"
+    DONE = "done"
+    FAULTED = "faulted"
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A group of instances (same called AE and grouping value) that becomes one job per pipeline."""
+
+    payload_id: str
+    called_ae_title: str
+    group_key: str
+    state: PayloadState
+    created_at: float
+    last_received_at: float
+    instance_count: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PayloadJob:
+    """The job created for one pipeline of a payload; recorded before the job is started."""
+
+    payload_id: str
+    pipeline_key: str
+    pipeline_id: str
+    job_id: str | None = None
+    platform_payload_id: str | None = None
+    uploaded: bool = False
+    started: bool = False

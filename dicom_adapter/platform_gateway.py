@@ -1,0 +1,100 @@
+"""`PlatformGateway`: the submitter's `JobPlatform` port over `platform_api.PlatformClient`.
+
+The one place where Platform API errors become the adapter's: unreachable / internal errors are
+`PlatformUnavailable` (retried), refusals (unknown pipeline, invalid request) are `PlatformRejected`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dicom_adapter.errors import PlatformRejected, PlatformUnavailable
+from dicom_adapter.jobs import IDEMPOTENCY_KEY, ExistingJob
+from dicom_adapter.models import JobPriority
+from platform_api import errors as platform_errors
+from platform_api.client import PlatformClient
+from platform_api.types import JobPriority as WirePriority
+from platform_api.types import JobState
+
+
+def _first(exc: BaseException) -> BaseException:
+    # upload_many runs a TaskGroup: failures arrive wrapped in an ExceptionGroup.
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+@asynccontextmanager
+async def _mapped(what: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except (platform_errors.PlatformError, BaseExceptionGroup) as raw:
+        exc = _first(raw)
+        if isinstance(exc, platform_errors.NotFound | platform_errors.InvalidArgument):
+            raise PlatformRejected(f"{what}: {exc}") from exc
+        if isinstance(exc, platform_errors.PlatformError | OSError):
+            raise PlatformUnavailable(f"{what}: {exc}") from exc
+        raise
+
+
+class PlatformGateway:
+    """Implements `jobs.JobPlatform` and the API's `PipelineChecker`."""
+
+    def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
+        self.endpoint = endpoint
+        self._client = PlatformClient(endpoint, timeout=timeout)
+
+    async def start(self) -> None:
+        """Nothing to do: the gRPC channel connects lazily and reconnects by itself."""
+
+    async def stop(self) -> None:
+        await self._client.close()
+
+    async def create_job(
+        self, pipeline_id: str, name: str, priority: JobPriority, metadata: dict[str, str]
+    ) -> tuple[str, str]:
+        async with _mapped(f"Jobs.Create on pipeline {pipeline_id}"):
+            job_id, payload_id = await self._client.create_job(
+                pipeline_id, name, WirePriority.parse(priority.value), metadata=metadata
+            )
+        return str(job_id), str(payload_id)
+
+    async def upload_many(self, payload_id: str, files: Sequence[tuple[str, Path]], parallel: int) -> None:
+        async with _mapped(f"Payloads.Upload to {payload_id}"):
+            await self._client.upload_many(payload_id, files, parallel=parallel)
+
+    async def start_job(self, job_id: str) -> None:
+        try:
+            async with _mapped(f"Jobs.Start {job_id}"):
+                await self._client.start_job(job_id)
+        except PlatformUnavailable as exc:
+            # Conflict = started already: we crashed after Jobs.Start, before recording it. That is success.
+            if not isinstance(exc.__cause__, platform_errors.Conflict):
+                raise
+
+    async def find_job(self, pipeline_id: str, idempotency_key: str, created_after: float) -> ExistingJob | None:
+        # A minute of slack for clock differences; the platform's timestamps have one-second resolution.
+        since = datetime.fromtimestamp(created_after - 60, UTC)
+        async with _mapped(f"Jobs.List for pipeline {pipeline_id}"):
+            jobs = await self._client.list_jobs(pipeline_ids=[pipeline_id], created_after=since)
+        for job in jobs:
+            if job.metadata.get(IDEMPOTENCY_KEY) == idempotency_key:
+                return ExistingJob(str(job.job_id), str(job.payload_id), job.state is not JobState.PENDING)
+        return None
+
+    async def job_started(self, job_id: str) -> bool:
+        async with _mapped(f"Jobs.Status {job_id}"):
+            status = await self._client.job_status(job_id)
+        return status.state is not JobState.PENDING
+
+    async def pipeline_exists(self, pipeline_id: str) -> bool | None:
+        try:
+            await self._client.pipeline_details(pipeline_id)
+        except (platform_errors.NotFound, platform_errors.InvalidArgument):
+            return False
+        except platform_errors.PlatformError:
+            return None
+        return True

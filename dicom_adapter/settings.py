@@ -1,0 +1,135 @@
+"""`AdapterSettings`: every section of `config/dicom-adapter.yaml`, with `CLARA_DICOM_*` env overrides.
+
+Sections `scp:`/`storage:` belong to the SCP (`scp/config.py`), `export:` to the export agent
+(`export/settings.py`); the rest is the core's. Clara's Kubernetes service variables
+(CLARA_SERVICE_HOST/CLARA_SERVICE_PORT_API, CLARA_RESULTSSERVICE_SERVICE_HOST/PORT) override the
+platform and results endpoints, as in Clara's `Program.cs`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dicom_adapter.export.settings import ExportSettings
+from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from openclara.paths import clara_home
+
+
+class ApiSettings(BaseModel):
+    """The REST config API (Clara: fixed port 5000)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=5000, ge=0, le=65535)
+
+
+class PlatformSettings(BaseModel):
+    """How payloads become jobs on the Platform API (gRPC)."""
+
+    endpoint: str = Field(default="127.0.0.1:30031", min_length=3)
+    parallel_uploads: int = Field(default=4, ge=1, le=64)
+    concurrent_payloads: int = Field(default=2, ge=1, le=64)  # payloads submitted at the same time
+    # Transient failures (platform down): wait base * 2**attempt, capped at max, then retry forever.
+    retry_backoff_base_seconds: float = Field(default=1.0, gt=0)
+    retry_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    upload_metadata: bool = False  # add the tags below to the job metadata (Clara 0.8 uploadMetadata)
+    metadata_dicom_source: list[str] = Field(
+        default_factory=lambda: ["0008,0020", "0008,0060", "0008,1030", "0008,103E", "0020,000D"]
+    )
+    call_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered_backoff(self) -> PlatformSettings:
+        if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
+            raise ValueError("retry_backoff_max_seconds must be >= retry_backoff_base_seconds")
+        return self
+
+
+class ResultsSettings(BaseModel):
+    """The Results Service the export agent leases tasks from."""
+
+    endpoint: str = "http://127.0.0.1:8088"
+
+    @field_validator("endpoint")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+
+class DatabaseSettings(BaseModel):
+    """SQLite file holding the live configuration and the durable payload state."""
+
+    path: Path | None = None  # None = $CLARA_HOME/dicom/adapter.db
+
+    def resolved_path(self) -> Path:
+        return self.path if self.path is not None else clara_home() / "dicom" / "adapter.db"
+
+
+class GroupingSettings(BaseModel):
+    """Limits of the grouping step."""
+
+    minimum_timeout_seconds: float = Field(default=0.5, gt=0)  # Clara forced >= 5 s; we allow down to this
+
+
+class SeedSettings(BaseModel):
+    """Entities inserted at start when no entity of that name exists (the database holds the live config)."""
+
+    ae_titles: list[dict[str, object]] = Field(default_factory=list)  # ClaraAeTitle JSON shapes
+    sources: list[dict[str, object]] = Field(default_factory=list)  # {aeTitle, hostIp}
+    destinations: list[dict[str, object]] = Field(default_factory=list)  # {name, aeTitle, hostIp, port}
+
+
+class LoggingSettings(BaseModel):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["console", "json"] = "console"
+
+
+class AdapterSettings(BaseSettings):
+    """The DICOM adapter's whole configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARA_DICOM_", env_nested_delimiter="__", extra="forbid")
+
+    scp: ScpSettings = Field(default_factory=ScpSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
+    results: ResultsSettings = Field(default_factory=ResultsSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    grouping: GroupingSettings = Field(default_factory=GroupingSettings)
+    seed: SeedSettings = Field(default_factory=SeedSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
+
+    @field_validator("seed")
+    @classmethod
+    def _valid_seed(cls, seed: SeedSettings) -> SeedSettings:
+        # Validated with the other sections so `config validate` reports seed errors together with them.
+        from dicom_adapter.seed import seed_problems
+
+        problems = seed_problems(seed, GroupingSettings().minimum_timeout_seconds)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return seed
+
+
+def apply_clara_environment(settings: AdapterSettings, environ: Mapping[str, str] | None = None) -> AdapterSettings:
+    """Clara's Kubernetes service variables win over the file, like Clara's post-configure step."""
+    env = os.environ if environ is None else environ
+    platform = settings.platform
+    results = settings.results
+    if env.get("CLARA_SERVICE_HOST") and env.get("CLARA_SERVICE_PORT_API"):
+        platform = platform.model_copy(
+            update={"endpoint": f"{env['CLARA_SERVICE_HOST']}:{env['CLARA_SERVICE_PORT_API']}"}
+        )
+    if env.get("CLARA_RESULTSSERVICE_SERVICE_HOST") and env.get("CLARA_RESULTSSERVICE_SERVICE_PORT"):
+        endpoint = f"http://{env['CLARA_RESULTSSERVICE_SERVICE_HOST']}:{env['CLARA_RESULTSSERVICE_SERVICE_PORT']}"
+        results = results.model_copy(update={"endpoint": endpoint})
+    return settings.model_copy(update={"platform": platform, "results": results})

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from clara_cli import dicom
+from clara_cli.main import cli
+
+
+@pytest.fixture
+def api(monkeypatch, clara_home):
+    """A mock adapter API: records requests, answers from `responses` (path -> (status, body))."""
+    seen: list[httpx.Request] = []
+    responses: dict[tuple[str, str], tuple[int, object]] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status, body = responses.get((request.method, request.url.path), (404, {"detail": "not found"}))
+        return httpx.Response(status, json=body)
+
+    monkeypatch.setattr(dicom, "http_client", lambda timeout=30.0: httpx.Client(transport=httpx.MockTransport(handler)))
+    return seen, responses
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_create_aetitle_posts_clara_json(api):
+    seen, responses = api
+    responses[("POST", "/api/config/claraaetitle")] = (201, {"aeTitle": "CLARA", "warnings": ["pipeline unknown"]})
+    result = run("dicom", "create", "aetitle", "-a", "CLARA", "pipeline-seg=abc", "timeout=3", "priority=higher")
+    assert result.exit_code == 0, result.output
+    body = json.loads(seen[0].content)
+    assert body["aeTitle"] == "CLARA"
+    assert body["processorSettings"] == {"pipeline-seg": "abc", "timeout": "3", "priority": "higher"}
+    assert "warning: pipeline unknown" in result.output
+
+
+def test_create_aetitle_rejects_malformed_setting(api):
+    result = run("dicom", "create", "aetitle", "-a", "CLARA", "pipeline-seg")
+    assert result.exit_code == 1
+    assert "expected KEY=VALUE" in result.output
+
+
+def test_create_src_and_dest(api):
+    seen, responses = api
+    responses[("POST", "/api/config/sourceaetitle")] = (201, {"aeTitle": "PACS", "hostIp": "10.0.0.1"})
+    responses[("POST", "/api/config/destinationaetitle")] = (201, {"name": "OUT"})
+    assert run("dicom", "create", "src", "-a", "PACS", "-i", "10.0.0.1").exit_code == 0
+    assert run("dicom", "create", "dest", "-n", "OUT", "-a", "PACS", "-i", "10.0.0.1", "-p", "104").exit_code == 0
+    assert json.loads(seen[1].content) == {"name": "OUT", "aeTitle": "PACS", "hostIp": "10.0.0.1", "port": 104}
+
+
+def test_problem_detail_is_shown_on_one_line(api):
+    _, responses = api
+    responses[("POST", "/api/config/sourceaetitle")] = (400, {"title": "Validation error.", "detail": "hostIp: bad"})
+    result = run("dicom", "create", "src", "-a", "PACS", "-i", "x y")
+    assert result.exit_code == 1
+    assert "error: hostIp: bad (HTTP 400)" in result.output
+
+
+def test_list_aetitles_json(api):
+    _, responses = api
+    entity = {"name": "CLARA", "aeTitle": "CLARA", "processorSettings": {"timeout": "5", "pipeline-seg": "p1"}}
+    responses[("GET", "/api/config/claraaetitle")] = (200, [entity])
+    result = run("-O", "json", "dicom", "list", "aetitles")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)[0]["pipelines"] == "seg=p1"
+
+
+def test_delete_src(api):
+    seen, responses = api
+    responses[("DELETE", "/api/config/sourceaetitle/PACS")] = (200, {"aeTitle": "PACS"})
+    assert run("dicom", "delete", "src", "-n", "PACS").exit_code == 0
+    assert seen[0].method == "DELETE"
+
+
+def test_commands_say_clearly_when_the_adapter_is_down(monkeypatch, clara_home):
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    monkeypatch.setattr(dicom, "http_client", lambda timeout=30.0: httpx.Client(transport=httpx.MockTransport(refuse)))
+    result = run("dicom", "list", "sources")
+    assert result.exit_code == 1
+    assert "DICOM adapter is not reachable" in result.output
+    status = run("dicom", "status")
+    assert status.exit_code == 1 and "not running" in status.output

@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dicom_adapter.api import ApiDependencies, EchoResult, create_app
+from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.metrics import AdapterMetrics
+from dicom_adapter.models import DestinationAeTitle
+from dicom_adapter.registry import AeRegistry
+from dicom_adapter.scp.ports import AssociationRecord
+
+CLARA = {"aeTitle": "CLARA", "processorSettings": {"timeout": "2", "priority": "Higher", "pipeline-seg": "p1"}}
+
+
+class Pipelines:
+    async def pipeline_exists(self, pipeline_id: str) -> bool | None:
+        return pipeline_id != "unknown"
+
+
+async def fake_echo(destination: DestinationAeTitle) -> EchoResult:
+    ok = destination.port == 104
+    return EchoResult(ok, "C-ECHO succeeded" if ok else "no association", 0 if ok else None, 1.0)
+
+
+@pytest.fixture
+async def env(tmp_path: Path):
+    db = Database(tmp_path / "adapter.db")
+    await db.start()
+    config = ConfigRepository(db)
+    registry = AeRegistry(config, resolver=lambda name: set())
+    deps = ApiDependencies(
+        config=config,
+        registry=registry,
+        payloads=PayloadRepository(db),
+        associations=AssociationRepository(db),
+        metrics=AdapterMetrics(),
+        status=lambda: {"activeDimseConnections": 0, "services": {"ScpService": "Running"}},
+        ready=lambda: True,
+        echo=fake_echo,
+        pipelines=Pipelines(),
+    )
+    transport = httpx.ASGITransport(app=create_app(deps))
+    async with httpx.AsyncClient(transport=transport, base_url="http://adapter") as client:
+        yield client, registry, deps
+    await db.stop()
+
+
+async def test_create_clara_ae_title_returns_201_with_location_and_applies_live(env):
+    client, registry, _ = env
+    response = await client.post("/api/config/claraaetitle", json=CLARA)
+    assert response.status_code == 201
+    assert response.headers["location"] == "/api/config/claraaetitle/CLARA"
+    body = response.json()
+    assert body["processorSettings"]["priority"] == "higher"
+    assert registry.clara_ae_title("CLARA") is not None
+    assert (await client.get("/api/config/claraaetitle/clara")).json()["aeTitle"] == "CLARA"
+    assert [e["name"] for e in (await client.get("/api/config/claraaetitle")).json()] == ["CLARA"]
+
+
+async def test_routes_are_case_insensitive_like_clara(env):
+    client, _, _ = env
+    assert (await client.post("/api/config/ClaraAeTitle/", json=CLARA)).status_code == 201
+    assert (await client.get("/API/Config/CLARAAETITLE/CLARA")).status_code == 200
+
+
+async def test_duplicate_ae_title_is_a_409_problem(env):
+    client, _, _ = env
+    await client.post("/api/config/claraaetitle", json=CLARA)
+    response = await client.post("/api/config/claraaetitle", json={**CLARA, "name": "other"})
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "already exists" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "text"),
+    [
+        ({**CLARA, "aeTitle": "A" * 17}, "aeTitle", "at most 16"),
+        ({**CLARA, "aeTitle": "BAD\\AE"}, "aeTitle", "not allowed"),
+        ({"aeTitle": "X", "processorSettings": {"timeout": "5"}}, "processorSettings", "pipeline-"),
+        ({"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "timeout": "-1"}}, "processorSettings.timeout", ""),
+        (
+            {"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "priority": "urgent"}},
+            "processorSettings.priority",
+            "not one of",
+        ),
+        ({"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "groupBy": "zz"}}, "processorSettings.groupBy", ""),
+        ({"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "color": "red"}}, "processorSettings.color", ""),
+    ],
+)
+async def test_invalid_clara_ae_title_is_a_400_problem_naming_the_field(env, body, field, text):
+    client, _, _ = env
+    response = await client.post("/api/config/claraaetitle", json=body)
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["title"] == "Validation error."
+    assert field in [e["field"] for e in problem["errors"]]
+    assert text in problem["detail"]
+
+
+async def test_unknown_pipeline_is_saved_with_a_warning(env):
+    client, _, _ = env
+    response = await client.post(
+        "/api/config/claraaetitle", json={"aeTitle": "X", "processorSettings": {"pipeline-a": "unknown"}}
+    )
+    assert response.status_code == 201
+    assert "not known to the platform" in response.json()["warnings"][0]
+    assert "Warning" in response.headers
+
+
+async def test_update_and_delete_clara_ae_title(env):
+    client, registry, _ = env
+    await client.post("/api/config/claraaetitle", json=CLARA)
+    updated = {**CLARA, "processorSettings": {"pipeline-seg": "p2", "groupBy": "0020,000e"}}
+    response = await client.put("/api/config/claraaetitle/CLARA", json=updated)
+    assert response.status_code == 200
+    ae = registry.clara_ae_title("CLARA")
+    assert ae is not None and ae.pipelines == {"seg": "p2"} and ae.group_by == "0020,000E"
+    assert (await client.delete("/api/config/claraaetitle/CLARA")).json()["aeTitle"] == "CLARA"
+    assert registry.clara_ae_title("CLARA") is None
+    missing = await client.delete("/api/config/claraaetitle/CLARA")
+    assert missing.status_code == 404
+    assert "not found" in missing.json()["detail"]
+
+
+async def test_sources_crud_and_validation(env):
+    client, registry, _ = env
+    created = await client.post("/api/config/sourceaetitle", json={"aeTitle": "PACS", "hostIp": "10.0.0.0/24"})
+    assert created.status_code == 201
+    assert registry.source_allowed("PACS", "10.0.0.7")
+    bad = await client.post("/api/config/sourceaetitle", json={"aeTitle": "PACS2", "hostIp": "not a host"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "hostIp"
+    moved = await client.put("/api/config/sourceaetitle/PACS", json={"aeTitle": "PACS", "hostIp": "10.9.0.1"})
+    assert moved.is_success
+    assert registry.source_allowed("PACS", "10.9.0.1")
+    assert (await client.delete("/api/config/sourceaetitle/pacs")).status_code == 200
+    assert not registry.source_allowed("PACS", "10.9.0.1")
+
+
+async def test_destinations_crud_and_cecho(env):
+    client, _, _ = env
+    ok = {"name": "MyPacs", "aeTitle": "PACS", "hostIp": "127.0.0.1", "port": 104}
+    assert (await client.post("/api/config/destinationaetitle", json=ok)).status_code == 201
+    bad_port = await client.post("/api/config/destinationaetitle", json={**ok, "name": "x", "port": 70000})
+    assert bad_port.status_code == 400 and bad_port.json()["errors"][0]["field"] == "port"
+    echo = await client.post("/api/config/destinationaetitle/mypacs/cecho")
+    assert echo.status_code == 200 and echo.json()["success"] is True
+    await client.put("/api/config/destinationaetitle/MyPacs", json={**ok, "port": 105})
+    failed = await client.post("/api/config/destinationaetitle/MyPacs/cecho")
+    assert failed.status_code == 502 and failed.json()["success"] is False
+    assert (await client.post("/api/config/destinationaetitle/nope/cecho")).status_code == 404
+
+
+async def test_health_metrics_and_associations(env):
+    client, _, deps = env
+    assert (await client.get("/health/live")).json() == "Healthy"
+    assert (await client.get("/health/ready")).json() == "Healthy"
+    assert (await client.get("/health/status")).json()["activeDimseConnections"] == 0
+    record = AssociationRecord("a1", "PACS", "CLARA", "127.0.0.1", 4000, 1.0, 2.5, 3, 300, "released")
+    await deps.associations.add([record])
+    history = (await client.get("/api/associations")).json()
+    assert history[0]["durationSeconds"] == 1.5 and history[0]["outcome"] == "released"
+    deps.metrics.instances.labels(called_ae_title="CLARA").inc()
+    text = (await client.get("/metrics")).text
+    assert 'clara_dicom_instances_received_total{called_ae_title="CLARA"} 1.0' in text
+    assert 'clara_dicom_payloads{state="receiving"} 0.0' in text
