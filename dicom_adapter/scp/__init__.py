@@ -1,0 +1,22 @@
+"""The adapter's asyncio-native DICOM upper layer: one port, many Clara AE titles.
+
+socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
+       --association.Association (per-connection state machine, ARTIM / DIMSE / idle timeouts)
+           pdu.py          6-byte framing, A-ASSOCIATE-RQ decoding, AC / RJ / RELEASE-RP / ABORT encoding
+           negotiation.py  calling/called AE, limit and disk checks, presentation contexts -> AC or RJ
+           dimse.py        C-STORE / C-ECHO command sets (implicit VR LE) in and out
+           storing.py      one C-STORE: accept / refuse / ignore, then commit
+           receiver.py     its data set streamed from PDVs into a spool temp file
+           part10.py       file meta we prepend; UIDs and group tag read from the first bytes
+       --> dicom_adapter.spool.Spool (fdatasync + rename + directory fsync) --> ports.InstanceSink
+config.py  ScpSettings / StorageSettings     ports.py  AeRegistry, InstanceSink, AssociationRecord
+runtime.py what associations share           status.py named statuses, exception -> status
+errors.py  the ScpError tree
+"""
+
+from __future__ import annotations
+
+from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from dicom_adapter.scp.ports import AeRegistry, AssociationRecord, InstanceSink
+
+__all__ = ["AeRegistry", "AssociationRecord", "InstanceSink", "ScpSettings", "StorageSettings"]

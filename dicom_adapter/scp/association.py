@@ -1,0 +1,346 @@
+"""One DICOM association over one TCP connection: negotiation, then P-DATA until release or abort.
+
+Reading is a plain coroutine over an `asyncio.StreamReader`; P-DATA fragments of a C-STORE data set
+go straight to an `InstanceReceiver`, so nothing larger than one read chunk is held. Timeouts: ARTIM
+(acse_timeout) until the A-ASSOCIATE-RQ, dimse_timeout while a message is half received,
+network_timeout while idle. Any protocol violation ends the association with an A-ABORT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from dicom_adapter.scp.dimse import Command, CommandField, decode_command, encode_response
+from dicom_adapter.scp.errors import PduTooLargeError, ProtocolError, StoreError
+from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
+from dicom_adapter.scp.pdu import (
+    PDU_HEADER,
+    PDV_HEADER,
+    AcceptedContext,
+    AssociateRequest,
+    PduType,
+    decode_associate_rq,
+    encode_abort,
+    encode_associate_ac,
+    encode_associate_rj,
+    encode_p_data,
+    encode_release_rp,
+)
+from dicom_adapter.scp.ports import AssociationRecord
+from dicom_adapter.scp.status import AbortReason, Status, store_status
+from dicom_adapter.scp.storing import Origin, Storing, refuse_operation
+
+if TYPE_CHECKING:
+    from dicom_adapter.scp.runtime import ScpRuntime
+
+log = structlog.get_logger()
+
+_MAX_RQ = 1 << 20  # an A-ASSOCIATE-RQ with thousands of contexts is still far below this
+_MAX_COMMAND = 1 << 16  # a command set is a few hundred bytes
+_CHUNK = 1 << 20  # largest single read of data set bytes
+_LINGER = 2.0  # after RJ / RELEASE-RP, wait this long for the peer to close first (PS3.8 7.1.3)
+
+
+def new_association_id() -> str:
+    """Sortable by start time (the spool replays oldest first), unique across restarts."""
+    now = time.time()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class _Counters:
+    instances: int = 0
+    bytes: int = 0
+    failures: int = 0
+    ignored: int = 0
+    echoes: int = 0
+
+
+class Association:
+    """Serves one connection; `run()` returns (and reports to the sink) its `AssociationRecord`."""
+
+    def __init__(self, runtime: ScpRuntime, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.association_id = new_association_id()
+        self._runtime = runtime
+        self._reader = reader
+        self._writer = writer
+        peer = writer.get_extra_info("peername") or ("", 0)
+        self.host, self.port = str(peer[0]), int(peer[1])
+        self._started_at = time.time()
+        self._request: AssociateRequest | None = None
+        self._contexts: dict[int, AcceptedContext] = {}
+        self._command = bytearray()
+        self._storing: Storing | None = None
+        self._origin: Origin | None = None
+        self._counters = _Counters()
+        self._log = log.bind(association_id=self.association_id, host=self.host)
+
+    async def run(self) -> AssociationRecord:
+        outcome = "error: internal"
+        try:
+            outcome = await self._run_mapped()
+        except asyncio.CancelledError:
+            self._abort(AbortReason.NOT_SPECIFIED)
+            outcome = "aborted: server stopping"
+            raise
+        finally:
+            if self._storing is not None:
+                self._storing.discard()
+            record = self._record(outcome)
+            self._runtime.report_association(record)
+            self._writer.close()
+        return record
+
+    async def _run_mapped(self) -> str:
+        """Run, mapping every way an association can fail to an outcome (the one boundary here)."""
+        try:
+            return await self._run()
+        except ProtocolError as exc:
+            self._log.warning("scp.association.aborted", reason=str(exc), by="scp")
+            self._abort(exc.reason)
+            return f"error: {exc}"
+        except TimeoutError:
+            self._log.warning("scp.association.aborted", reason="timeout", by="scp")
+            self._abort(AbortReason.NOT_SPECIFIED)
+            return "error: timeout"
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            self._log.info("scp.association.aborted", reason="connection lost", by="peer", error=str(exc))
+            return "aborted: connection lost"
+        except Exception as exc:
+            self._log.exception("scp.association.failed")
+            self._abort(AbortReason.NOT_SPECIFIED)
+            return f"error: {type(exc).__name__}"
+
+    async def _run(self) -> str:
+        self._request = request = await self._receive_request()
+        decision = negotiate(
+            request,
+            self.host,
+            self._runtime.registry,
+            self._runtime.settings,
+            self._runtime.disk,
+            self._runtime.active_associations() - 1,
+        )
+        if isinstance(decision, Rejection):
+            return await self._reject(decision)
+        self._accept(decision)
+        return await self._serve()
+
+    async def _receive_request(self) -> AssociateRequest:
+        async with asyncio.timeout(self._runtime.settings.acse_timeout):
+            pdu_type, length = PDU_HEADER.unpack(await self._reader.readexactly(6))
+            if pdu_type != PduType.A_ASSOCIATE_RQ:
+                raise _unexpected(pdu_type, "before A-ASSOCIATE-RQ")
+            if length > _MAX_RQ:
+                raise PduTooLargeError(f"A-ASSOCIATE-RQ of {length} bytes", AbortReason.INVALID_PDU_PARAMETER_VALUE)
+            return decode_associate_rq(await self._reader.readexactly(length))
+
+    async def _reject(self, rejection: Rejection) -> str:
+        self._write(encode_associate_rj(rejection.result, rejection.source, rejection.reason))
+        self._log.warning(
+            "scp.association.rejected",
+            reason=rejection.text,
+            result=rejection.result.name.lower(),
+            calling_ae_title=self._calling,
+            called_ae_title=self._called,
+        )
+        await self._linger()
+        return f"rejected: {rejection.text}"
+
+    def _accept(self, acceptance: Acceptance) -> None:
+        settings = self._runtime.settings
+        assert self._request is not None
+        self._contexts = acceptance.accepted()
+        self._origin = Origin.create(
+            self._runtime, acceptance.clara_ae_title, self.association_id, self._calling, self.host, self.port
+        )
+        self._write(
+            encode_associate_ac(
+                self._request,
+                acceptance.contexts,
+                settings.max_pdu_length,
+                settings.implementation_class_uid,
+                settings.implementation_version_name,
+            )
+        )
+        self._log = self._log.bind(calling_ae_title=self._calling, called_ae_title=acceptance.clara_ae_title.ae_title)
+        self._log.info("scp.association.accepted", contexts=len(self._contexts), proposed=len(acceptance.contexts))
+
+    async def _serve(self) -> str:
+        loop = asyncio.get_running_loop()
+        settings = self._runtime.settings
+        read = self._reader.readexactly
+        async with asyncio.timeout(None) as deadline:
+            while True:
+                idle = self._storing is None and not self._command
+                deadline.reschedule(loop.time() + (settings.network_timeout if idle else settings.dimse_timeout))
+                pdu_type, length = PDU_HEADER.unpack(await read(6))
+                if pdu_type == PduType.P_DATA_TF:
+                    if length > settings.max_pdu_length:
+                        raise PduTooLargeError(f"P-DATA-TF of {length} bytes", AbortReason.INVALID_PDU_PARAMETER_VALUE)
+                    await self._p_data(length, deadline)
+                elif pdu_type == PduType.A_RELEASE_RQ:
+                    await read(length)
+                    return await self._release()
+                elif pdu_type == PduType.A_ABORT:
+                    self._log.info("scp.association.aborted", reason="A-ABORT", by="peer")
+                    return "aborted"
+                else:
+                    raise _unexpected(pdu_type, "on an established association")
+
+    async def _release(self) -> str:
+        self._write(encode_release_rp())
+        counters = self._counters
+        self._log.info(
+            "scp.association.released",
+            instances=counters.instances,
+            bytes=counters.bytes,
+            failures=counters.failures,
+            seconds=round(time.time() - self._started_at, 3),
+        )
+        await self._linger()
+        return "released"
+
+    async def _p_data(self, length: int, deadline: asyncio.Timeout) -> None:
+        read = self._reader.readexactly
+        remaining = length
+        while remaining:
+            if remaining < PDV_HEADER.size:
+                raise ProtocolError("P-DATA-TF ends inside a PDV header", AbortReason.INVALID_PDU_PARAMETER_VALUE)
+            item_length, context_id, control = PDV_HEADER.unpack(await read(PDV_HEADER.size))
+            if item_length < 2 or item_length + 4 > remaining:
+                raise ProtocolError(f"PDV length {item_length} invalid", AbortReason.INVALID_PDU_PARAMETER_VALUE)
+            remaining -= item_length + 4
+            if context_id not in self._contexts:
+                raise ProtocolError(
+                    f"PDV on presentation context {context_id}, which was not accepted",
+                    AbortReason.INVALID_PDU_PARAMETER_VALUE,
+                )
+            if control & 0x01:
+                await self._command_fragment(context_id, item_length - 2, bool(control & 0x02))
+            else:
+                await self._data_fragment(context_id, item_length - 2, bool(control & 0x02), deadline)
+
+    async def _command_fragment(self, context_id: int, size: int, last: bool) -> None:
+        if self._storing is not None:
+            raise ProtocolError("command fragment while a data set is incomplete", AbortReason.UNEXPECTED_PDU_PARAMETER)
+        self._command += await self._reader.readexactly(size)
+        if len(self._command) > _MAX_COMMAND:
+            raise ProtocolError("command set too long", AbortReason.INVALID_PDU_PARAMETER_VALUE)
+        if last:
+            command = decode_command(bytes(self._command))
+            self._command.clear()
+            self._on_command(context_id, command)
+
+    def _on_command(self, context_id: int, command: Command) -> None:
+        if command.command_field == CommandField.C_ECHO_RQ and not command.has_data_set:
+            self._counters.echoes += 1
+            self._respond(context_id, command, Status.SUCCESS)
+        elif command.command_field == CommandField.C_STORE_RQ and command.has_data_set:
+            assert self._origin is not None
+            self._storing = Storing.start(self._runtime, self._origin, self._contexts[context_id], command)
+        elif command.has_data_set:
+            self._storing = refuse_operation(context_id, command)
+        else:
+            self._respond(context_id, command, Status.UNRECOGNIZED_OPERATION, "operation not supported")
+
+    async def _data_fragment(self, context_id: int, size: int, last: bool, deadline: asyncio.Timeout) -> None:
+        storing = self._storing
+        if storing is None or storing.context_id != context_id:
+            raise ProtocolError("data set fragment without its C-STORE command", AbortReason.UNEXPECTED_PDU_PARAMETER)
+        read = self._reader.read
+        while size:
+            chunk = await read(min(size, _CHUNK))
+            if not chunk:
+                raise ConnectionResetError("connection closed inside a data set")
+            size -= len(chunk)
+            storing.write(chunk)
+        if last:
+            deadline.reschedule(None)  # committing (fsync) is our time, not the peer's
+            await self._finish(storing)  # still self._storing meanwhile: an abort discards its file
+            self._storing = None
+
+    async def _finish(self, storing: Storing) -> None:
+        counters = self._counters
+        try:
+            instance = await storing.commit(inline=self._runtime.active_associations() <= 1)
+        except StoreError as exc:
+            self._fail(storing, store_status(exc), str(exc))
+            return
+        except Exception:
+            # The one place an unforeseen error becomes a status: the association goes on.
+            self._log.exception("scp.c_store.error")
+            storing.discard()
+            self._fail(storing, Status.PROCESSING_FAILURE, "internal error while storing")
+            return
+        if instance is None:
+            counters.ignored += 1
+        else:
+            counters.instances += 1
+            counters.bytes += storing.size
+            self._log.debug("scp.c_store.received", sop_class_uid=instance.sop_class_uid, size=instance.size)
+            self._runtime.report_instance(instance)
+        self._respond(storing.context_id, storing.command, Status.SUCCESS)
+
+    def _fail(self, storing: Storing, status: Status, comment: str) -> None:
+        self._counters.failures += 1
+        self._log.warning("scp.c_store.failed", status=f"0x{status:04X}", error=comment)
+        self._respond(storing.context_id, storing.command, status, comment)
+
+    def _respond(self, context_id: int, command: Command, status: int, comment: str = "") -> None:
+        self._write(encode_p_data(context_id, encode_response(command, status, comment)))
+        if command.command_field == CommandField.C_STORE_RQ:
+            # Runs once we await the next PDU: the spare file is made while the peer reads its next file.
+            asyncio.get_running_loop().call_soon(self._runtime.spool.refill)
+
+    def _write(self, pdu: bytes) -> None:
+        self._writer.write(pdu)
+
+    def _abort(self, reason: int) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(encode_abort(reason=reason))
+
+    async def _linger(self) -> None:
+        try:
+            async with asyncio.timeout(_LINGER):
+                await self._reader.read(1)
+        except (TimeoutError, ConnectionError):
+            pass
+
+    @property
+    def _calling(self) -> str:
+        return self._request.calling_ae_title if self._request else ""
+
+    @property
+    def _called(self) -> str:
+        return self._request.called_ae_title if self._request else ""
+
+    def _record(self, outcome: str) -> AssociationRecord:
+        counters = self._counters
+        return AssociationRecord(
+            association_id=self.association_id,
+            calling_ae_title=self._calling,
+            called_ae_title=self._called,
+            host=self.host,
+            port=self.port,
+            started_at=self._started_at,
+            ended_at=time.time(),
+            instances=counters.instances,
+            bytes=counters.bytes,
+            outcome=outcome,
+            failures=counters.failures,
+            ignored=counters.ignored,
+            echoes=counters.echoes,
+        )
+
+
+def _unexpected(pdu_type: int, where: str) -> ProtocolError:
+    if pdu_type in PduType._value2member_map_:
+        return ProtocolError(f"unexpected {PduType(pdu_type).name} {where}", AbortReason.UNEXPECTED_PDU)
+    return ProtocolError(f"unrecognized PDU type 0x{pdu_type:02x} {where}", AbortReason.UNRECOGNIZED_PDU)

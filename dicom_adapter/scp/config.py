@@ -1,0 +1,45 @@
+"""Settings of the asyncio SCP (`scp:` section) and of the spool / disk guard (`storage:` section).
+
+Plain pydantic models: the adapter's `settings.py` embeds them in its `BaseSettings`, so the YAML keys
+and the `CLARA_DICOM_SCP__*` / `CLARA_DICOM_STORAGE__*` environment overrides come from there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from openclara.paths import clara_home
+
+
+class ScpSettings(BaseModel):
+    """The listening DICOM port and the limits that apply to every Clara AE title."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=11112, ge=0, le=65535)  # 0 = any free port (tests)
+    maximum_associations: int = Field(default=25, ge=1)  # beyond this: transient A-ASSOCIATE-RJ
+    # Offered in the A-ASSOCIATE-AC; large PDUs mean fewer headers and syscalls per instance.
+    max_pdu_length: int = Field(default=4_194_304, ge=4096, le=0xFFFFFFFF)
+    acse_timeout: float = Field(default=30.0, gt=0)  # ARTIM: A-ASSOCIATE-RQ / A-RELEASE-RP wait
+    dimse_timeout: float = Field(default=60.0, gt=0)  # between PDUs of one DIMSE message
+    network_timeout: float = Field(default=300.0, gt=0)  # idle association between messages
+    verification_enabled: bool = True  # accept C-ECHO (Verification SOP Class)
+    reject_unknown_sources: bool = True  # only configured calling AE titles / hosts may associate
+    stop_timeout: float = Field(default=30.0, ge=0)  # stop(): let associations finish, then abort
+    implementation_class_uid: str = "1.2.826.0.1.3680043.10.1190.1"
+    implementation_version_name: str = "OPENCLARA_1"
+
+
+class StorageSettings(BaseModel):
+    """Where acknowledged instances live and how much free disk must remain."""
+
+    spool_dir: Path | None = None  # None = $CLARA_HOME/dicom/spool
+    # Refuse new associations (and fail C-STOREs with 0xA700) when the disk is fuller than this.
+    watermark_percent: float = Field(default=85.0, gt=0, le=100)
+    reserve_space_gb: float = Field(default=5.0, ge=0)  # ... or when less than this is free
+    fsync: bool = True  # fsync file and directory before acknowledging (durability)
+
+    def resolved_spool_dir(self) -> Path:
+        """The spool root, defaulting under `$CLARA_HOME`."""
+        return self.spool_dir if self.spool_dir is not None else clara_home() / "dicom" / "spool"

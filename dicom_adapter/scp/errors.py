@@ -1,0 +1,59 @@
+"""Errors of the SCP; each is mapped once, to an A-ABORT or to a C-STORE status (`status.py`).
+
+ScpError
+├── ProtocolError               malformed or unexpected PDU -> A-ABORT, association ends
+│   └── PduTooLargeError        PDU longer than we allow
+└── StoreError                  one C-STORE failed; the association continues
+    ├── OutOfResourcesError     disk full or below the watermark          -> 0xA700
+    ├── DataSetMismatchError    Study/Series/SOP Instance UID missing      -> 0xA900
+    ├── UndecodableDataError    data set cannot be parsed                  -> 0xC000
+    ├── SopClassRefusedError    SOP class not accepted by the called AE    -> 0x0122
+    ├── OperationRefusedError   a DIMSE service other than C-STORE/C-ECHO  -> 0x0211
+    └── StoreProcessingError    anything else while storing                -> 0x0110
+"""
+
+from __future__ import annotations
+
+
+class ScpError(Exception):
+    """Base of every SCP error."""
+
+
+class ProtocolError(ScpError):
+    """The peer broke the upper-layer protocol; `reason` is the A-ABORT reason (PS3.8 9.3.8)."""
+
+    def __init__(self, message: str, reason: int = 0) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class PduTooLargeError(ProtocolError):
+    """A PDU longer than the maximum we negotiated (plus slack for the header)."""
+
+
+class StoreError(ScpError):
+    """One C-STORE could not be stored; answered with a failure status, the association goes on."""
+
+
+class OutOfResourcesError(StoreError):
+    """The disk is full or free space is below the configured watermark."""
+
+
+class DataSetMismatchError(StoreError):
+    """A required attribute (Study, Series or SOP Instance UID) is missing from the data set."""
+
+
+class UndecodableDataError(StoreError):
+    """The data set could not be decoded in the negotiated transfer syntax."""
+
+
+class StoreProcessingError(StoreError):
+    """Any other failure while writing or committing the instance."""
+
+
+class SopClassRefusedError(StoreError):
+    """The called AE does not take this SOP class (its allowed_sop_classes leave it out)."""
+
+
+class OperationRefusedError(StoreError):
+    """A DIMSE operation this SCP does not perform (C-FIND on a storage context, ...)."""

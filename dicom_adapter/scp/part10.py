@@ -1,0 +1,177 @@
+"""Part-10 framing of a spooled instance: the preamble and file meta we prepend, and the header
+values (UIDs, grouping tag) we read back from the first bytes of the received data set.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from io import BytesIO
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_dataset
+from pydicom.tag import BaseTag
+
+from dicom_adapter.scp.errors import DataSetMismatchError, UndecodableDataError
+
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
+SOP_CLASS_UID = 0x00080016
+SOP_INSTANCE_UID = 0x00080018
+STUDY_INSTANCE_UID = 0x0020000D
+SERIES_INSTANCE_UID = 0x0020000E
+_REQUIRED = {STUDY_INSTANCE_UID: "Study", SERIES_INSTANCE_UID: "Series", SOP_INSTANCE_UID: "SOP Instance"}
+_SHORT = struct.Struct("<HH2sH")  # explicit VR LE element with a 2-byte length
+_LONG = struct.Struct("<HH2s2xI")  # explicit VR LE element with a 4-byte length (OB, UN, UR ...)
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What goes into group 0002 of a spooled file."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax: str
+    implementation_class_uid: str
+    implementation_version_name: str
+    calling_ae_title: str  # (0002,0016) Source AE Title
+    called_ae_title: str  # (0002,0018) Receiving AE Title: lets Spool.scan() rebuild the instance losslessly
+    sending_address: str  # (0002,0027) Sending Presentation Address, dicom://host:port
+
+
+@dataclass(frozen=True)
+class Header:
+    """Values read from the start of a data set."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+def _element(tag: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
+    if len(value) % 2:
+        value += pad
+    if vr in _LONG_VRS:
+        return _LONG.pack(tag >> 16, tag & 0xFFFF, vr, len(value)) + value
+    return _SHORT.pack(tag >> 16, tag & 0xFFFF, vr, len(value)) + value
+
+
+def encode_file_meta(meta: FileMeta) -> bytes:
+    """128-byte preamble, "DICM" and the explicit VR little endian group 0002 (PS3.10 7.1)."""
+    body = b"".join(
+        (
+            _element(0x00020001, b"OB", b"\x00\x01", b""),
+            _element(0x00020002, b"UI", meta.sop_class_uid.encode("ascii"), b"\0"),
+            _element(0x00020003, b"UI", meta.sop_instance_uid.encode("ascii"), b"\0"),
+            _element(0x00020010, b"UI", meta.transfer_syntax.encode("ascii"), b"\0"),
+            _element(0x00020012, b"UI", meta.implementation_class_uid.encode("ascii"), b"\0"),
+            _element(0x00020013, b"SH", meta.implementation_version_name[:16].encode("ascii"), b" "),
+            _element(0x00020016, b"AE", meta.calling_ae_title.encode("ascii", "replace"), b" "),
+            _element(0x00020018, b"AE", meta.called_ae_title.encode("ascii", "replace"), b" "),
+            _element(0x00020027, b"UR", meta.sending_address.encode("ascii", "replace"), b" "),
+        )
+    )
+    group_length = _element(0x00020000, b"UL", struct.pack("<I", len(body)), b"")
+    return bytes(128) + b"DICM" + group_length + body
+
+
+def parse_tag(text: str) -> int:
+    """ "GGGG,EEEE" (parentheses and spaces allowed) -> int tag."""
+    group, _, element = text.strip("() ").partition(",")
+    return (int(group, 16) << 16) | int(element, 16)
+
+
+def format_tag(tag: int) -> str:
+    return f"{tag >> 16:04X},{tag & 0xFFFF:04X}"
+
+
+def _uid(dataset: Dataset, tag: int) -> str:
+    """A UID from its raw bytes: converting to a DataElement costs more than the whole parse."""
+    element = dataset.get_item(BaseTag(tag))
+    if isinstance(element, RawDataElement):
+        return element.value.decode("ascii", "replace").strip("\0 ") if element.value else ""
+    return _text(dataset, tag)
+
+
+def _text(dataset: Dataset, tag: int) -> str:
+    element = dataset.get(BaseTag(tag))
+    if element is None or element.value is None:
+        return ""
+    value = element.value
+    if isinstance(value, bytes):
+        return value.decode("ascii", "replace").strip("\0 ")
+    return str(value).strip("\0 ")
+
+
+def _header(dataset: Dataset, extra: tuple[int, ...]) -> Header:
+    missing = [name for tag, name in _REQUIRED.items() if not _uid(dataset, tag)]
+    if missing:
+        raise DataSetMismatchError(f"missing {', '.join(missing)} UID")
+    return Header(
+        study_instance_uid=_uid(dataset, STUDY_INSTANCE_UID),
+        series_instance_uid=_uid(dataset, SERIES_INSTANCE_UID),
+        sop_instance_uid=_uid(dataset, SOP_INSTANCE_UID),
+        sop_class_uid=_uid(dataset, SOP_CLASS_UID),
+        extra_tags={format_tag(tag): _text(dataset, tag) for tag in extra},
+    )
+
+
+def _check_lengths(dataset: Dataset) -> None:
+    """pydicom reads a value cut short by the end of the data without complaint; we do complain."""
+    for element in dataset.elements():
+        if not isinstance(element, RawDataElement) or not isinstance(element.value, bytes):
+            continue
+        if element.length != _UNDEFINED_LENGTH and len(element.value) < element.length:
+            raise UndecodableDataError(f"element {format_tag(int(element.tag))} is longer than the data set")
+
+
+def read_header(head: bytes, complete: bool, transfer_syntax: str, extra: tuple[int, ...] = ()) -> Header | None:
+    """Header values from the first bytes of a data set, or None when `head` cannot tell (deflated,
+    or cut before the tags we need): the caller then reads the spooled file with `read_header_file`.
+    """
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        return None
+    last = max((SERIES_INSTANCE_UID, *extra))
+    stopped = False
+
+    def stop_when(tag: BaseTag, vr: str | None, length: int) -> bool:
+        nonlocal stopped
+        stopped = bool(tag > last)
+        return stopped
+
+    try:
+        dataset = read_dataset(
+            BytesIO(head),
+            is_implicit_VR=transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN,
+            is_little_endian=transfer_syntax != EXPLICIT_VR_BIG_ENDIAN,
+            stop_when=stop_when,
+        )
+        if not (stopped or complete):
+            return None  # the last value read may be cut short at the end of `head`
+        if not stopped:
+            _check_lengths(dataset)
+        return _header(dataset, extra)
+    except DataSetMismatchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on corrupt input
+        if not complete:
+            return None
+        raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
+
+
+def read_header_file(path: Path, extra: tuple[int, ...] = ()) -> Header:
+    """Header values from a spooled Part-10 file (any transfer syntax, deflated included)."""
+    try:
+        dataset = dcmread(path, stop_before_pixels=True, specific_tags=[*_REQUIRED, SOP_CLASS_UID, *extra])
+    except (zlib.error, ValueError, EOFError, OSError, KeyError, AttributeError) as exc:
+        raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
+    return _header(dataset, extra)

@@ -1,0 +1,130 @@
+"""One C-STORE data set streamed from P-DATA fragments into a spool temp file, then committed.
+
+Memory per instance is the first `HEAD_LIMIT` bytes (kept to read the UIDs) plus one fragment:
+a 2 GB instance costs the same as a 2 KB one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dicom_adapter.models import StoredInstance
+from dicom_adapter.scp.errors import OutOfResourcesError, StoreError, StoreProcessingError
+from dicom_adapter.scp.part10 import FileMeta, encode_file_meta, read_header, read_header_file
+
+if TYPE_CHECKING:
+    from dicom_adapter.spool import Spool
+
+HEAD_LIMIT = 64 * 1024  # CT/MR headers are 2-10 KB; longer ones fall back to reading the file
+_COALESCE = 256 * 1024  # the file meta rides with the first fragment when that fragment is small
+_WRITEBACK = 256 * 1024  # ask the disk to start writing every this many bytes (see Spool.start_writeback)
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+def _store_error(exc: OSError, action: str) -> StoreError:
+    if exc.errno in _NO_SPACE:
+        return OutOfResourcesError(f"disk full while {action}")
+    return StoreProcessingError(f"{action}: {exc.strerror}")
+
+
+class InstanceReceiver:
+    """Writes one data set; after the first failure it only counts bytes (the PDVs must be drained)."""
+
+    def __init__(self, spool: Spool, meta: FileMeta) -> None:
+        self.meta = meta
+        self.size = 0
+        self.error: StoreError | None = None
+        self._spool = spool
+        self._head = bytearray()
+        self._pending = encode_file_meta(meta)
+        self._meta_length = len(self._pending)
+        self._temp: Path | None = None
+        self._fd: int | None = None
+        self._written = 0  # bytes in the file so far
+        self._flushed = 0  # bytes handed to start_writeback
+        try:
+            self._temp, self._fd = spool.create_temp()
+        except OSError as exc:
+            self.error = _store_error(exc, "creating the spool file")
+
+    def write(self, chunk: bytes) -> None:
+        """Append one fragment (or part of one) to the file."""
+        self.size += len(chunk)
+        if self.error is not None:
+            return
+        if len(self._head) < HEAD_LIMIT:
+            self._head += chunk[: HEAD_LIMIT - len(self._head)]
+        if self._pending:
+            if len(chunk) < _COALESCE:
+                chunk, self._pending = self._pending + chunk, b""
+            else:
+                self._write_all(self._pending)
+                self._pending = b""
+        self._write_all(chunk)
+
+    def _write_all(self, data: bytes) -> None:
+        assert self._fd is not None
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+            self._written += len(data)
+            if self._written - self._flushed >= _WRITEBACK:
+                self._spool.start_writeback(self._fd, self._flushed, self._written - self._flushed)
+                self._flushed = self._written
+        except OSError as exc:
+            self.error = _store_error(exc, "writing the spool file")
+            self.discard()
+
+    async def commit(
+        self, directory: Path, calling_host: str, association_id: str, extra: tuple[int, ...], inline: bool = False
+    ) -> StoredInstance:
+        """Check the header, make the file durable under its final name, describe it. Raises StoreError."""
+        if self.error is None and self._pending:
+            self._write_all(self._pending)  # an empty data set: the file is the meta alone
+            self._pending = b""
+        if self.error is not None:
+            raise self.error
+        assert self._fd is not None and self._temp is not None
+        try:
+            header = read_header(bytes(self._head), len(self._head) == self.size, self.meta.transfer_syntax, extra)
+            if header is None:
+                header = await asyncio.to_thread(read_header_file, self._temp, extra)
+        except StoreError:
+            self.discard()
+            raise
+        fd, self._fd = self._fd, None
+        try:
+            args = (fd, self._temp, directory, self.meta.sop_instance_uid)
+            # Alone, blocking the loop for the fsync is cheapest (waking a thread costs a GIL hand-off);
+            # with other associations open, a thread lets them go on receiving meanwhile.
+            path = self._spool.commit(*args) if inline else await asyncio.to_thread(self._spool.commit, *args)
+        except OSError as exc:
+            self.discard()
+            raise _store_error(exc, "committing the spool file") from exc
+        return StoredInstance(
+            path=path,
+            called_ae_title=self.meta.called_ae_title,
+            calling_ae_title=self.meta.calling_ae_title,
+            calling_host=calling_host,
+            association_id=association_id,
+            sop_class_uid=self.meta.sop_class_uid,
+            sop_instance_uid=header.sop_instance_uid,
+            study_instance_uid=header.study_instance_uid,
+            series_instance_uid=header.series_instance_uid,
+            transfer_syntax=self.meta.transfer_syntax,
+            size=self._meta_length + self.size,
+            received_at=time.time(),
+            extra_tags=header.extra_tags,
+        )
+
+    def discard(self) -> None:
+        """Remove the partial file (abort, failure); safe to call twice."""
+        if self._temp is not None:
+            self._spool.discard(self._temp, self._fd)
+        self._temp, self._fd = None, None

@@ -1,0 +1,44 @@
+"""What every association of one `StoreScp` shares, and the guarded calls into the adapter's ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+if TYPE_CHECKING:
+    from dicom_adapter.disk import DiskGuard
+    from dicom_adapter.models import StoredInstance
+    from dicom_adapter.scp.config import ScpSettings
+    from dicom_adapter.scp.ports import AeRegistry, AssociationRecord, InstanceSink
+    from dicom_adapter.spool import Spool
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class ScpRuntime:
+    """Settings, ports and storage of one SCP; `active_associations` counts open connections."""
+
+    settings: ScpSettings
+    registry: AeRegistry
+    sink: InstanceSink
+    spool: Spool
+    disk: DiskGuard
+    active_associations: Callable[[], int]
+
+    def report_instance(self, instance: StoredInstance) -> None:
+        """Hand a stored instance to the sink. A failing sink must not fail the C-STORE: the file is
+        durable in the spool and the restart scan finds it again."""
+        try:
+            self.sink.instance_stored(instance)
+        except Exception:
+            log.exception("scp.sink.failed", call="instance_stored", association_id=instance.association_id)
+
+    def report_association(self, record: AssociationRecord) -> None:
+        try:
+            self.sink.association_ended(record)
+        except Exception:
+            log.exception("scp.sink.failed", call="association_ended", association_id=record.association_id)

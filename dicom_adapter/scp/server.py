@@ -1,0 +1,105 @@
+"""`StoreScp`: one listening socket, an `Association` task per connection, limits, start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import TYPE_CHECKING
+
+import structlog
+
+from dicom_adapter.disk import DiskGuard
+from dicom_adapter.scp.association import Association
+from dicom_adapter.scp.runtime import ScpRuntime
+from dicom_adapter.spool import Spool
+
+if TYPE_CHECKING:
+    from dicom_adapter.scp.config import ScpSettings, StorageSettings
+    from dicom_adapter.scp.ports import AeRegistry, InstanceSink
+
+log = structlog.get_logger()
+
+# StreamReader buffer limit: reading pauses when 2x this is buffered, which bounds the memory of a
+# connection whatever the PDU size; large enough that each read hands over hundreds of KB at once.
+_READ_LIMIT = 1 << 20
+
+
+class StoreScp:
+    """The adapter's DICOM front door: C-ECHO and C-STORE for every configured Clara AE title."""
+
+    def __init__(
+        self,
+        settings: ScpSettings,
+        storage: StorageSettings,
+        registry: AeRegistry,
+        sink: InstanceSink,
+    ) -> None:
+        self._settings = settings
+        self.spool = Spool(storage.resolved_spool_dir(), fsync=storage.fsync)
+        self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
+        self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, lambda: len(self._tasks))
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[object]] = set()
+
+    @property
+    def bound_port(self) -> int:
+        """The port actually listened on (settings.port may be 0)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("StoreScp is not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def active_associations(self) -> int:
+        return len(self._tasks)
+
+    async def start(self) -> None:
+        """Prepare the spool (dropping partial files of a crash), then listen."""
+        await asyncio.to_thread(self.spool.prepare)
+        self._server = await asyncio.start_server(
+            self._on_connection,
+            self._settings.host,
+            self._settings.port,
+            limit=_READ_LIMIT,
+            backlog=max(128, self._settings.maximum_associations * 2),
+        )
+        log.info(
+            "scp.started",
+            host=self._settings.host,
+            port=self.bound_port,
+            spool=str(self.spool.root),
+            max_pdu_length=self._settings.max_pdu_length,
+        )
+
+    async def stop(self) -> None:
+        """Stop accepting, let open associations finish for stop_timeout, then abort the rest."""
+        if self._server is None:
+            return
+        self._server.close()
+        pending = set(self._tasks)
+        if pending:
+            log.info("scp.stopping", associations=len(pending), timeout=self._settings.stop_timeout)
+            _, pending = await asyncio.wait(pending, timeout=self._settings.stop_timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._server = None
+        self.spool.close()
+        log.info("scp.stopped", aborted=len(pending))
+
+    async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            sock = writer.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                # Responses are one small PDU: with Nagle on, each would wait for a delayed ACK.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await Association(self._runtime, reader, writer).run()
+        except asyncio.CancelledError:
+            pass  # stop() aborted it; the association reported itself already
+        except Exception:
+            log.exception("scp.connection.failed")
+        finally:
+            self._tasks.discard(task)

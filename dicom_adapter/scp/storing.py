@@ -1,0 +1,149 @@
+"""One C-STORE in progress: the checks made when its command arrives, and its commit at the end.
+
+A refused or ignored C-STORE still has its data set drained (the peer sends it regardless); the
+status goes out only after the last fragment, as PS3.7 requires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from dicom_adapter.scp.errors import (
+    OperationRefusedError,
+    OutOfResourcesError,
+    SopClassRefusedError,
+    StoreError,
+    UndecodableDataError,
+)
+from dicom_adapter.scp.negotiation import sop_class_accepted
+from dicom_adapter.scp.part10 import FileMeta, parse_tag
+from dicom_adapter.scp.receiver import InstanceReceiver
+
+if TYPE_CHECKING:
+    from dicom_adapter.models import ClaraAeTitle, StoredInstance
+    from dicom_adapter.scp.dimse import Command
+    from dicom_adapter.scp.pdu import AcceptedContext
+    from dicom_adapter.scp.runtime import ScpRuntime
+
+log = structlog.get_logger()
+
+_BUILTIN_GROUPS = {0x0020000D, 0x0020000E}  # StoredInstance carries study and series UIDs already
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the instances of one accepted association come from and go to."""
+
+    association_id: str
+    ae: ClaraAeTitle
+    calling_ae_title: str
+    host: str
+    port: int
+    directory: Path  # the association's spool directory
+    extra_tags: tuple[int, ...]  # the AE's custom group_by tag, if any
+
+    @classmethod
+    def create(
+        cls, runtime: ScpRuntime, ae: ClaraAeTitle, association_id: str, calling: str, host: str, port: int
+    ) -> Origin:
+        return cls(
+            association_id=association_id,
+            ae=ae,
+            calling_ae_title=calling,
+            host=host,
+            port=port,
+            directory=runtime.spool.association_dir(ae.ae_title, association_id),
+            extra_tags=_group_tag(ae),
+        )
+
+
+def _group_tag(ae: ClaraAeTitle) -> tuple[int, ...]:
+    try:
+        tag = parse_tag(ae.group_by)
+    except ValueError:
+        log.warning("scp.group_by.invalid", ae_title=ae.ae_title, group_by=ae.group_by)
+        return ()
+    return () if tag in _BUILTIN_GROUPS else (tag,)
+
+
+class Storing:
+    """The receiving end of one C-STORE; `receiver` is None when the data set is only drained."""
+
+    def __init__(
+        self,
+        context_id: int,
+        command: Command,
+        receiver: InstanceReceiver | None,
+        error: StoreError | None = None,
+        origin: Origin | None = None,
+    ) -> None:
+        self.context_id = context_id
+        self.command = command
+        self.size = 0
+        self._receiver = receiver
+        self._error = error
+        self._origin = origin
+
+    @classmethod
+    def refuse(cls, context_id: int, command: Command, error: StoreError) -> Storing:
+        return cls(context_id, command, None, error)
+
+    @classmethod
+    def start(cls, runtime: ScpRuntime, origin: Origin, context: AcceptedContext, command: Command) -> Storing:
+        """Open the spool file for a C-STORE-RQ, or decide now to refuse or ignore it."""
+        sop_class = command.affected_sop_class_uid or context.abstract_syntax
+        if sop_class in origin.ae.ignored_sop_classes:
+            return cls(context.context_id, command, None)
+        error = _refusal(runtime, origin.ae, sop_class, command)
+        if error is not None:
+            return cls.refuse(context.context_id, command, error)
+        meta = FileMeta(
+            sop_class_uid=sop_class,
+            sop_instance_uid=command.affected_sop_instance_uid,
+            transfer_syntax=context.transfer_syntax,
+            implementation_class_uid=runtime.settings.implementation_class_uid,
+            implementation_version_name=runtime.settings.implementation_version_name,
+            calling_ae_title=origin.calling_ae_title,
+            called_ae_title=origin.ae.ae_title,
+            sending_address=f"dicom://{origin.host}:{origin.port}",
+        )
+        return cls(context.context_id, command, InstanceReceiver(runtime.spool, meta), origin=origin)
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self._receiver is not None:
+            self._receiver.write(chunk)
+
+    async def commit(self, inline: bool = False) -> StoredInstance | None:
+        """The stored instance, or None for an ignored SOP class; raises StoreError when refused or failed."""
+        if self._error is not None:
+            raise self._error
+        if self._receiver is None or self._origin is None:
+            return None
+        origin = self._origin
+        return await self._receiver.commit(
+            origin.directory, origin.host, origin.association_id, origin.extra_tags, inline
+        )
+
+    def discard(self) -> None:
+        if self._receiver is not None:
+            self._receiver.discard()
+
+
+def _refusal(runtime: ScpRuntime, ae: ClaraAeTitle, sop_class: str, command: Command) -> StoreError | None:
+    if not sop_class_accepted(ae, sop_class):
+        return SopClassRefusedError(f"SOP class {sop_class} not accepted by {ae.ae_title}")
+    if not command.affected_sop_instance_uid:
+        return UndecodableDataError("C-STORE-RQ lacks Affected SOP Instance UID")
+    if not runtime.disk.has_room():
+        return OutOfResourcesError("free disk space below the watermark")
+    return None
+
+
+def refuse_operation(context_id: int, command: Command) -> Storing:
+    """Drain the data set of an operation we do not perform, then answer Unrecognized Operation."""
+    return Storing.refuse(context_id, command, OperationRefusedError("operation not supported"))

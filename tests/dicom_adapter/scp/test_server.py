@@ -1,0 +1,75 @@
+"""StoreScp lifecycle on a real loopback socket (port 0); protocol behaviour lives in tests/integration."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from dicom_adapter.scp.server import StoreScp
+from tests.dicom_adapter.scp import rawclient as raw
+from tests.dicom_adapter.scp.fakes import FakeRegistry, FakeSink, running_scp
+
+
+async def test_bound_port_and_active_associations(tmp_path):
+    async with running_scp(tmp_path / "spool") as scp:
+        assert scp.port > 0
+        assert scp.scp.active_associations == 0
+        reader, writer = await raw.associate(scp.port)
+        assert scp.scp.active_associations == 1
+        writer.write(bytes((5, 0, 0, 0, 0, 4, 0, 0, 0, 0)))
+        assert (await raw.read_pdu(reader))[0] == 6
+        writer.close()
+        await scp.sink.wait_records(1)
+        async with asyncio.timeout(5):
+            while scp.scp.active_associations:
+                await asyncio.sleep(0.01)
+
+
+async def test_start_removes_partial_files_and_stop_refuses_new_connections(tmp_path):
+    spool = tmp_path / "spool"
+    (spool / ".incoming").mkdir(parents=True)
+    (spool / ".incoming" / "crash.part").write_bytes(b"half")
+    scp = StoreScp(
+        ScpSettings(port=0), StorageSettings(spool_dir=spool, reserve_space_gb=0), FakeRegistry(), FakeSink()
+    )
+    await scp.start()
+    port = scp.bound_port
+    assert list((spool / ".incoming").iterdir()) == []
+    await scp.stop()
+    assert list((spool / ".incoming").iterdir()) == []  # spare temp files are deleted too
+    with pytest.raises(OSError):
+        await raw.connect(port)
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = scp.bound_port
+
+
+async def test_default_spool_is_under_clara_home(clara_home):
+    scp = StoreScp(ScpSettings(), StorageSettings(), FakeRegistry(), FakeSink())
+    assert scp.spool.root == clara_home / "dicom" / "spool"
+
+
+async def test_a_failing_sink_does_not_fail_the_store(tmp_path):
+    class BrokenSink(FakeSink):
+        def instance_stored(self, instance):
+            raise RuntimeError("queue full")
+
+    from tests.dicom_adapter.scp.datasets import encode, make_ct
+
+    sink = BrokenSink()
+    scp = StoreScp(
+        ScpSettings(port=0),
+        StorageSettings(spool_dir=tmp_path, reserve_space_gb=0, watermark_percent=100),
+        FakeRegistry(),
+        sink,
+    )
+    await scp.start()
+    try:
+        reader, writer = await raw.associate(scp.bound_port)
+        ct = make_ct()
+        assert await raw.store(reader, writer, 1, encode(ct), ct.SOPInstanceUID) == 0
+        await raw.release(reader, writer)
+    finally:
+        await scp.stop()
+    assert len(list(tmp_path.rglob("*.dcm"))) == 1

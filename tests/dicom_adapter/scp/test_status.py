@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+
+from dicom_adapter.scp import errors
+from dicom_adapter.scp.status import Status, store_status
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.OutOfResourcesError("x"), 0xA700),
+        (errors.DataSetMismatchError("x"), 0xA900),
+        (errors.UndecodableDataError("x"), 0xC000),
+        (errors.SopClassRefusedError("x"), 0x0122),
+        (errors.OperationRefusedError("x"), 0x0211),
+        (errors.StoreProcessingError("x"), 0x0110),
+    ],
+)
+def test_store_status_maps_each_error_once(error, status):
+    assert store_status(error) == status
+
+
+def test_statuses_are_named():
+    assert Status(0xA700).name == "OUT_OF_RESOURCES"

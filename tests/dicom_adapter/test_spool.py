@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import os
+
+from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
+from dicom_adapter.spool import Spool, safe_name
+from tests.dicom_adapter.scp.datasets import encode, make_ct
+
+
+def _write(spool: Spool, called: str = "CLARA", association: str = "a1", **ct_kwargs):
+    ds = make_ct(**ct_kwargs)
+    meta = FileMeta(
+        sop_class_uid=ds.SOPClassUID,
+        sop_instance_uid=ds.SOPInstanceUID,
+        transfer_syntax="1.2.840.10008.1.2.1",
+        implementation_class_uid="1.2.3",
+        implementation_version_name="TEST",
+        calling_ae_title="STORESCU",
+        called_ae_title=called,
+        sending_address="dicom://10.0.0.7:4242",
+    )
+    temp, fd = spool.create_temp()
+    os.write(fd, encode_file_meta(meta) + encode(ds))
+    path = spool.commit(fd, temp, spool.association_dir(called, association), ds.SOPInstanceUID)
+    return ds, path
+
+
+def test_commit_moves_the_file_to_its_final_name(tmp_path):
+    spool = Spool(tmp_path)
+    spool.prepare()
+    ds, path = _write(spool)
+    assert path == tmp_path / "CLARA" / "a1" / f"{ds.SOPInstanceUID}.dcm"
+    assert list(spool.incoming.iterdir()) == []
+
+
+def test_prepare_deletes_partial_files(tmp_path):
+    spool = Spool(tmp_path)
+    spool.prepare()
+    spool.create_temp()
+    spool.create_temp()
+    assert Spool(tmp_path).prepare() == 2
+    assert list((tmp_path / ".incoming").iterdir()) == []
+
+
+def test_scan_rebuilds_instances_from_the_files(tmp_path):
+    spool = Spool(tmp_path, fsync=False)
+    spool.prepare()
+    ds, path = _write(spool, called="CT/AE 1")
+    (instance,) = spool.scan(group_by=lambda ae: "0008,0050")
+    assert instance.path == path
+    assert instance.called_ae_title == "CT/AE 1"
+    assert instance.calling_ae_title == "STORESCU"
+    assert instance.calling_host == "10.0.0.7"
+    assert instance.association_id == "a1"
+    assert instance.study_instance_uid == ds.StudyInstanceUID
+    assert instance.series_instance_uid == ds.SeriesInstanceUID
+    assert instance.sop_instance_uid == ds.SOPInstanceUID
+    assert instance.transfer_syntax == "1.2.840.10008.1.2.1"
+    assert instance.extra_tags == {"0008,0050": "ACC1"}
+    assert instance.size == path.stat().st_size
+
+
+def test_scan_skips_unreadable_files_without_deleting_them(tmp_path):
+    spool = Spool(tmp_path, fsync=False)
+    spool.prepare()
+    _write(spool)
+    junk = tmp_path / "CLARA" / "a1" / "junk.dcm"
+    junk.write_bytes(b"not dicom")
+    assert len(list(spool.scan())) == 1
+    assert junk.exists()
+
+
+def test_remove_prunes_empty_directories_and_commit_recreates_them(tmp_path):
+    spool = Spool(tmp_path, fsync=False)
+    spool.prepare()
+    _, path = _write(spool)
+    spool.remove(path)
+    assert not (tmp_path / "CLARA").exists()
+    _, again = _write(spool)
+    assert again.exists()
+
+
+def test_safe_name():
+    assert safe_name("CT/AE 1") == "CT_AE_1"
+    assert safe_name("..") == "_.."
+    assert safe_name("1.2.3") == "1.2.3"
