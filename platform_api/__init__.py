@@ -11,7 +11,7 @@ Map::
     client.py                             PlatformClient (grpc.aio): Clara, Pipelines, Jobs, Payloads, Models
 
 Callers (dicom_adapter, clara_cli, tests) use `PlatformClient` and the types; `platform_server` uses the
-generated servicers directly and keeps its own error mapping.
+generated servicers and the enums of `types` directly, and keeps its own error mapping.
 """
 
 from __future__ import annotations

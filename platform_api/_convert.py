@@ -86,37 +86,32 @@ def version(pb: Any) -> Version:
     return Version(int(pb.major), int(pb.minor), int(pb.patch), str(pb.label))
 
 
+def _job_fields(pb: Any, name: str) -> dict[str, Any]:
+    """The fields `JobsListResponse.JobDetails` and `JobsStatusResponse` share (the job's name aside)."""
+    return {
+        "job_id": JobId(str(pb.job_id.value)),
+        "payload_id": _payload_id(pb.payload_id),
+        "pipeline_id": PipelineId(str(pb.pipeline_id.value)),
+        "name": name,
+        "state": JobState.from_wire(pb.state),
+        "status": JobStatus.from_wire(pb.status),
+        "priority": JobPriority.from_wire(pb.priority),
+        "created": moment(pb.created),
+        "started": moment(pb.started),
+        "stopped": moment(pb.stopped),
+        "metadata": metadata(pb.metadata),
+    }
+
+
 def job_details(pb: Any) -> JobDetails:
     """`JobsListResponse.JobDetails` -> JobDetails."""
-    return JobDetails(
-        job_id=JobId(str(pb.job_id.value)),
-        payload_id=_payload_id(pb.payload_id),
-        pipeline_id=PipelineId(str(pb.pipeline_id.value)),
-        name=str(pb.job_name),
-        state=JobState.from_wire(pb.state),
-        status=JobStatus.from_wire(pb.status),
-        priority=JobPriority.from_wire(pb.priority),
-        created=moment(pb.created),
-        started=moment(pb.started),
-        stopped=moment(pb.stopped),
-        metadata=metadata(pb.metadata),
-    )
+    return JobDetails(**_job_fields(pb, str(pb.job_name)))
 
 
 def job_status(pb: Any) -> JobStatusDetails:
     """`JobsStatusResponse` -> JobStatusDetails."""
     return JobStatusDetails(
-        job_id=JobId(str(pb.job_id.value)),
-        payload_id=_payload_id(pb.payload_id),
-        pipeline_id=PipelineId(str(pb.pipeline_id.value)),
-        name=str(pb.name),
-        state=JobState.from_wire(pb.state),
-        status=JobStatus.from_wire(pb.status),
-        priority=JobPriority.from_wire(pb.priority),
-        created=moment(pb.created),
-        started=moment(pb.started),
-        stopped=moment(pb.stopped),
-        metadata=metadata(pb.metadata),
+        **_job_fields(pb, str(pb.name)),
         operators=tuple(_operator(op) for op in pb.operator_details),
         dag=tuple(_job_dag_node(node) for node in pb.dag),
         messages=tuple(str(m) for m in pb.messages),

@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from platform_api import _convert
 from platform_api._generated.nvidia.clara.platform import models_pb2, payloads_pb2
@@ -21,6 +21,7 @@ from platform_api.types import ModelDetails, ModelType, PayloadFileDetails
 
 Progress = Callable[[int], None]
 """Called with the number of bytes just transferred."""
+_Details = TypeVar("_Details")
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 # gRPC's default message limit is 4 MiB; leave room for the rest of the message (as Clara does).
@@ -114,18 +115,33 @@ async def download_payload_file(
 ) -> PayloadFileDetails:
     """`Payloads.Download` of one file into `dest`, streamed to disk."""
     request = payloads_pb2.PayloadsDownloadRequest(header=header, payload_id=_convert.identifier(payload_id), name=name)
-    details: PayloadFileDetails | None = None
+    responses = stub.Download(request, timeout=timeout)
+    what = f"payload file {name!r}"
+    details = await _receive(responses, dest, _convert.file_details, "Payloads.Download", what, progress)
+    return PayloadFileDetails(name=details.name or name, size=details.size, mode=details.mode)
+
+
+async def _receive(
+    responses: AsyncIterator[Any],
+    dest: Path,
+    convert: Callable[[Any], _Details],
+    method: str,
+    what: str,
+    progress: Progress | None = None,
+) -> _Details:
+    """A download stream into `dest` (via `<dest>.part`); the first message's details, converted."""
+    details: _Details | None = None
     with _partial(dest) as out:
-        async for response in stub.Download(request, timeout=timeout):
-            check_header(response.header.code, response.header.messages, "Payloads.Download")
+        async for response in responses:
+            check_header(response.header.code, response.header.messages, method)
             if details is None:
-                details = _convert.file_details(response.details)
+                details = convert(response.details)
             out.write(response.data)
             if progress is not None:
                 progress(len(response.data))
         if details is None:
-            raise PlatformProtocolError(f"the platform sent nothing for payload file {name!r}")
-    return PayloadFileDetails(name=details.name or name, size=details.size, mode=details.mode)
+            raise PlatformProtocolError(f"the platform sent nothing for {what}")
+    return details
 
 
 @contextlib.contextmanager
@@ -199,16 +215,9 @@ async def download_model(
 ) -> ModelDetails:
     """`Models.DownloadModel` into `dest`: a file, or a folder when the model was uploaded as one."""
     request = models_pb2.ModelsDownloadModelRequest(header=header, model_id=_convert.identifier(model_id))
-    details: ModelDetails | None = None
     archive = dest.with_name(dest.name + ".tar")
-    with _partial(archive) as out:
-        async for response in stub.DownloadModel(request, timeout=timeout):
-            check_header(response.header.code, response.header.messages, "Models.DownloadModel")
-            if details is None:
-                details = _convert.model_details(response.details)
-            out.write(response.data)
-        if details is None:
-            raise PlatformProtocolError(f"the platform sent nothing for model {model_id}")
+    responses = stub.DownloadModel(request, timeout=timeout)
+    details = await _receive(responses, archive, _convert.model_details, "Models.DownloadModel", f"model {model_id}")
     if details.metadata.get(ARCHIVE_KEY) == "tar":
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")

@@ -13,7 +13,8 @@ Data flow::
                        |
       executors/local.py   subprocess per operator, paths rewritten onto payloads/<id>/...
                             (executors/kubernetes.py: the planned mapping)
-    state: db.py (SQLite) via jobs/store.py, pipelines/store.py, payloads/store.py, models/repository.py
+    state: db.py (SQLite) via jobs/store.py, pipelines/store.py, payloads/store.py, models/repository.py;
+           file bytes in and out through chunks.py; enums are the contract's (platform_api.types)
     app.py composes everything; __main__.py is `python -m platform_server serve [-f CONFIG]`.
 """
 

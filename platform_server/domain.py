@@ -1,7 +1,6 @@
-"""The platform's records and enums, free of gRPC and SQLite: what the stores persist and servicers convert.
+"""The platform's records, free of gRPC and SQLite: what the stores persist and servicers convert.
 
-Enum values equal the contract's (`nvidia.clara.platform` jobs.proto / payloads.proto / models.proto),
-so the servicers convert with `int(...)` and nothing else.
+The enums are the contract's own (`platform_api.types`, protobuf-free), so the servicers convert with `int(...)`.
 """
 
 from __future__ import annotations
@@ -13,50 +12,32 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TypeVar
 
+from platform_api.types import CLARA_EPOCH_OFFSET, JobPriority, JobState, JobStatus, PayloadType
+from platform_api.types import JobOperatorStatus as OperatorStatus
 from platform_server.errors import InvalidArgument
 
-# Clara timestamps count seconds from 0001-01-01T00:00:00Z, not from the Unix epoch.
-CLARA_EPOCH_OFFSET = 62135596800
+__all__ = [
+    "CLARA_EPOCH_OFFSET",
+    "FileDetails",
+    "Job",
+    "JobPriority",
+    "JobState",
+    "JobStatus",
+    "OperatorDetail",
+    "OperatorStatus",
+    "Payload",
+    "PayloadType",
+    "Pipeline",
+    "enum_value",
+    "new_id",
+    "now",
+    "parse_id",
+    "to_clara_seconds",
+    "to_iso",
+]
+
 _ID = re.compile(r"^[0-9a-f]{32}$")
 E = TypeVar("E", bound=IntEnum)
-
-
-class JobPriority(IntEnum):
-    UNKNOWN = 0
-    LOWER = 1
-    NORMAL = 2
-    HIGHER = 3
-    IMMEDIATE = 4
-
-
-class JobState(IntEnum):
-    UNKNOWN = 0
-    PENDING = 1
-    RUNNING = 2
-    STOPPED = 3
-
-
-class JobStatus(IntEnum):
-    UNKNOWN = 0
-    HEALTHY = 1
-    FAULTED = 2
-    CANCELED = 3
-    EVICTED = 4
-    TERMINATED = 5
-
-
-class OperatorStatus(IntEnum):
-    UNKNOWN = 0
-    PENDING = 1
-    RUNNING = 2
-    COMPLETED = 3
-    FAULTED = 4
-
-
-class PayloadType(IntEnum):
-    UNKNOWN = 0
-    PIPELINE = 1
-    REUSABLE = 2
 
 
 def enum_value(kind: type[E], value: int, what: str) -> E:

@@ -66,6 +66,7 @@ class ExportAgent:
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._waiting: dict[str, int] = {}  # tasks held for a destination slot or backoff, by destination
         self._inflight: set[asyncio.Task[None]] = set()
+        self._leases: dict[str, ExportTask] = {}  # the newest lease of each task in self._inflight
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
 
@@ -117,12 +118,12 @@ class ExportAgent:
             except Exception:  # boundary: the poll loop must outlive any bug in one lease
                 log.exception("export.lease.crashed")
                 tasks = []
-            if not tasks:
+            # Only already-running tasks handed back (see _spawn) count as idle: no hot loop on them.
+            spawned = [task for task in tasks if self._spawn(task)]
+            if not spawned:
                 await self._sleep(self._idle.idle())
                 continue
             self._idle.busy()
-            for task in tasks:
-                self._spawn(task)
 
     def _free_slots(self) -> int:
         """Tasks we may lease now. Tasks held for a busy or backing-off destination do not count, so a
@@ -131,10 +132,22 @@ class ExportAgent:
         active = len(self._inflight) - sum(self._waiting.values())
         return min(limit - active, _HELD_FACTOR * limit - len(self._inflight))
 
-    def _spawn(self, task: ExportTask) -> None:
+    def _spawn(self, task: ExportTask) -> bool:
+        """Start a pass over `task`; False when one is already running."""
+        if task.task_id in self._leases:
+            # The lease lapsed while we were still delivering (a slow destination) and the results service
+            # handed the task back to us: a second pass would race the first over the same files and spool
+            # folder and send duplicates. The running pass carries on and reports under this newer lease
+            # (the service rejects a report under the lapsed one as stale).
+            log.warning("export.task.lease_overlap", task_id=task.task_id)
+            self._leases[task.task_id] = task
+            return False
         job = asyncio.create_task(self._process(task), name=f"export-{task.task_id}")
+        self._leases[task.task_id] = task
         self._inflight.add(job)
         job.add_done_callback(self._inflight.discard)
+        job.add_done_callback(lambda _: self._leases.pop(task.task_id, None))
+        return True
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -221,6 +234,7 @@ class ExportAgent:
             self._waiting[key] -= 1
 
     async def _report(self, task: ExportTask, errors: list[Exception]) -> None:
+        task = self._leases.get(task.task_id, task)  # report under the newest lease we hold
         if not errors:
             state = await self._results.succeed(task)
             log.info("export.task.succeeded", task_id=task.task_id, state=state)

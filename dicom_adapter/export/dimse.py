@@ -9,6 +9,9 @@ import struct
 from enum import IntEnum
 
 _ELEMENT = struct.Struct("<HHI")
+# The status class is the top hex digit: every Bxxx is a warning (PS3.7 C.4).
+_CLASS_MASK = 0xF000
+_WARNING_CLASS = 0xB000
 
 
 class CommandField(IntEnum):
@@ -22,7 +25,8 @@ class StoreStatus(IntEnum):
     """Named C-STORE statuses (PS3.4 Annex B.2.3, PS3.7 Annex C)."""
 
     SUCCESS = 0x0000
-    # Warnings: the instance was stored, possibly altered.
+    # Warnings: the instance was stored, possibly altered. 0001 is PS3.7 C.4's general warning.
+    WARNING = 0x0001
     COERCION_OF_DATA_ELEMENTS = 0xB000
     DATA_SET_DOES_NOT_MATCH_SOP_CLASS_WARNING = 0xB007
     ELEMENTS_DISCARDED = 0xB006
@@ -49,7 +53,7 @@ def is_success(status: int) -> bool:
 
 def is_warning(status: int) -> bool:
     """PS3.7 C.4: 0001 and Bxxx are warnings; the instance was stored."""
-    return status == 0x0001 or (status & 0xF000) == 0xB000
+    return status == StoreStatus.WARNING or (status & _CLASS_MASK) == _WARNING_CLASS
 
 
 def is_accepted(status: int) -> bool:

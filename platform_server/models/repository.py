@@ -21,12 +21,11 @@ from pathlib import Path
 import aiosqlite
 
 from platform_server import metadata as md
+from platform_server.chunks import read_chunks, write_chunks
 from platform_server.db import Database
 from platform_server.domain import new_id, now
 from platform_server.errors import Conflict, InvalidArgument, NotFound
 from platform_server.pipelines.operator import SAFE_NAME
-
-CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -59,16 +58,8 @@ class ModelRepository:
         if await self._db.one("SELECT 1 FROM models WHERE name = ?", (name,)) is not None:
             raise Conflict(f"a model named {name!r} already exists: delete it first")
         model = Model(new_id(), name, model_type, Path(file_name or name).name, 0, md.validate(metadata))
-        temp = self._archives / f".upload-{uuid.uuid4().hex}"
-        try:
-            with temp.open("wb") as out:
-                async for chunk in chunks:
-                    out.write(chunk)
-                    model.size += len(chunk)
-            archive = self._archives / model.model_id
-            temp.replace(archive)
-        finally:
-            temp.unlink(missing_ok=True)
+        archive = self._archives / model.model_id
+        model.size = await write_chunks(chunks, self._archives / f".upload-{uuid.uuid4().hex}", archive)
         await asyncio.to_thread(_unpack, archive, self.folder(name), model.file_name)
         await self._db.write(
             "INSERT INTO models (model_id, name, type, file_name, size, metadata, created) VALUES (?,?,?,?,?,?,?)",
@@ -99,7 +90,7 @@ class ModelRepository:
 
     async def download(self, model_id: str) -> tuple[Model, AsyncIterator[bytes]]:
         model = await self.get(model_id)
-        return model, _read(self._archives / model_id)
+        return model, read_chunks(self._archives / model_id)
 
     async def set_metadata(self, model_id: str, metadata: dict[str, str]) -> None:
         await self._db.write("UPDATE models SET metadata = ? WHERE model_id = ?", (json.dumps(metadata), model_id))
@@ -121,11 +112,6 @@ def _unpack(archive: Path, folder: Path, file_name: str) -> None:
     else:
         shutil.copyfile(archive, folder / file_name)
 
-
-async def _read(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk
 
 
 def _model(row: aiosqlite.Row) -> Model:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -20,12 +19,12 @@ from pathlib import Path
 import aiosqlite
 
 from platform_server import metadata as md
+from platform_server.chunks import read_chunks, write_chunks
 from platform_server.db import Database
 from platform_server.domain import FileDetails, Payload, PayloadType, new_id
 from platform_server.errors import Conflict, InvalidArgument, NotFound
 from platform_server.payloads import names
 
-CHUNK = 1024 * 1024
 INPUT = "input"
 OPERATORS = "operators"
 
@@ -110,17 +109,7 @@ class PayloadStore:
         base = self._upload_base(payload)
         target = names.inside(base, name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.parent / f".upload-{uuid.uuid4().hex}"
-        size = 0
-        try:
-            with temp.open("wb") as out:
-                async for chunk in chunks:
-                    out.write(chunk)
-                    size += len(chunk)
-                await asyncio.to_thread(os.fsync, out.fileno())
-            temp.replace(target)
-        finally:
-            temp.unlink(missing_ok=True)
+        size = await write_chunks(chunks, target.parent / f".upload-{uuid.uuid4().hex}", target)
         return FileDetails(target.relative_to(self.folder(payload_id)).as_posix(), size, 0)
 
     def locate(self, payload: Payload, name: str) -> Path:
@@ -137,7 +126,7 @@ class PayloadStore:
         payload = await self.get(payload_id)
         path = self.locate(payload, name)
         details = FileDetails(path.relative_to(self.folder(payload_id)).as_posix(), path.stat().st_size, 0)
-        return details, _read_chunks(path)
+        return details, read_chunks(path)
 
     async def remove(self, payload_id: str, name: str) -> None:
         payload = await self._writable(payload_id)
@@ -185,8 +174,3 @@ def _copy_all(plan: dict[Path, Path]) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, dest)
 
-
-async def _read_chunks(path: Path) -> AsyncIterator[bytes]:
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            yield chunk

@@ -34,8 +34,8 @@ OPERATOR = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def endpoint(clara_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def _platform(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """`clara platform start` on a free port under the current CLARA_HOME; `clara platform stop` after."""
     port = free_port()
     monkeypatch.setenv("CLARA_PLATFORM_SERVER__PORT", str(port))
     address = f"127.0.0.1:{port}"
@@ -46,6 +46,20 @@ def endpoint(clara_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     finally:
         stopped = CliRunner().invoke(cli, ["--host", address, "platform", "stop"])
         assert stopped.stdout == "platform stopped\n"
+
+
+@pytest.fixture
+def endpoint(clara_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A platform of the test's own, for tests that list what they created or restart it."""
+    yield from _platform(monkeypatch)
+
+
+@pytest.fixture(scope="module")
+def shared_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One platform for the tests that only read or are refused: each start costs a second or two."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("CLARA_HOME", str(tmp_path_factory.mktemp("clara-home")))
+        yield from _platform(monkeypatch)
 
 
 def clara(endpoint: str, *args: str) -> Result:
@@ -119,32 +133,32 @@ def test_cli_runs_a_job_end_to_end(endpoint: str, tmp_path: Path) -> None:
     assert [j["job_id"] for j in listed] == [created["job_id"]]
 
 
-def test_unknown_job_is_a_clear_error(endpoint: str) -> None:
-    result = CliRunner().invoke(cli, ["--host", endpoint, "describe", "job", "-j", "0" * 32])
+def test_unknown_job_is_a_clear_error(shared_endpoint: str) -> None:
+    result = CliRunner().invoke(cli, ["--host", shared_endpoint, "describe", "job", "-j", "0" * 32])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "0" * 32 in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_invalid_pipeline_names_file_and_line(endpoint: str, tmp_path: Path) -> None:
+def test_invalid_pipeline_names_file_and_line(shared_endpoint: str, tmp_path: Path) -> None:
     bad = tmp_path / "broken.yaml"
     bad.write_text("api-version: 0.4.0\nname: x\noperators:\n  - name: a\n    container: [unclosed\n")
-    result = CliRunner().invoke(cli, ["--host", endpoint, "create", "pipeline", "-p", str(bad)])
+    result = CliRunner().invoke(cli, ["--host", shared_endpoint, "create", "pipeline", "-p", str(bad)])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: broken.yaml:"), result.stderr
     assert "Traceback" not in result.output
 
 
-def test_download_of_unknown_payload_is_a_clear_error(endpoint: str, tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--host", endpoint, "download", f"{'1' * 32}:**", str(tmp_path / "o")])
+def test_download_of_unknown_payload_is_a_clear_error(shared_endpoint: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--host", shared_endpoint, "download", f"{'1' * 32}:**", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "1" * 32 in result.stderr
     assert not (tmp_path / "o").exists()
 
 
-def test_raw_protobuf_against_the_real_server(endpoint: str) -> None:
+def test_raw_protobuf_against_the_real_server(shared_endpoint: str) -> None:
     """Hand-encoded bytes on the Clara method paths, no generated code: the wire contract itself."""
-    with grpc.insecure_channel(endpoint) as channel:
+    with grpc.insecure_channel(shared_endpoint) as channel:
         version = channel.unary_unary("/nvidia.clara.platform.Clara/Version", None, None)(b"", timeout=10)
         # JobsStatusRequest{job_id=2: Identifier{value=1}} without any header, like Clara's metadata calls.
         status_request = field_bytes(2, field_bytes(1, b"2" * 32))

@@ -21,7 +21,7 @@ from pydicom.uid import ImplicitVRLittleEndian, JPEG2000Lossless
 
 from tests.conftest import free_port, require_peer
 from tests.dicom_adapter.export.instances import make_series
-from tests.dicom_adapter.export.processes import (
+from tests.processes import (
     Process,
     dicom_adapter,
     platform_server,

@@ -96,8 +96,8 @@ async def test_clara_stop_drains_and_exits(tmp_path: Path) -> None:
         async with PlatformClient(server.endpoint, timeout=20) as client:
             await client.stop()
         assert server.proc is not None
-        await wait_for(lambda: server.proc is not None and server.proc.poll() is not None, timeout=20)
-        assert server.proc.returncode == 0
+        await wait_for(lambda: server.proc is not None and not server.proc.alive(), timeout=20)
+        assert server.proc.popen.returncode == 0
         assert "service.stopped" in server.log.read_text()
     finally:
         server.kill()

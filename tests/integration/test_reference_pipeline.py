@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,12 +26,12 @@ from pipeline_operators.phantom import PhantomSpec
 from pipeline_operators.sample_study import write_study
 from tests.conftest import free_port, require_peer
 from tests.pipeline_operators.onnx_models import threshold_model
+from tests.processes import ROOT, platform_server, results_service
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-PIPELINE = REPO / "config" / "pipelines" / "lung-seg.yaml"
-ONNX_PIPELINE = REPO / "config" / "pipelines" / "onnx-seg.yaml"
+PIPELINE = ROOT / "config" / "pipelines" / "lung-seg.yaml"
+ONNX_PIPELINE = ROOT / "config" / "pipelines" / "onnx-seg.yaml"
 STUDY = PhantomSpec(slices=40, matrix=192, slice_spacing=5.0, seed=11)
 
 
@@ -79,80 +77,18 @@ def test_operators_run_as_processes_and_produce_a_valid_seg(study: Path, tmp_pat
     assert "SegmentationStorage" in dump.stdout
 
 
-class _Service:
-    """A child process started with `python -m <module> serve -f <config>`; stopped with SIGTERM."""
-
-    def __init__(self, module: str, config: Path, log: Path, env: dict[str, str]) -> None:
-        self.log = log
-        with log.open("wb") as sink:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", module, "serve", "-f", str(config)], stdout=sink, stderr=subprocess.STDOUT,
-                env=env, cwd=REPO,
-            )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A results service and a platform server on free loopback ports; yields (grpc, http) endpoints."""
-    tmp_path = tmp_path_factory.mktemp("stack")
+    root = tmp_path_factory.mktemp("stack")
     results_port, platform_port = free_port(), free_port()
-    env = {**os.environ, "CLARA_HOME": str(tmp_path / "home")}
-    results_cfg = tmp_path / "results.yaml"
-    results_cfg.write_text(
-        yaml.safe_dump({"host": "127.0.0.1", "port": results_port, "database": {"path": str(tmp_path / "r.db")},
-                        "platform_endpoint": f"127.0.0.1:{platform_port}", "cleanup": {"enabled": False}})
-    )
-    platform_cfg = tmp_path / "platform.yaml"
-    platform_cfg.write_text(
-        yaml.safe_dump({"server": {"host": "127.0.0.1", "port": platform_port},
-                        "storage": {"data_dir": str(tmp_path / "platform")},
-                        "results_service": {"url": f"http://127.0.0.1:{results_port}"}})
-    )
-    services = [
-        _Service("results_service", results_cfg, tmp_path / "results.log", env),
-        _Service("platform_server", platform_cfg, tmp_path / "platform.log", env),
-    ]
-    try:
-        _wait_ready(services, f"http://127.0.0.1:{results_port}", f"127.0.0.1:{platform_port}")
-        yield f"127.0.0.1:{platform_port}", f"http://127.0.0.1:{results_port}"
-    finally:
-        for service in reversed(services):
-            service.stop()
-
-
-def _wait_ready(services: list[_Service], results_url: str, platform_endpoint: str) -> None:
-    from platform_api.client import PlatformClient
-    from platform_api.errors import PlatformError
-
-    async def platform_up() -> bool:
-        try:
-            async with PlatformClient(platform_endpoint, timeout=2.0) as client:
-                await client.version()
-            return True
-        except PlatformError:
-            return False
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        for service in services:
-            assert service.proc.poll() is None, service.log.read_text()
-        try:
-            results_ready = httpx.get(f"{results_url}/health/ready", timeout=2.0).status_code == 200
-        except httpx.TransportError:
-            results_ready = False
-        if results_ready and asyncio.run(platform_up()):
-            return
-        time.sleep(0.2)
-    pytest.fail("services did not become ready:\n" + "\n".join(s.log.read_text()[-2000:] for s in services))
+    for name in ("rs", "ps"):
+        (root / name).mkdir()
+    with (
+        results_service(root / "rs", results_port, platform_endpoint=f"127.0.0.1:{platform_port}") as results_url,
+        platform_server(root / "ps", platform_port, results_url) as platform_endpoint,
+    ):
+        yield platform_endpoint, results_url
 
 
 async def _run_job(

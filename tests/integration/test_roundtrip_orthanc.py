@@ -17,7 +17,7 @@ import pytest
 from pydicom import dcmread
 
 from tests.conftest import free_port, require_peer
-from tests.dicom_adapter.export.processes import (
+from tests.processes import (
     ROOT,
     dicom_adapter,
     orthanc,

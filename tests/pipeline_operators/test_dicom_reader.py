@@ -1,3 +1,5 @@
+"""dicom_reader: DICOM files in any layout -> ordered volumes with geometry."""
+
 from __future__ import annotations
 
 import json

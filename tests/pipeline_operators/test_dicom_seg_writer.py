@@ -1,3 +1,5 @@
+"""dicom_seg_writer: labels + source files -> a valid DICOM SEG."""
+
 from __future__ import annotations
 
 import subprocess

@@ -1,3 +1,5 @@
+"""Operator folders from command-line flags and NVIDIA_CLARA_* variables."""
+
 from __future__ import annotations
 
 from pathlib import Path

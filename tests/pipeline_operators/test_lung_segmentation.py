@@ -1,3 +1,5 @@
+"""lung_segmentation: threshold and morphology labels on the synthetic CT."""
+
 from __future__ import annotations
 
 from pathlib import Path

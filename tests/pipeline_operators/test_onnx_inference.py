@@ -1,3 +1,5 @@
+"""onnx_inference: a model from the repository applied to volumes."""
+
 from __future__ import annotations
 
 import json

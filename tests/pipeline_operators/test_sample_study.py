@@ -1,3 +1,5 @@
+"""The synthetic chest CT study used by demos and tests."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""Ordering frames into series along the slice normal; gaps, mixed orientations and duplicates."""
+
 from __future__ import annotations
 
 import random

@@ -1,3 +1,5 @@
+"""Volumes saved and loaded as .npy plus geometry JSON."""
+
 from __future__ import annotations
 
 import json

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
 from platform_api import PlatformClient, PlatformError
+from tests.processes import Process, python_module
 
 
 class ServerProcess:
@@ -36,19 +33,16 @@ class ServerProcess:
             sections.setdefault(section, {})[name] = value  # type: ignore[index]
         self.config.write_text(yaml.safe_dump(sections))
         self.log = root / "platform-server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.proc: Process | None = None
 
     async def start(self, timeout: float = 30.0) -> None:
-        env = {**os.environ, "CLARA_HOME": str(self.root / "home")}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "platform_server", "serve", "-f", str(self.config)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=Path(__file__).resolve().parents[2],
-            )
+        """Start the process and wait until it answers Clara.Version (listening is not enough: it may still fail)."""
+        argv = python_module("platform_server", "serve", "-f", str(self.config))
+        self.proc = Process(argv, self.log, env={"CLARA_HOME": str(self.root / "home")})
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"platform server exited with {self.proc.returncode}:\n{self.log.read_text()}")
+            if not self.proc.alive():
+                raise AssertionError(f"platform server exited with {self.proc.popen.returncode}:\n{self.proc.log()}")
             try:
                 async with PlatformClient(self.endpoint, timeout=2) as client:
                     await client.version()
@@ -60,18 +54,9 @@ class ServerProcess:
 
     def kill(self) -> None:
         """SIGKILL: what a crash looks like (no draining, no clean-up)."""
-        if self.proc is not None and self.proc.poll() is None:
+        if self.proc is not None:
             self.proc.kill()
-            self.proc.wait(10)
 
     def stop(self, timeout: float = 20.0) -> int | None:
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
+        """SIGTERM, then SIGKILL after `timeout`; the exit code, or None when never started."""
+        return None if self.proc is None else self.proc.stop(timeout)

@@ -1,3 +1,5 @@
+"""Pipeline DAGs: dependency order, traversal from roots and sinks, cycle detection."""
+
 from __future__ import annotations
 
 from platform_server.pipelines.dag import Dag, JobNode, PipelineNode

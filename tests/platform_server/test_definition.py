@@ -1,3 +1,5 @@
+"""Parsing and validating pipeline definitions, with file/line in errors."""
+
 from __future__ import annotations
 
 import pytest

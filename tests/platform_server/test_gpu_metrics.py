@@ -1,3 +1,5 @@
+"""GPU metrics: nvidia-smi CSV parsing, and no samples without nvidia-smi."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,3 +1,5 @@
+"""JobService over real stores: ordering, faults, cancel, priorities, restart recovery, GPUs, metadata."""
+
 from __future__ import annotations
 
 import asyncio

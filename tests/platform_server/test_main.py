@@ -1,3 +1,5 @@
+"""`python -m platform_server`: configuration errors, shipped defaults and env overrides."""
+
 from __future__ import annotations
 
 import json

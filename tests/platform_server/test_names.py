@@ -1,3 +1,5 @@
+"""Payload file names that could leave their folder are refused."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""PayloadStore: atomic uploads, names, copying inputs, delete and metadata."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator

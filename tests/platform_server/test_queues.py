@@ -1,3 +1,5 @@
+"""Priority queues: IMMEDIATE first, then 4:2:1 weighting."""
+
 from __future__ import annotations
 
 from collections import Counter

@@ -47,6 +47,31 @@ class FakeResults:
 
 
 @dataclass
+class LapsingResults(FakeResults):
+    """Leases lapse at once: every lease hands InProgress tasks out again under a new lease id, as when
+    delivery outlasts the lease; like the real service, a report under a lapsed lease is refused as stale."""
+
+    leases: int = 0
+    current: dict[str, str] = field(default_factory=dict)  # task id -> newest lease id
+
+    async def lease(self, size: int) -> list[ExportTask]:
+        ready = [t for tid, t in self.tasks.items() if self.states[tid] in ("Pending", "InProgress")][:size]
+        leased = []
+        for task in ready:
+            self.leases += 1
+            self.states[task.task_id] = "InProgress"
+            self.current[task.task_id] = f"lease-{self.leases}"
+            leased.append(ExportTask(**{**task.__dict__, "lease_id": self.current[task.task_id]}))
+        return leased
+
+    async def succeed(self, task: ExportTask) -> str | None:
+        if task.lease_id != self.current.get(task.task_id):
+            self.reports.append((task.task_id, "stale", None, str(task.lease_id)))
+            return None
+        return await super().succeed(task)
+
+
+@dataclass
 class FakePayloads:
     """Payload files are read from `root/<payload id>/<uri>`."""
 

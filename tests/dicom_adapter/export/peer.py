@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import CTImageStorage, SegmentationStorage
+
+from dicom_adapter.export.dimse import StoreStatus
 
 
 @dataclass
@@ -19,7 +22,8 @@ class Received:
     instances: list[tuple[str, str]] = field(default_factory=list)
     calling_ae_titles: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    status: int = 0x0000
+    status: int = StoreStatus.SUCCESS
+    delay: float = 0.0  # seconds before each answer: a slow PACS
 
 
 @contextmanager
@@ -30,6 +34,7 @@ def storage_scp(
     received = Received()
 
     def handle_store(event: evt.Event) -> int:
+        time.sleep(received.delay)
         with received.lock:
             received.instances.append((event.request.AffectedSOPInstanceUID, event.context.transfer_syntax))
         return received.status

@@ -1,3 +1,5 @@
+"""ExportAgent against fake results/payloads/destinations and a real in-process Storage SCP."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,10 +9,11 @@ import pytest
 from pydicom.uid import JPEG2000Lossless
 
 from dicom_adapter.export.agent import ExportAgent
+from dicom_adapter.export.dimse import StoreStatus
 from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.settings import ExportSettings
 from tests.conftest import free_port
-from tests.dicom_adapter.export.fakes import FakeDestinations, FakePayloads, FakeResults
+from tests.dicom_adapter.export.fakes import FakeDestinations, FakePayloads, FakeResults, LapsingResults
 from tests.dicom_adapter.export.instances import make_series
 from tests.dicom_adapter.export.peer import storage_scp
 
@@ -183,7 +186,7 @@ async def test_agent_reports_refused_stores_for_retry(tmp_path, payload):
     root, uris = payload
     results, destinations = FakeResults(), FakeDestinations()
     with storage_scp("PACS") as (port, got):
-        got.status = 0xA700
+        got.status = StoreStatus.REFUSED_OUT_OF_RESOURCES
         destinations.add("PACS", "PACS", port)
         results.add("t1", '"PACS"', uris)
         agent = _agent(tmp_path, results, destinations, root)
@@ -230,7 +233,7 @@ async def test_warning_statuses_count_as_delivered(tmp_path, payload):
     root, uris = payload
     results, destinations = FakeResults(), FakeDestinations()
     with storage_scp("PACS") as (port, got):
-        got.status = 0xB000  # coercion of data elements: stored, with a warning
+        got.status = StoreStatus.COERCION_OF_DATA_ELEMENTS  # stored, with a warning
         destinations.add("PACS", "PACS", port)
         results.add("t1", '"PACS"', uris)
         agent = _agent(tmp_path, results, destinations, root)
@@ -259,3 +262,21 @@ async def test_a_retry_after_one_destination_failed_sends_only_to_that_destinati
             await agent.stop()
     assert len(up.instances) == 4  # not resent on the retry
     assert len(late.instances) == 4
+
+
+async def test_a_task_leased_again_while_still_delivering_is_not_sent_twice(tmp_path, payload):
+    """A slow PACS outlasts the lease and the results service hands the task back: one pass, no duplicates."""
+    root, uris = payload
+    results, destinations = LapsingResults(), FakeDestinations()
+    with storage_scp("PACS") as (port, got):
+        got.delay = 0.1
+        destinations.add("PACS", "PACS", port)
+        results.add("t1", '"PACS"', uris)
+        agent = _agent(tmp_path, results, destinations, root)
+        await agent.start()
+        await _until(lambda: results.reports)
+        await agent.stop()
+    assert results.leases > 1  # the overlap really happened
+    assert results.reports == [("t1", "success", None, "")]
+    assert sorted(uid for uid, _ in got.instances) == sorted({uid for uid, _ in got.instances})
+    assert len(got.instances) == 4

@@ -1,3 +1,5 @@
+"""Idle-poll and per-destination backoff: doubling, cap and reset."""
+
 from __future__ import annotations
 
 from dicom_adapter.export.backoff import DestinationBackoff, IdleBackoff

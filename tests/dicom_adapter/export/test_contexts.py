@@ -1,3 +1,5 @@
+"""Presentation contexts proposed for a file and the raw-or-transcode choice."""
+
 from __future__ import annotations
 
 from pathlib import Path

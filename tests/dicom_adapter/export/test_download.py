@@ -1,3 +1,5 @@
+"""Result files streamed from the job payload into the export spool."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+"""Reading a Part 10 file's meta header without parsing the data set."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,3 +1,5 @@
+"""Our PDUs and DIMSE commands decode with pynetdicom; store status classes."""
+
 from __future__ import annotations
 
 from pynetdicom.pdu import A_ASSOCIATE_RQ, P_DATA_TF

@@ -1,3 +1,5 @@
+"""Leasing export tasks from the results service and reporting outcomes."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,8 @@
+"""The SQLite record of acknowledged stores that stops a restart from resending."""
+
 from __future__ import annotations
 
+from dicom_adapter.export.dimse import StoreStatus
 from dicom_adapter.export.progress import ProgressRepository
 
 
@@ -7,7 +10,7 @@ async def test_progress_survives_reopening_and_forget_clears_a_task(tmp_path):
     repo = ProgressRepository(tmp_path / "p.db")
     await repo.open()
     await repo.record("t1", "PACS", "a.dcm", "1.2.3", 0)
-    await repo.record("t1", "OTHER", "b.dcm", "1.2.4", 0xB000)
+    await repo.record("t1", "OTHER", "b.dcm", "1.2.4", StoreStatus.COERCION_OF_DATA_ELEMENTS)
     await repo.record("t2", "PACS", "c.dcm", "1.2.5", 0)
     await repo.close()
 

@@ -1,3 +1,5 @@
+"""The asyncio C-STORE SCU against a real in-process Storage SCP."""
+
 from __future__ import annotations
 
 import pytest

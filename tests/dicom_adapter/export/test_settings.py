@@ -1,3 +1,5 @@
+"""ExportSettings: Clara-compatible defaults under CLARA_HOME, interval validation."""
+
 from __future__ import annotations
 
 import pytest

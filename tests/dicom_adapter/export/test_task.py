@@ -1,3 +1,5 @@
+"""ExportTask parsing: destinations from Clara's `parameters`."""
+
 from __future__ import annotations
 
 import pytest

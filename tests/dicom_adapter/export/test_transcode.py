@@ -1,3 +1,5 @@
+"""Transcoding a file for a destination that refuses its stored syntax."""
+
 from __future__ import annotations
 
 import numpy as np
