@@ -170,7 +170,8 @@ def pipeline_details(responses: Iterable[Any]) -> PipelineDetails:
 
 
 def file_details(pb: Any) -> PayloadFileDetails:
-    return PayloadFileDetails(name=str(pb.name), size=int(pb.size), mode=int(pb.mode))
+    # Details names files rooted at the payload ("/input/a.dcm", as Clara did); our types keep them relative.
+    return PayloadFileDetails(name=str(pb.name).lstrip("/"), size=int(pb.size), mode=int(pb.mode))
 
 
 def model_details(pb: Any) -> ModelDetails:

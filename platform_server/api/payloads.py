@@ -9,6 +9,7 @@ from platform_api._generated.nvidia.clara.platform import payloads_pb2, payloads
 from platform_server.api.edge import identifier, metadata_of, ok, streaming, unary
 from platform_server.domain import PayloadType, parse_id
 from platform_server.errors import InvalidArgument
+from platform_server.payloads import names
 from platform_server.payloads.store import PayloadStore
 
 
@@ -49,8 +50,9 @@ class PayloadsServicer(payloads_pb2_grpc.PayloadsServicer):
     @unary(payloads_pb2.PayloadsCreateResponse)
     async def Create(self, request: Any, context: Any) -> Any:
         payload = await self._store.create(PayloadType.REUSABLE, metadata=metadata_of(request))
-        return payloads_pb2.PayloadsCreateResponse(header=ok(), payload_id=identifier(payload.payload_id),
-                                                   type=_type(payload.type))
+        return payloads_pb2.PayloadsCreateResponse(
+            header=ok(), payload_id=identifier(payload.payload_id), type=_type(payload.type)
+        )
 
     @unary(payloads_pb2.PayloadsDeleteResponse)
     async def Delete(self, request: Any, context: Any) -> Any:
@@ -60,18 +62,24 @@ class PayloadsServicer(payloads_pb2_grpc.PayloadsServicer):
     @streaming(payloads_pb2.PayloadsDetailsResponse)
     async def Details(self, request: Any, context: Any) -> AsyncIterator[Any]:
         payload = await self._store.get(parse_id(request.payload_id.value, "payload"))
-        common = {"header": ok(), "payload_id": identifier(payload.payload_id), "type": _type(payload.type),
-                  "job_id": identifier(payload.job_id), "metadata": payload.metadata}
+        common = {
+            "header": ok(),
+            "payload_id": identifier(payload.payload_id),
+            "type": _type(payload.type),
+            "job_id": identifier(payload.job_id),
+            "metadata": payload.metadata,
+        }
         files = await self._store.files(payload.payload_id)
         if not files:
             yield payloads_pb2.PayloadsDetailsResponse(**common)
         for item in files:
-            details = payloads_pb2.PayloadFileDetails(name=item.name, size=item.size, mode=item.mode)
+            details = payloads_pb2.PayloadFileDetails(name=names.listed(item.name), size=item.size, mode=item.mode)
             yield payloads_pb2.PayloadsDetailsResponse(file=details, **common)
 
     @streaming(payloads_pb2.PayloadsDownloadResponse)
     async def Download(self, request: Any, context: Any) -> AsyncIterator[Any]:
-        details, chunks = await self._store.download(parse_id(request.payload_id.value, "payload"), request.name)
+        name = names.from_reference(request.name)
+        details, chunks = await self._store.download(parse_id(request.payload_id.value, "payload"), name)
         first = payloads_pb2.PayloadFileDetails(name=details.name, size=details.size, mode=details.mode)
         sent = False
         async for data in chunks:
@@ -93,7 +101,7 @@ class PayloadsServicer(payloads_pb2_grpc.PayloadsServicer):
 
     @unary(payloads_pb2.PayloadsRemoveResponse)
     async def Remove(self, request: Any, context: Any) -> Any:
-        await self._store.remove(parse_id(request.payload_id.value, "payload"), request.name)
+        await self._store.remove(parse_id(request.payload_id.value, "payload"), names.from_reference(request.name))
         return payloads_pb2.PayloadsRemoveResponse(header=ok())
 
     @unary(payloads_pb2.PayloadsAddMetadataResponse)
@@ -105,5 +113,6 @@ class PayloadsServicer(payloads_pb2_grpc.PayloadsServicer):
     async def RemoveMetadata(self, request: Any, context: Any) -> Any:
         payload_id = parse_id(request.payload_id.value, "payload")
         remaining = await self._store.remove_metadata(payload_id, list(request.keys))
-        return payloads_pb2.PayloadsRemoveMetadataResponse(header=ok(), payload_id=request.payload_id,
-                                                           metadata=remaining)
+        return payloads_pb2.PayloadsRemoveMetadataResponse(
+            header=ok(), payload_id=request.payload_id, metadata=remaining
+        )

@@ -27,6 +27,25 @@ def check(name: str) -> PurePosixPath:
     return path
 
 
+def from_reference(name: str) -> str:
+    """A name a client refers to an existing file by: Clara lists files rooted at the payload.
+
+    Clara's Payloads.Details answered `/operators/<op>/<file>`, and its Python client's example
+    downloads `"." + name`; both mean "relative to the payload", never the host's root, so one leading
+    `./` or `/` is dropped here. Everything else is still checked by `check`.
+    """
+    if name.startswith("./"):
+        return name[2:]
+    if name.startswith("/") and not name.startswith("//"):
+        return name[1:]
+    return name
+
+
+def listed(name: str) -> str:
+    """How Details names a stored file: rooted at the payload, as Clara did (`/input/a.dcm`)."""
+    return "/" + name
+
+
 def inside(base: Path, name: str) -> Path:
     """The real path of `name` under `base`, refusing symlinks that point outside `base`."""
     target = base / check(name)

@@ -65,9 +65,11 @@ def main(endpoint, workdir):
         time.sleep(0.1)
     check(number(status.job_status) == number(job_types.JobStatus.Healthy), f"Jobs.Status ({status.messages})")
     names = [f.name for f in payloads.get_details(job.payload_id).file_details]
-    check("operators/reverse/output/data.txt" in names, "Payloads.Details")
+    # Details names files rooted at the payload, as Clara did; Download takes the name as listed, with
+    # "." in front (the client's own example), or relative.
+    check("/operators/reverse/output/data.txt" in names, "Payloads.Details")
     out = io.BytesIO()
-    payloads.download_from(job.payload_id, "operators/reverse/output/data.txt", out)
+    payloads.download_from(job.payload_id, "./operators/reverse/output/data.txt", out)
     check(out.getvalue() == blob[::-1], "Payloads.Download")
     check(any(j.job_id.value == job.job_id.value for j in jobs.list_jobs()), "Jobs.List")
     check("reversed" in jobs.job_logs(job.job_id, "reverse"), "Jobs.ReadLogs")

@@ -73,7 +73,8 @@ async def test_clara_style_upload_64k_chunks_with_chunk_sizes(channel: grpc.aio.
     assert parts[0].header.code == 0 and parts[0].details.size == len(blob)
     assert b"".join(p.data for p in parts) == blob
     details = [r async for r in payloads.Details(payloads_pb2.PayloadsDetailsRequest(payload_id=created.payload_id))]
-    assert [(d.file.name, d.file.size) for d in details] == [("study/1.dcm", len(blob))]
+    # Details names files rooted at the payload, as Clara did.
+    assert [(d.file.name, d.file.size) for d in details] == [("/study/1.dcm", len(blob))]
 
 
 async def test_empty_payload_details_is_one_header_message(channel: grpc.aio.Channel) -> None:
