@@ -1,0 +1,266 @@
+"""register_results: hand a job's result files to a delivery agent through the results service.
+
+`python -m pipeline_operators.register_results --agent ClaraSCU --data '["MYPACS","OTHER"]'` lists the
+files under the operator's input, turns them into payload-relative uris (`operators/seg/output/seg.dcm`),
+and registers ONE task per destination (`parameters` = `"MYPACS"` as JSON text, what Clara's SCU agent
+expects). `--data` may also be a single JSON string (`'"MYPACS"'`), a bare name, or absent (agents such
+as `renderserver` take no parameters: one task with empty parameters).
+
+Where things come from (flags win over the environment the platform sets):
+  input folder   --input DIR, else NVIDIA_CLARA_INPUTPATHS (`name:path` or plain paths, `;`-separated)
+  payload root   --payload-root, else OPENCLARA_PAYLOAD_PATH, else the folder above `operators/` or `input/`
+  ids            NVIDIA_CLARA_JOBID (required), NVIDIA_CLARA_PAYLOADID, NVIDIA_CLARA_PIPELINEID
+  service        --endpoint URL, else http://$CLARA_RESULTSSERVICE_SERVICE_HOST:$CLARA_RESULTSSERVICE_SERVICE_PORT
+While the service is unreachable (or answers 5xx) it retries with backoff for `--retry-seconds` (60),
+then exits 2 with a message. Registration is idempotent on the service, so a retried job never
+duplicates an export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+import structlog
+
+from pipeline_operators.entrypoint import run_operator
+from pipeline_operators.environment import INPUT_PATHS, parse_paths
+from pipeline_operators.errors import EnvironmentConfigError, OperatorError
+
+log = structlog.get_logger()
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8088"
+PAYLOAD_PATH = "OPENCLARA_PAYLOAD_PATH"
+_BARE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+# Folder names the platform puts directly under a payload root (platform_server/payloads/store.py).
+_PAYLOAD_TOP = ("operators", "input")
+
+
+class RegistrationError(OperatorError):
+    """The results service refused the registration or stayed unreachable."""
+
+
+@dataclass(frozen=True)
+class JobIds:
+    job_id: str
+    payload_id: str
+    pipeline_id: str
+
+
+def destinations(data: str | None) -> list[str]:
+    """`--data` -> the `parameters` JSON text of each task (one per destination)."""
+    if data is None or not data.strip():
+        return [""]
+    try:
+        value: Any = json.loads(data)
+    except ValueError:
+        if _BARE_NAME.match(data.strip()):
+            return [json.dumps(data.strip())]
+        raise EnvironmentConfigError(
+            f"--data must be a JSON list of destinations like '[\"MYPACS\"]' or a JSON string, got {data!r}"
+        ) from None
+    if isinstance(value, list):
+        if not value:
+            raise EnvironmentConfigError("--data is an empty list: name at least one destination")
+        return [json.dumps(item) for item in value]
+    return [json.dumps(value)]
+
+
+def payload_root(folder: Path, env: Mapping[str, str], explicit: Path | None = None) -> Path:
+    """The job payload folder the uris are relative to."""
+    if explicit is not None:
+        return explicit.resolve()
+    if env.get(PAYLOAD_PATH):
+        return Path(env[PAYLOAD_PATH]).resolve()
+    resolved = folder.resolve()
+    for parent in (resolved, *resolved.parents):
+        if parent.name in _PAYLOAD_TOP and parent.parent != parent:
+            return parent.parent
+    # Not inside a payload layout (e.g. run by hand): uris are relative to the input folder itself.
+    return resolved
+
+
+def collect_uris(folders: Sequence[Path], root: Path) -> list[str]:
+    """Every regular file under `folders`, as sorted POSIX paths relative to `root`."""
+    uris: list[str] = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise EnvironmentConfigError(f"input folder does not exist: {folder}")
+        for path in sorted(p for p in folder.resolve().rglob("*") if p.is_file()):
+            try:
+                uris.append(path.relative_to(root).as_posix())
+            except ValueError:
+                raise EnvironmentConfigError(f"{path} is outside the payload folder {root}") from None
+    return uris
+
+
+def results_endpoint(explicit: str | None, env: Mapping[str, str]) -> str:
+    if explicit:
+        return explicit.rstrip("/")
+    host = env.get("CLARA_RESULTSSERVICE_SERVICE_HOST")
+    if host:
+        port = env.get("CLARA_RESULTSSERVICE_SERVICE_PORT", "8088")
+        return f"http://{host}:{port}"
+    return DEFAULT_ENDPOINT
+
+
+def job_ids(env: Mapping[str, str]) -> JobIds:
+    job_id = env.get("NVIDIA_CLARA_JOBID", "").strip()
+    if not job_id:
+        raise EnvironmentConfigError("NVIDIA_CLARA_JOBID is not set: run this operator inside a job or set it")
+    return JobIds(job_id, env.get("NVIDIA_CLARA_PAYLOADID", ""), env.get("NVIDIA_CLARA_PIPELINEID", ""))
+
+
+class ResultsRegistrar:
+    """POSTs registrations, retrying connection errors and 5xx with exponential backoff within a budget."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        retry_seconds: float = 60.0,
+        client: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._endpoint = endpoint
+        self._retry_seconds = retry_seconds
+        self._client = client or httpx.Client(timeout=10.0)
+        self._sleep = sleep
+        self._clock = clock
+
+    def register(self, agent: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        url = f"{self._endpoint}/api/tasks/register/{agent}"
+        deadline = self._clock() + self._retry_seconds
+        delay = 0.5
+        while True:
+            problem = self._attempt(url, body)
+            if isinstance(problem, dict):
+                return problem
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise RegistrationError(
+                    f"could not register results with {self._endpoint} within {self._retry_seconds:g} s: {problem}"
+                )
+            log.warning("register_results.retrying", endpoint=self._endpoint, error=problem, delay=delay)
+            self._sleep(min(delay, remaining))
+            delay = min(delay * 2, 8.0)
+
+    def _attempt(self, url: str, body: Mapping[str, Any]) -> dict[str, Any] | str:
+        """The task on success, or the reason to retry; raises when retrying cannot help."""
+        try:
+            response = self._client.post(url, json=dict(body))
+        except httpx.TransportError as exc:
+            return f"service unreachable ({type(exc).__name__}: {exc})"
+        if response.status_code >= 500:
+            return f"service answered {response.status_code}: {_detail(response)}"
+        if response.status_code >= 400:
+            raise RegistrationError(
+                f"results service refused the registration ({response.status_code}): {_detail(response)}"
+            )
+        task: dict[str, Any] = response.json()
+        return task
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except (ValueError, AttributeError):
+        return response.text[:200]
+
+
+def register_results(
+    agent: str,
+    data: str | None,
+    inputs: Sequence[Path],
+    env: Mapping[str, str],
+    registrar: ResultsRegistrar,
+    root: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Register one task per destination; returns the tasks as the service answered them."""
+    folders = list(inputs) or [item.path for item in parse_paths(env.get(INPUT_PATHS, ""))]
+    if not folders:
+        raise EnvironmentConfigError(f"no input folder: pass --input DIR or set {INPUT_PATHS}")
+    params = destinations(data)
+    ids = job_ids(env)
+    uris = collect_uris(folders, payload_root(folders[0], env, root))
+    if not uris:
+        raise EnvironmentConfigError(f"no files under {', '.join(map(str, folders))}: nothing to register")
+    tasks = []
+    for parameters in params:
+        body = {
+            "jobId": ids.job_id,
+            "payloadId": ids.payload_id,
+            "pipelineId": ids.pipeline_id,
+            "parameters": parameters,
+            "uris": uris,
+        }
+        task = registrar.register(agent, body)
+        log.info(
+            "register_results.registered",
+            agent=agent,
+            task_id=task.get("taskId"),
+            parameters=parameters,
+            files=len(uris),
+            job_id=ids.job_id,
+        )
+        tasks.append(task)
+    return tasks
+
+
+@click.command()
+@click.option("--agent", required=True, help="Delivery agent, e.g. ClaraSCU (DICOM adapter export).")
+@click.option("--data", default=None, help='Destinations as JSON: \'["MYPACS","OTHER"]\' or \'"MYPACS"\'.')
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder with the files to deliver (default: NVIDIA_CLARA_INPUTPATHS).",
+)
+@click.option(
+    "--payload-root",
+    "root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Job payload folder the uris are relative to (default: OPENCLARA_PAYLOAD_PATH or derived).",
+)
+@click.option("--endpoint", default=None, help="Results service URL (default: CLARA_RESULTSSERVICE_SERVICE_*).")
+@click.option(
+    "--retry-seconds",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="How long to keep retrying while the results service is unreachable.",
+)
+def main(
+    agent: str,
+    data: str | None,
+    inputs: tuple[Path, ...],
+    root: Path | None,
+    endpoint: str | None,
+    retry_seconds: float,
+) -> None:
+    """Register the files under the input folder as delivery tasks for AGENT, one per destination."""
+
+    def body() -> None:
+        env = dict(os.environ)
+        registrar = ResultsRegistrar(results_endpoint(endpoint, env), retry_seconds)
+        for task in register_results(agent, data, inputs, env, registrar, root):
+            click.echo(
+                f"registered task {task.get('taskId')} for {agent} {task.get('parameters')} "
+                f"({len(task.get('uris', []))} files)"
+            )
+
+    run_operator("register_results", body)
+
+
+if __name__ == "__main__":
+    main()

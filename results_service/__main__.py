@@ -1,0 +1,79 @@
+"""`python -m results_service serve [-f CONFIG]` and `config validate|show`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from openclara.lifecycle import serve_until_signalled
+from openclara.logs import configure_logging
+from openclara.settings import ConfigError, load_settings
+from results_service.app import ResultsService
+from results_service.settings import ResultsSettings
+
+config_option = click.option(
+    "-f",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML settings (see config/results-service.yaml); CLARA_RESULTS_* env vars override it.",
+)
+
+
+def _load(config_path: Path | None) -> ResultsSettings:
+    try:
+        return load_settings(ResultsSettings, config_path)
+    except ConfigError as exc:
+        click.echo(f"results-service: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """openclara results service: Clara-compatible task queue for result delivery agents."""
+
+
+@cli.command()
+@config_option
+def serve(config_path: Path | None) -> None:
+    """Serve the REST API until SIGTERM/SIGINT, then drain and stop."""
+    settings = _load(config_path)
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(serve_until_signalled(ResultsService(settings), "results-service"))
+    except OSError as exc:
+        click.echo(f"results-service: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", err=True)
+        sys.exit(1)
+
+
+@cli.group()
+def config() -> None:
+    """Check or print the effective configuration."""
+
+
+@config.command()
+@config_option
+def validate(config_path: Path | None) -> None:
+    """Exit 0 when the configuration is valid, else print every problem and exit 2."""
+    _load(config_path)
+    click.echo("configuration is valid")
+
+
+@config.command()
+@config_option
+def show(config_path: Path | None) -> None:
+    """Print the effective settings (file + environment + defaults) as JSON."""
+    click.echo(json.dumps(_load(config_path).model_dump(mode="json"), indent=2))
+
+
+def main() -> None:
+    cli(prog_name="results-service")
+
+
+if __name__ == "__main__":
+    main()

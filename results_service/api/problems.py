@@ -1,0 +1,102 @@
+"""Errors -> RFC 7807 `application/problem+json` responses: the one place HTTP statuses are chosen."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from results_service.errors import (
+    BodyTooLarge,
+    InvalidRequest,
+    PayloadGone,
+    ResultsError,
+    StoreUnavailable,
+    TaskNotFound,
+    TransitionRejected,
+)
+
+log = structlog.get_logger()
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: dict[type[ResultsError], HTTPStatus] = {
+    InvalidRequest: HTTPStatus.BAD_REQUEST,
+    TaskNotFound: HTTPStatus.NOT_FOUND,
+    TransitionRejected: HTTPStatus.CONFLICT,
+    PayloadGone: HTTPStatus.CONFLICT,
+    BodyTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    StoreUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def problem(status: HTTPStatus, detail: str, instance: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": status.phrase,
+        "status": status.value,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status.value, media_type=PROBLEM_JSON)
+
+
+async def _results_error(request: Request, exc: Exception) -> JSONResponse:
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), HTTPStatus.INTERNAL_SERVER_ERROR)
+    if status >= 500:
+        log.error("api.request.failed", path=request.url.path, error=str(exc))
+    return problem(status, str(exc), request.url.path)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = str(error.get("msg", "invalid"))
+    return f"{where}: {message}" if where else message
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(error.get("type") == "json_invalid" for error in errors):
+        ctx = errors[0].get("ctx", {}) or {}
+        return problem(
+            HTTPStatus.BAD_REQUEST,
+            f"request body is not valid JSON: {ctx.get('error', 'parse error')}",
+            request.url.path,
+        )
+    details = [_describe(error) for error in errors]
+    return problem(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "; ".join(details),
+        request.url.path,
+        errors=[{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors],
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = HTTPStatus(exc.status_code)
+    detail = (
+        exc.detail
+        if isinstance(exc.detail, str) and exc.detail != status.phrase
+        else (f"no route for {request.method} {request.url.path}" if status is HTTPStatus.NOT_FOUND else status.phrase)
+    )
+    return problem(status, detail, request.url.path)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("api.request.crashed", path=request.url.path)
+    return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; see the service log", request.url.path)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ResultsError, _results_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,126 @@
+"""Task routes: Clara's register / pending / success / failure, plus listing, lookup and re-drive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from results_service.api.schemas import FailureRequest, RegisterRequest, TaskOut, task_json
+from results_service.errors import InvalidRequest
+from results_service.models import TaskFilter, TaskState
+from results_service.queue import TaskQueue, check_agent
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+
+LeaseQuery = Annotated[
+    str | None,
+    Query(alias="leaseId", description="Optional: the leaseId from the lease; a stale lease is rejected with 409."),
+]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+Size = Annotated[int, Query(ge=1, le=1000, description="How many tasks to lease at most")]
+
+
+def _queue(request: Request) -> TaskQueue:
+    queue: TaskQueue = request.app.state.queue
+    return queue
+
+
+async def _agent(agent: Annotated[str, Path(description="Agent name, e.g. ClaraSCU")]) -> str:
+    """Checked before the body, so a bad agent name is reported even when the body is also wrong."""
+    return check_agent(agent)
+
+
+Agent = Annotated[str, Depends(_agent)]
+
+
+def _state(text: str) -> TaskState:
+    try:
+        return TaskState.parse(text)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from exc
+
+
+@router.post(
+    "/register/{agent}",
+    status_code=201,
+    response_model=TaskOut,
+    summary="Register results for an agent",
+    description="201 with the new Pending task. Registering the same (agent, jobId, parameters, uris) again "
+    "returns the existing task with 200, so a retried operator never duplicates an export.",
+)
+async def register(agent: Agent, body: RegisterRequest, request: Request) -> JSONResponse:
+    task, created = await _queue(request).register(body.to_registration(agent))
+    return JSONResponse(task_json(task), status_code=201 if created else 200)
+
+
+@router.get("", response_model=list[TaskOut], summary="List tasks with filters and paging (no lease)")
+async def list_tasks(
+    request: Request,
+    agent: str | None = None,
+    state: str | None = None,
+    job_id: Annotated[str | None, Query(alias="jobId")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> JSONResponse:
+    criteria = TaskFilter(agent, _state(state) if state else None, job_id, limit, offset)
+    return JSONResponse([task_json(task) for task in await _queue(request).find(criteria)])
+
+
+@router.put("/success/{task_id}", response_model=TaskOut, summary="The agent delivered the task")
+async def success(task_id: str, request: Request, lease_id: LeaseQuery = None) -> JSONResponse:
+    return JSONResponse(task_json(await _queue(request).succeed(task_id, lease_id)))
+
+
+@router.put(
+    "/failure/{task_id}",
+    response_model=TaskOut,
+    summary="The agent could not deliver the task",
+    description='Body {"retryLater": bool} (Clara sends "RetryLater"). true: Pending again after an exponential '
+    "backoff until the retry limit, then Failed; false or no body: Failed.",
+)
+async def failure(
+    task_id: str, request: Request, body: Annotated[FailureRequest | None, Body()] = None, lease_id: LeaseQuery = None
+) -> JSONResponse:
+    report = body or FailureRequest()
+    task = await _queue(request).fail(task_id, report.retry_later, report.error, lease_id)
+    return JSONResponse(task_json(task))
+
+
+@router.post("/{task_id}/retry", response_model=TaskOut, summary="Deliver a Failed task again")
+async def retry(task_id: str, request: Request) -> JSONResponse:
+    return JSONResponse(task_json(await _queue(request).redrive(task_id)))
+
+
+@router.get(
+    "/{agent}/pending",
+    response_model=list[TaskOut],
+    summary="Lease up to `size` Pending tasks of an agent",
+    description="Returned tasks become InProgress until `leaseExpires`; no two pollers get the same task.",
+)
+async def pending(agent: Agent, request: Request, size: Size = 10) -> JSONResponse:
+    return JSONResponse([task_json(task) for task in await _queue(request).lease(agent, size)])
+
+
+@router.get(
+    "/{agent}/{state}",
+    response_model=list[TaskOut],
+    summary="List an agent's tasks in a state",
+    description="State names are case-insensitive (or Clara's numbers 1-4). Any spelling of Pending leases, like "
+    "/pending; to look at Pending tasks without leasing them use GET /api/tasks?agent=..&state=Pending.",
+)
+async def by_state(
+    agent: Agent, state: str, request: Request, limit: Limit = 100, offset: Offset = 0, size: Size = 10
+) -> JSONResponse:
+    wanted = _state(state)
+    if wanted is TaskState.PENDING:
+        return await pending(agent, request, size)
+    criteria = TaskFilter(agent=agent, state=wanted, limit=limit, offset=offset)
+    return JSONResponse([task_json(task) for task in await _queue(request).find(criteria)])
+
+
+@router.get("/{task_id}", response_model=TaskOut, summary="One task")
+async def get_task(task_id: str, request: Request) -> JSONResponse:
+    return JSONResponse(task_json(await _queue(request).get(task_id)))

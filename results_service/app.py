@@ -1,0 +1,133 @@
+"""Composition root: settings -> database, queue, sweeper, cleanup -> FastAPI app -> uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+from results_service.api import problems, routes_health, routes_tasks
+from results_service.api.body_limit import BodyLimit
+from results_service.cleanup import PayloadCleaner, PayloadDeleter
+from results_service.db import Database
+from results_service.metrics import Metrics
+from results_service.payload_deleter import PlatformPayloadDeleter
+from results_service.periodic import PeriodicTask
+from results_service.queue import TaskQueue
+from results_service.repository import TaskRepository
+from results_service.settings import ResultsSettings
+
+log = structlog.get_logger()
+
+
+def create_app(
+    settings: ResultsSettings,
+    deleter: PayloadDeleter | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The ASGI app; its lifespan opens the database and runs the lease sweeper and the payload cleanup."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database.path, settings.database.synchronous)
+        await db.open()
+        repo = TaskRepository(db)
+        metrics = Metrics()
+        queue = TaskQueue(repo, settings.lease, settings.retry, metrics, clock)
+        app.state.queue, app.state.metrics = queue, metrics
+        loops = [PeriodicTask("lease-sweeper", settings.lease.sweep_interval_seconds, queue.expire)]
+        own_deleter = None
+        if settings.cleanup.enabled:
+            target = deleter
+            if target is None:
+                target = own_deleter = PlatformPayloadDeleter(settings.platform_endpoint)
+            cleaner = PayloadCleaner(repo, target, settings.cleanup, metrics, clock)
+            loops.append(PeriodicTask("payload-cleanup", settings.cleanup.interval_seconds, cleaner.run_once))
+        for loop in loops:
+            await loop.start()
+        try:
+            yield
+        finally:
+            for loop in loops:
+                await loop.stop()
+            if own_deleter is not None:
+                await own_deleter.close()
+            await db.close()
+
+    app = FastAPI(
+        title="openclara results service",
+        version="0.1.0",
+        description="Clara-compatible task queue: pipelines register results for agents, agents lease and report.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(routes_tasks.router)
+    app.include_router(routes_health.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: `serve_until_signalled` owns SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ResultsService:
+    """The whole service as one start()/stop() component: uvicorn serving `create_app(settings)`."""
+
+    def __init__(self, settings: ResultsSettings, deleter: PayloadDeleter | None = None) -> None:
+        self.settings = settings
+        config = uvicorn.Config(
+            create_app(settings, deleter),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=int(settings.drain_timeout_seconds),
+        )
+        self._server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    def _bind(self) -> socket.socket:
+        """Bind here, not in uvicorn, so a busy port is an OSError the CLI can explain (uvicorn would exit)."""
+        family, kind, proto, _, address = socket.getaddrinfo(
+            self.settings.host, self.settings.port, type=socket.SOCK_STREAM
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+        sock.set_inheritable(True)
+        return sock
+
+    async def start(self) -> None:
+        sock = self._bind()
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")
+        while not self._server.started:
+            if self._task.done():
+                # Bind failure or lifespan error: surface it instead of waiting forever.
+                await self._task
+                raise RuntimeError(f"results service could not start on {self.settings.host}:{self.settings.port}")
+            await asyncio.sleep(0.02)
+        log.info("service.listening", url=f"http://{self.settings.host}:{self.settings.port}")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        # uvicorn stops accepting, lets in-flight requests finish (drain timeout), then runs lifespan shutdown.
+        self._server.should_exit = True
+        await self._task
+        self._task = None

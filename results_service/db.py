@@ -1,0 +1,96 @@
+"""The SQLite database: WAL mode, autocommit statements, schema creation, and where each statement runs."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+import structlog
+
+from results_service.errors import StoreUnavailable
+
+log = structlog.get_logger()
+
+
+class Database:
+    """Two connections to one WAL database; every statement commits on its own.
+
+    * `point()` runs short indexed statements (register, lease, success, failure, lookups) directly on
+      the event-loop thread: they take tens of microseconds, while a hop to aiosqlite's worker thread
+      and back cost about 0.25 ms of CPU each on the benchmark machine (~40 % of a full cycle).
+    * `scan()` runs statements whose cost grows with the table (listing, counts, the cleanup query) on
+      aiosqlite's thread, so they never block the loop.
+
+    Each state change is a single conditional `UPDATE ... RETURNING`, atomic across connections, so two
+    pollers can never lease the same task whichever connection they use.
+    """
+
+    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+        self.path = path
+        self._synchronous = synchronous
+        self._conn: aiosqlite.Connection | None = None
+        self._point: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreUnavailable("the task database is not open")
+        return self._conn
+
+    def _pragmas(self) -> list[str]:
+        # busy_timeout: a write on the other connection holds the lock for at most a few milliseconds.
+        return [f"PRAGMA synchronous={self._synchronous}", "PRAGMA busy_timeout=5000"]
+
+    async def open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            conn.row_factory = sqlite3.Row
+            await conn.execute("PRAGMA journal_mode=WAL")
+            for pragma in self._pragmas():
+                await conn.execute(pragma)
+            await conn.executescript(resources.files("results_service").joinpath("schema.sql").read_text())
+            await _add_missing_columns(conn)
+            point = sqlite3.connect(self.path, isolation_level=None)
+            point.row_factory = sqlite3.Row
+            for pragma in self._pragmas():
+                point.execute(pragma)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open task database {self.path}: {exc}") from exc
+        self._conn, self._point = conn, point
+        log.info("db.opened", path=str(self.path))
+
+    async def point(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """A short indexed statement, run inline on the loop thread."""
+        if self._point is None:
+            raise StoreUnavailable("the task database is not open")
+        try:
+            return self._point.execute(sql, tuple(args)).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"task database error: {exc}") from exc
+
+    async def scan(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """A statement that may read many rows, run on aiosqlite's worker thread."""
+        try:
+            return list(await self.conn.execute_fetchall(sql, tuple(args)))
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"task database error: {exc}") from exc
+
+    async def close(self) -> None:
+        if self._point is not None:
+            self._point.close()
+            self._point = None
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+            log.info("db.closed", path=str(self.path))
+
+
+async def _add_missing_columns(conn: aiosqlite.Connection) -> None:
+    """Databases created before a column existed get it with its default (CREATE IF NOT EXISTS would not)."""
+    columns = {row[1] for row in await conn.execute_fetchall("PRAGMA table_info(tasks)")}
+    if "expiries" not in columns:
+        await conn.execute("ALTER TABLE tasks ADD COLUMN expiries INTEGER NOT NULL DEFAULT 0")

@@ -1,0 +1,22 @@
+"""PlatformPayloadDeleter: the cleanup's `PayloadDeleter` over the Platform API (gRPC `Payloads.Delete`)."""
+
+from __future__ import annotations
+
+import platform_api
+from results_service.cleanup import PayloadNotFound
+
+
+class PlatformPayloadDeleter:
+    """Deletes payloads through `platform_api.PlatformClient`; the channel opens on first use."""
+
+    def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
+        self._client = platform_api.PlatformClient(endpoint, timeout=timeout)
+
+    async def delete_payload(self, payload_id: str) -> None:
+        try:
+            await self._client.delete_payload(payload_id)
+        except platform_api.NotFound as exc:
+            raise PayloadNotFound(payload_id) from exc
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from results_service.__main__ import cli
+
+
+def test_config_validate_reports_every_problem(tmp_path: Path, clara_home: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("port: 70000\nlease:\n  seconds: -1\n")
+    result = CliRunner().invoke(cli, ["config", "validate", "-f", str(path)])
+    assert result.exit_code == 2
+    assert "2 configuration error(s)" in result.output
+    assert "port" in result.output and "lease.seconds" in result.output
+
+
+def test_config_show_prints_effective_settings(clara_home: Path) -> None:
+    result = CliRunner().invoke(cli, ["config", "show"], env={"CLARA_RESULTS_PORT": "9999"})
+    assert result.exit_code == 0
+    assert '"port": 9999' in result.output
+
+
+def test_serve_reports_busy_port(tmp_path: Path, clara_home: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        path = tmp_path / "r.yaml"
+        path.write_text(f"port: {port}\ncleanup:\n  enabled: false\ndatabase:\n  path: {tmp_path / 'r.db'}\n")
+        result = CliRunner().invoke(cli, ["serve", "-f", str(path)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
