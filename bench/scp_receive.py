@@ -5,7 +5,9 @@
 Cases: 500 CT 512x512 (~263 MB) on one association; 1,000 small 64x64 instances; 4 concurrent
 associations (storescp --fork); peak RSS of our SCP while it receives a large study. Data is generated
 into /dev/shm (or a tmp dir); both receivers write to the same disk (a tmp dir under /var/tmp). Our SCP
-fsyncs every file and its directory before it answers; storescp does not fsync. TCP_NODELAY=1 is set
+makes every instance durable (one fdatasync, completion record) before it answers; storescp does not
+fsync. A/B of two versions of our code: --receivers ours,baseline --baseline DIR (DIR holds a copy of an
+earlier dicom_adapter/ and openclara/), interleaved within each run. TCP_NODELAY=1 is set
 for every DCMTK process. Timing: from the sender's start to its exit (the last response received).
 """
 
@@ -28,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if os.environ.get("SCP_BENCH_CODE"):  # A/B runs: a copy of an earlier dicom_adapter/ + openclara/
+    sys.path.insert(0, os.environ["SCP_BENCH_CODE"])
 
 CALLED = "CLARA"
 
@@ -114,15 +118,19 @@ def nodelay_env() -> dict[str, str]:
 
 
 @contextmanager
-def ours(out: Path, fsync: bool = True) -> Iterator[Receiver]:
+def ours(out: Path, fsync: bool = True, code: Path | None = None) -> Iterator[Receiver]:
     port = free_port()
+    env = nodelay_env() | {"SCP_BENCH_FSYNC": "1" if fsync else "0"}
+    if code is not None:
+        env["SCP_BENCH_CODE"] = str(code)
     process = subprocess.Popen(
         [sys.executable, __file__, "serve", "--port", str(port), "--spool", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=nodelay_env() | {"SCP_BENCH_FSYNC": "1" if fsync else "0"},
+        env=env,
     )
-    receiver = Receiver("ours" if fsync else "ours, no fsync (diag.)", process, port, out)
+    name = "ours" if fsync else "ours, no fsync (diag.)"
+    receiver = Receiver(name if code is None else f"baseline {code.name}", process, port, out)
     try:
         wait_port(port)
         yield receiver
@@ -245,12 +253,25 @@ def table(results: list[Result]) -> list[str]:
     return lines
 
 
+def receivers(names: list[str], baseline: Path | None, fork: bool) -> list[Callable[[Path], object]]:
+    """Receiver factories in run order (interleaved within each run)."""
+    factories: dict[str, Callable[[Path], object]] = {
+        "ours": ours,
+        "storescp": lambda out: storescp(out, fork=fork),
+        "nofsync": lambda out: ours(out, fsync=False),
+        "baseline": lambda out: ours(out, code=baseline),
+    }
+    return [factories[name] for name in names if name != "baseline" or baseline is not None]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--big-gb", type=float, default=2.0, help="size of the RSS study (GB)")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--cases", default="big,small,concurrent,rss")
+    parser.add_argument("--receivers", default="ours,storescp,nofsync", help="also: baseline")
+    parser.add_argument("--baseline", type=Path, default=None, help="dir with an earlier dicom_adapter/ (A/B)")
     args = parser.parse_args()
     cases = set(args.cases.split(","))
     source_root = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
@@ -263,16 +284,16 @@ def main() -> None:
         lines: list[str] = []
         if "big" in cases or "concurrent" in cases:
             ct = make_ct_files(src_dir / "ct", 500, 512)
-        no_fsync = lambda out: ours(out, fsync=False)  # noqa: E731
+        one = receivers(args.receivers.split(","), args.baseline, fork=False)
         if "big" in cases:
-            results += run_case("500 CT 512x512, 1 assoc", [ct], [ours, storescp, no_fsync], args.runs, scratch)
+            results += run_case("500 CT 512x512, 1 assoc", [ct], one, args.runs, scratch)
         if "small" in cases:
             small = make_ct_files(src_dir / "small", 1000, 64)
-            results += run_case("1,000 x 64x64, 1 assoc", [small], [ours, storescp, no_fsync], args.runs, scratch)
+            results += run_case("1,000 x 64x64, 1 assoc", [small], one, args.runs, scratch)
         if "concurrent" in cases:
             groups = [ct[i::4] for i in range(4)]
-            fork = lambda out: storescp(out, fork=True)  # noqa: E731
-            results += run_case("500 CT, 4 concurrent assocs", groups, [ours, fork, no_fsync], args.runs, scratch)
+            forked = receivers(args.receivers.split(","), args.baseline, fork=True)
+            results += run_case("500 CT, 4 concurrent assocs", groups, forked, args.runs, scratch)
         lines += table(results)
         if "rss" in cases:
             count = max(1, round(args.big_gb * 1e9 / 268e6))

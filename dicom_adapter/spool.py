@@ -2,17 +2,21 @@
 
 Layout::
 
-    <root>/.incoming/<random>.part                               partial files; deleted at start
+    <root>/.incoming/<random>.part                               spare and in-flight files
     <root>/<called AE, file-system safe>/<association id>/<SOP Instance UID>.dcm
 
-A file reaches its final name only by `os.replace` after an fsync of its data, and the directory is
-fsync'd after the rename, so after a crash every final-name file is complete and every acknowledged
-instance has its final name. The file meta names the called and calling AE titles and the sender's
-address, so `scan()` rebuilds `StoredInstance`s from the files alone.
+One flush per instance: a data set is streamed into a spare file whose directory entry was made
+durable beforehand (spares are created and `.incoming/` fsync'd in batches, off the path of any
+C-STORE); its completion record (length, CRC32, association id: `scp.completion`) is written into the
+file meta; one `fdatasync`; then the rename to the final name, with no directory fsync. After a
+crash a file still in `.incoming/` is complete (record valid: `recover()` moves it to its final name)
+or was never acknowledged (deleted). The file meta names the called and calling AE titles and the
+sender's address, so `scan()` rebuilds `StoredInstance`s from the files alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import re
@@ -27,12 +31,15 @@ from pydicom.errors import InvalidDicomError
 from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.errors import StoreError
 from dicom_adapter.scp.part10 import parse_tag, read_header_file
+from dicom_adapter.scp.recovery import Recovery, recover_incoming
 
 log = structlog.get_logger()
 
 INCOMING = ".incoming"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+SPARE_BATCH = 64  # spares created per directory fsync (open fds: at most this many)
+SPARE_LOW = 32  # refill when fewer remain: a slow disk can take 10+ instances to make a batch
 _BUILTIN_GROUPS = {0x0020000D, 0x0020000E}  # study and series UIDs are StoredInstance fields already
 
 
@@ -74,11 +81,15 @@ class Spool:
         self._fsync = fsync
         self._ready: set[Path] = set()
         self._spares: list[tuple[Path, int]] = []
+        self._recovered = False
+        self._refill: asyncio.Task[None] | None = None
+        self._closed = False
 
     def prepare(self) -> int:
-        """Create the directories and delete partial files a crash left behind; returns how many."""
+        """Create the directories, recover complete files a crash left in `.incoming/` and delete the
+        rest (never acknowledged, or unused spares); returns how many were deleted."""
         self.incoming.mkdir(parents=True, exist_ok=True)
-        removed = 0
+        removed = self.recover().deleted
         for partial in self.incoming.iterdir():
             partial.unlink(missing_ok=True)
             removed += 1
@@ -86,34 +97,85 @@ class Spool:
             log.info("spool.partials.removed", count=removed)
         return removed
 
-    def create_temp(self) -> tuple[Path, int]:
-        """An empty file in `.incoming/`, opened for writing (raw fd: no userspace buffering).
+    def recover(self) -> Recovery:
+        """Move every complete file of `.incoming/` to its final name, delete the incomplete ones.
 
-        Taken from the spares `refill()` made when a pool is kept: creating a file costs 0.3-1.5 ms of
-        kernel time on ext4, which a spare moves off the path between a C-STORE-RQ and its response.
+        Runs once per `Spool`, before the SCP listens (`prepare`) or before the first `scan`,
+        whichever comes first: never while files are being received.
         """
-        if self._spares:
-            return self._spares.pop()
-        path = self.incoming / f"{uuid.uuid4().hex}.part"
-        return path, os.open(path, _OPEN_FLAGS, 0o644)
+        if self._recovered or not self.incoming.is_dir():
+            return Recovery()
+        self._recovered = True
+        recovery = recover_incoming(self.incoming, self.final_path)
+        if self._fsync and recovery.directories:
+            for directory in (*recovery.directories, self.incoming):
+                fsync_directory(directory)
+        if recovery.moved or recovery.deleted:
+            log.info("spool.recovered", moved=recovery.moved, deleted=recovery.deleted, stale=recovery.stale)
+        return recovery
 
-    def refill(self, count: int = 2) -> None:
-        """Create spare temp files up to `count` (call it when the peer, not we, is busy)."""
-        while len(self._spares) < count:
-            path = self.incoming / f"{uuid.uuid4().hex}.part"
-            try:
-                self._spares.append((path, os.open(path, _OPEN_FLAGS, 0o644)))
-            except OSError as exc:
-                log.warning("spool.spare.failed", error=exc.strerror)
-                return
+    def create_temp(self) -> tuple[Path, int]:
+        """An empty file in `.incoming/` whose directory entry is durable, opened for writing (raw fd).
+
+        Taken from the spares `refill()` made: creating a file costs 0.3-1.5 ms of kernel time on
+        ext4 and making its entry durable a directory fsync, both moved off the path of a C-STORE.
+        """
+        if not self._spares:
+            self._spares.extend(self.make_spares(1))
+        return self._spares.pop()
+
+    def make_spares(self, count: int) -> list[tuple[Path, int]]:
+        """Create `count` empty files in `.incoming/` and make their entries durable (one directory
+        fsync for all). Blocking; an OSError after the first file only shortens the batch."""
+        spares: list[tuple[Path, int]] = []
+        try:
+            for _ in range(count):
+                path = self.incoming / f"{uuid.uuid4().hex}.part"
+                spares.append((path, os.open(path, _OPEN_FLAGS, 0o644)))
+        except OSError as exc:
+            if not spares:
+                raise
+            log.warning("spool.spare.failed", error=exc.strerror)
+        if self._fsync:
+            fsync_directory(self.incoming)
+        return spares
+
+    def refill(self, count: int = SPARE_BATCH) -> None:
+        """Top the spares up to `count` now (blocking: at start, before the first association)."""
+        self._closed = False
+        if len(self._spares) < count:
+            self._spares.extend(self.make_spares(count - len(self._spares)))
+
+    def refill_soon(self) -> None:
+        """Top the spares up in a worker thread when they run low (call it from the event loop, after
+        a response: the peer is busy reading its next file, the loop goes on receiving meanwhile)."""
+        if len(self._spares) >= SPARE_LOW or (self._refill is not None and not self._refill.done()):
+            return
+        self._refill = asyncio.get_running_loop().create_task(self._refill_in_thread())
+
+    async def _refill_in_thread(self) -> None:
+        try:
+            spares = await asyncio.to_thread(self.make_spares, SPARE_BATCH - len(self._spares))
+        except OSError as exc:
+            log.warning("spool.spare.failed", error=exc.strerror)
+            return
+        if self._closed:  # stop() ran meanwhile: do not leave open files behind
+            for spare in spares:
+                self.discard(*spare)
+            return
+        self._spares.extend(spares)
 
     def close(self) -> None:
-        """Delete the spare temp files."""
+        """Delete the spare files (a refill still running deletes its own when it ends)."""
+        self._closed = True
         while self._spares:
             self.discard(*self._spares.pop())
 
     def association_dir(self, called_ae_title: str, association_id: str) -> Path:
         return self.root / safe_name(called_ae_title) / safe_name(association_id)
+
+    def final_path(self, called_ae_title: str, association_id: str, sop_instance_uid: str) -> Path:
+        return self.association_dir(called_ae_title, association_id) / f"{safe_name(sop_instance_uid)}.dcm"
 
     def start_writeback(self, fd: int, offset: int, length: int) -> None:
         """Let the disk start on bytes already written, so the fdatasync at commit waits less
@@ -122,16 +184,25 @@ class Spool:
             _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
     def commit(self, fd: int, temp: Path, directory: Path, sop_instance_uid: str) -> Path:
-        """fsync and close `fd`, rename `temp` to `<directory>/<uid>.dcm`, fsync the directory.
+        """`flush` then `place` under `<directory>/<uid>.dcm` (the SCP calls them apart, answering in between)."""
+        self.flush(fd)
+        final = directory / f"{safe_name(sop_instance_uid)}.dcm"
+        self.place(temp, final)
+        return final
 
-        Blocking: the SCP calls it through `asyncio.to_thread`. A re-sent instance replaces the file.
-        """
+    def flush(self, fd: int) -> None:
+        """fdatasync and close `fd` (a `create_temp` file, completion record written): the one flush
+        an instance costs. After it the instance is durable; the C-STORE may be answered."""
         try:
             if self._fsync:
                 os.fdatasync(fd)  # data plus the size and blocks needed to read it back
         finally:
             os.close(fd)
-        final = directory / f"{safe_name(sop_instance_uid)}.dcm"
+
+    def place(self, temp: Path, final: Path) -> None:
+        """Rename a flushed file to its final name, with no flush: a file whose rename a crash loses is
+        still complete in `.incoming/` and `recover()` moves it. A re-sent instance replaces the file."""
+        directory = final.parent
         if directory not in self._ready:
             self._make_directory(directory)
         try:
@@ -141,11 +212,10 @@ class Spool:
             self._ready.discard(directory)
             self._make_directory(directory)
             os.replace(temp, final)
-        if self._fsync:
-            fsync_directory(directory)
-        return final
 
     def _make_directory(self, directory: Path) -> None:
+        # Once per association: a new directory's own entry is made durable, so a rename into it that
+        # survives a crash is reachable.
         created = [p for p in (directory.parent, directory) if not p.exists()]
         directory.mkdir(parents=True, exist_ok=True)
         if self._fsync:
@@ -185,8 +255,10 @@ class Spool:
     def scan(self, group_by: Callable[[str], str | None] | None = None) -> Iterator[StoredInstance]:
         """Rebuild the instances on disk at restart; `group_by(called AE)` names a custom group tag.
 
-        Unreadable files are logged and skipped, not deleted: they were acknowledged once.
+        Unreadable files are logged and skipped, not deleted: they were acknowledged once. Recovers
+        `.incoming/` first when `prepare()` has not (the adapter scans before its SCP starts).
         """
+        self.recover()
         for path in self.files():
             try:
                 yield _stored_instance(path, group_by)

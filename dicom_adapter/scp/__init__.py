@@ -8,7 +8,10 @@ socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
            storing.py      one C-STORE: accept / refuse / ignore, then commit
            receiver.py     its data set streamed from PDVs into a spool temp file
            part10.py       file meta we prepend; UIDs and group tag read from the first bytes
-       --> dicom_adapter.spool.Spool (fdatasync + rename + directory fsync) --> ports.InstanceSink
+           elements.py     fast walk over top-level elements (the UIDs without pydicom)
+           completion.py   the completion record in the file meta (length, CRC32, association id)
+       --> dicom_adapter.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
+recovery.py  restart after a crash: complete files of .incoming/ moved into place, the rest deleted
 config.py  ScpSettings / StorageSettings     ports.py  AeRegistry, InstanceSink, AssociationRecord
 runtime.py what associations share           status.py named statuses, exception -> status
 errors.py  the ScpError tree

@@ -16,6 +16,13 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.tag import BaseTag
 
+from dicom_adapter.scp.completion import (
+    PLACEHOLDER,
+    PRIVATE_CREATOR_TAG,
+    PRIVATE_CREATOR_UID,
+    PRIVATE_INFORMATION_TAG,
+)
+from dicom_adapter.scp.elements import top_level_values
 from dicom_adapter.scp.errors import DataSetMismatchError, UndecodableDataError
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
@@ -29,6 +36,7 @@ _REQUIRED = {STUDY_INSTANCE_UID: "Study", SERIES_INSTANCE_UID: "Series", SOP_INS
 _SHORT = struct.Struct("<HH2sH")  # explicit VR LE element with a 2-byte length
 _LONG = struct.Struct("<HH2s2xI")  # explicit VR LE element with a 4-byte length (OB, UN, UR ...)
 _UNDEFINED_LENGTH = 0xFFFFFFFF
+_FAST_TAGS = {*_REQUIRED, SOP_CLASS_UID}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 
 
@@ -66,7 +74,11 @@ def _element(tag: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
 
 
 def encode_file_meta(meta: FileMeta) -> bytes:
-    """128-byte preamble, "DICM" and the explicit VR little endian group 0002 (PS3.10 7.1)."""
+    """128-byte preamble, "DICM" and the explicit VR little endian group 0002 (PS3.10 7.1).
+
+    Its last `completion.RECORD_SIZE` bytes are the (zeroed) completion record, which the receiver
+    overwrites in place once the data set is complete.
+    """
     body = b"".join(
         (
             _element(0x00020001, b"OB", b"\x00\x01", b""),
@@ -78,6 +90,8 @@ def encode_file_meta(meta: FileMeta) -> bytes:
             _element(0x00020016, b"AE", meta.calling_ae_title.encode("ascii", "replace"), b" "),
             _element(0x00020018, b"AE", meta.called_ae_title.encode("ascii", "replace"), b" "),
             _element(0x00020027, b"UR", meta.sending_address.encode("ascii", "replace"), b" "),
+            _element(PRIVATE_CREATOR_TAG, b"UI", PRIVATE_CREATOR_UID.encode("ascii"), b"\0"),
+            _element(PRIVATE_INFORMATION_TAG, b"OB", PLACEHOLDER, b""),  # must stay last: written in place
         )
     )
     group_length = _element(0x00020000, b"UL", struct.pack("<I", len(body)), b"")
@@ -140,6 +154,9 @@ def read_header(head: bytes, complete: bool, transfer_syntax: str, extra: tuple[
     """
     if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
         return None
+    fast = None if extra or transfer_syntax == EXPLICIT_VR_BIG_ENDIAN else _fast_header(head, transfer_syntax)
+    if fast is not None:
+        return fast
     last = max((SERIES_INSTANCE_UID, *extra))
     stopped = False
 
@@ -166,6 +183,23 @@ def read_header(head: bytes, complete: bool, transfer_syntax: str, extra: tuple[
         if not complete:
             return None
         raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
+
+
+def _fast_header(head: bytes, transfer_syntax: str) -> Header | None:
+    """The UIDs by a plain element walk (`elements.py`), or None: then pydicom reads them (and words
+    the errors)."""
+    values = top_level_values(head, transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN, _FAST_TAGS, SERIES_INSTANCE_UID)
+    if values is None:
+        return None
+    uids = {tag: value.decode("ascii", "replace").strip("\0 ") for tag, value in values.items()}
+    if not all(uids.get(tag) for tag in _REQUIRED):
+        return None
+    return Header(
+        study_instance_uid=uids[STUDY_INSTANCE_UID],
+        series_instance_uid=uids[SERIES_INSTANCE_UID],
+        sop_instance_uid=uids[SOP_INSTANCE_UID],
+        sop_class_uid=uids.get(SOP_CLASS_UID, ""),
+    )
 
 
 def read_header_file(path: Path, extra: tuple[int, ...] = ()) -> Header:

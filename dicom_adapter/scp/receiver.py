@@ -1,5 +1,8 @@
 """One C-STORE data set streamed from P-DATA fragments into a spool temp file, then committed.
 
+The CRC32 of the data set is computed while it streams; at commit the completion record (length,
+CRC32, association id: `scp.completion`) is written into the file meta before the one `fdatasync`.
+
 Memory per instance is the first `HEAD_LIMIT` bytes (kept to read the UIDs) plus one fragment:
 a 2 GB instance costs the same as a 2 KB one.
 """
@@ -10,12 +13,15 @@ import asyncio
 import errno
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_adapter.models import StoredInstance
+from dicom_adapter.scp.completion import RECORD_SIZE, encode_record
 from dicom_adapter.scp.errors import OutOfResourcesError, StoreError, StoreProcessingError
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta, read_header, read_header_file
+from dicom_adapter.spool import safe_name
 
 if TYPE_CHECKING:
     from dicom_adapter.spool import Spool
@@ -47,6 +53,8 @@ class InstanceReceiver:
         self._fd: int | None = None
         self._written = 0  # bytes in the file so far
         self._flushed = 0  # bytes handed to start_writeback
+        self._crc = 0  # CRC32 of the data set bytes so far
+        self._final: Path | None = None  # set by commit()
         try:
             self._temp, self._fd = spool.create_temp()
         except OSError as exc:
@@ -57,6 +65,7 @@ class InstanceReceiver:
         self.size += len(chunk)
         if self.error is not None:
             return
+        self._crc = zlib.crc32(chunk, self._crc)
         if len(self._head) < HEAD_LIMIT:
             self._head += chunk[: HEAD_LIMIT - len(self._head)]
         if self._pending:
@@ -84,7 +93,8 @@ class InstanceReceiver:
     async def commit(
         self, directory: Path, calling_host: str, association_id: str, extra: tuple[int, ...], inline: bool = False
     ) -> StoredInstance:
-        """Check the header, make the file durable under its final name, describe it. Raises StoreError."""
+        """Check the header, write the completion record, make the file durable (one flush), describe
+        it (under its final name, which `place()` gives it once the response is out). Raises StoreError."""
         if self.error is None and self._pending:
             self._write_all(self._pending)  # an empty data set: the file is the meta alone
             self._pending = b""
@@ -98,17 +108,24 @@ class InstanceReceiver:
         except StoreError:
             self.discard()
             raise
-        fd, self._fd = self._fd, None
+        received_at = time.time_ns()
+        record = encode_record(self.size, self._crc, received_at, association_id)
         try:
-            args = (fd, self._temp, directory, self.meta.sop_instance_uid)
-            # Alone, blocking the loop for the fsync is cheapest (waking a thread costs a GIL hand-off);
-            # with other associations open, a thread lets them go on receiving meanwhile.
-            path = self._spool.commit(*args) if inline else await asyncio.to_thread(self._spool.commit, *args)
+            os.pwrite(self._fd, record, self._meta_length - RECORD_SIZE)
         except OSError as exc:
             self.discard()
-            raise _store_error(exc, "committing the spool file") from exc
+            raise _store_error(exc, "completing the spool file") from exc
+        fd, self._fd = self._fd, None
+        try:
+            # Alone, blocking the loop for the flush is cheapest (waking a thread costs a GIL hand-off);
+            # with other associations open, a thread lets them go on receiving meanwhile.
+            self._spool.flush(fd) if inline else await asyncio.to_thread(self._spool.flush, fd)
+        except OSError as exc:
+            self.discard()
+            raise _store_error(exc, "flushing the spool file") from exc
+        self._final = directory / f"{safe_name(self.meta.sop_instance_uid)}.dcm"
         return StoredInstance(
-            path=path,
+            path=self._final,
             called_ae_title=self.meta.called_ae_title,
             calling_ae_title=self.meta.calling_ae_title,
             calling_host=calling_host,
@@ -119,9 +136,16 @@ class InstanceReceiver:
             series_instance_uid=header.series_instance_uid,
             transfer_syntax=self.meta.transfer_syntax,
             size=self._meta_length + self.size,
-            received_at=time.time(),
+            received_at=received_at / 1e9,
             extra_tags=header.extra_tags,
         )
+
+    def place(self) -> None:
+        """Rename the committed (durable) file to its final name: after the response, since a crash
+        before the rename reaches the disk is recovered at restart. Raises OSError."""
+        assert self._temp is not None and self._final is not None
+        temp, self._temp = self._temp, None
+        self._spool.place(temp, self._final)
 
     def discard(self) -> None:
         """Remove the partial file (abort, failure); safe to call twice."""

@@ -53,8 +53,9 @@ class StoreScp:
         return len(self._tasks)
 
     async def start(self) -> None:
-        """Prepare the spool (dropping partial files of a crash), then listen."""
+        """Prepare the spool (recovering what a crash left in `.incoming/`) and its spare files, then listen."""
         await asyncio.to_thread(self.spool.prepare)
+        await asyncio.to_thread(self.spool.refill)
         self._server = await asyncio.start_server(
             self._on_connection,
             self._settings.host,

@@ -129,6 +129,11 @@ class Storing:
             origin.directory, origin.host, origin.association_id, origin.extra_tags, inline
         )
 
+    def place(self) -> None:
+        """Give a committed instance its final name (after the response). Raises OSError."""
+        if self._receiver is not None:
+            self._receiver.place()
+
     def discard(self) -> None:
         if self._receiver is not None:
             self._receiver.discard()

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import asyncio
 import os
 
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
-from dicom_adapter.spool import Spool, safe_name
+from dicom_adapter.scp.receiver import InstanceReceiver
+from dicom_adapter.spool import SPARE_BATCH, SPARE_LOW, Spool, safe_name
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 
@@ -84,3 +86,46 @@ def test_safe_name():
     assert safe_name("CT/AE 1") == "CT_AE_1"
     assert safe_name("..") == "_.."
     assert safe_name("1.2.3") == "1.2.3"
+
+
+async def test_spares_are_made_in_batches_and_topped_up_in_a_thread(tmp_path):
+    spool = Spool(tmp_path)
+    spool.prepare()
+    spool.refill()
+    assert len(list(spool.incoming.iterdir())) == SPARE_BATCH
+    taken = [spool.create_temp() for _ in range(SPARE_BATCH - SPARE_LOW + 1)]
+    spool.refill_soon()
+    assert spool._refill is not None
+    await spool._refill
+    assert len(spool._spares) == SPARE_BATCH
+    for temp, fd in taken:
+        spool.discard(temp, fd)
+    spool.close()
+    assert list(spool.incoming.iterdir()) == []
+
+
+def test_commit_writes_no_directory_flush_but_the_file_survives_a_lost_rename(tmp_path):
+    """A complete instance whose rename is undone (as a power loss may) comes back at restart."""
+    spool = Spool(tmp_path)
+    spool.prepare()
+    ds = make_ct()
+    meta = FileMeta(
+        sop_class_uid=ds.SOPClassUID,
+        sop_instance_uid=ds.SOPInstanceUID,
+        transfer_syntax="1.2.840.10008.1.2.1",
+        implementation_class_uid="1.2.3",
+        implementation_version_name="TEST",
+        calling_ae_title="STORESCU",
+        called_ae_title="CLARA",
+        sending_address="dicom://10.0.0.7:4242",
+    )
+    receiver = InstanceReceiver(spool, meta)
+    data = encode(ds)
+    receiver.write(data[:100])
+    receiver.write(data[100:])
+    instance = asyncio.run(receiver.commit(spool.association_dir("CLARA", "a1"), "10.0.0.7", "a1", (), inline=True))
+    receiver.place()
+    os.replace(instance.path, spool.incoming / "lost.part")
+    (recovered,) = Spool(tmp_path).scan()
+    assert recovered.path == instance.path
+    assert instance.path.read_bytes().endswith(data)

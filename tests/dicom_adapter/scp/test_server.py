@@ -36,7 +36,9 @@ async def test_start_removes_partial_files_and_stop_refuses_new_connections(tmp_
     )
     await scp.start()
     port = scp.bound_port
-    assert list((spool / ".incoming").iterdir()) == []
+    left = list((spool / ".incoming").iterdir())
+    assert spool / ".incoming" / "crash.part" not in left
+    assert left and all(p.stat().st_size == 0 for p in left)  # only the spare files made at start
     await scp.stop()
     assert list((spool / ".incoming").iterdir()) == []  # spare temp files are deleted too
     with pytest.raises(OSError):

@@ -1,0 +1,89 @@
+"""Restart after a crash: what to do with each file left in the spool's `.incoming/`.
+
+A file there is one of:
+
+- an unused spare (empty) -> delete;
+- a data set being received when the process died, or one whose `fdatasync` never completed
+  (completion record missing, or length / CRC32 not matching what is on disk) -> never acknowledged:
+  delete;
+- a complete file whose rename did not reach the disk (record valid) -> it may have been
+  acknowledged: move it to its final name, unless a newer copy of the same instance (a re-send, later
+  `received_ns`) is there already.
+
+Decisions are `decide()`, pure; `recover_incoming()` applies them.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from dicom_adapter.scp.completion import Completion, read_completion
+
+log = structlog.get_logger()
+
+FinalPath = Callable[[str, str, str], Path]  # (called AE, association id, SOP Instance UID) -> final path
+
+
+class Decision(enum.Enum):
+    MOVE = "move"  # complete: give it its final name
+    DELETE = "delete"  # never acknowledged (or an unused spare)
+    STALE = "stale"  # complete, but a newer copy of the instance is in place: delete
+
+
+@dataclass
+class Recovery:
+    """What `recover_incoming` did; `directories` had entries added (to be fsync'd)."""
+
+    moved: int = 0
+    deleted: int = 0
+    stale: int = 0
+    directories: set[Path] = field(default_factory=set)
+
+
+def decide(completion: Completion | None, existing: Completion | None) -> Decision:
+    """The fate of one `.incoming/` file, from its record and that of the file at its final name."""
+    if completion is None or not completion.sop_instance_uid or not completion.association_id:
+        return Decision.DELETE
+    if existing is not None and existing.received_ns > completion.received_ns:
+        return Decision.STALE
+    return Decision.MOVE
+
+
+def recover_incoming(incoming: Path, final_path: FinalPath) -> Recovery:
+    """Apply `decide` to every file of `incoming`. Blocking; call before receiving starts."""
+    recovery = Recovery()
+    for path in sorted(incoming.iterdir()):
+        try:
+            _recover_one(path, final_path, recovery)
+        except OSError as exc:
+            log.warning("spool.recovery.failed", path=str(path), error=exc.strerror)
+    return recovery
+
+
+def _recover_one(path: Path, final_path: FinalPath, recovery: Recovery) -> None:
+    completion = read_completion(path) if path.stat().st_size else None
+    final = None
+    existing = None
+    if completion is not None and completion.sop_instance_uid and completion.association_id:
+        final = final_path(completion.called_ae_title, completion.association_id, completion.sop_instance_uid)
+        existing = read_completion(final, verify=False) if final.exists() else None
+    decision = decide(completion, existing)
+    if decision is Decision.MOVE and final is not None:
+        created = [p for p in (final.parent.parent, final.parent) if not p.exists()]
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, final)
+        recovery.directories.update({final.parent, *(p.parent for p in created)})
+        recovery.moved += 1
+        log.info("spool.recovery.moved", path=str(final))
+        return
+    path.unlink(missing_ok=True)
+    if decision is Decision.STALE:
+        recovery.stale += 1
+    else:
+        recovery.deleted += 1

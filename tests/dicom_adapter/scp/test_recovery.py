@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import zlib
+
+from dicom_adapter.scp.completion import RECORD_SIZE, Completion, encode_record, read_completion
+from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
+from dicom_adapter.scp.recovery import Decision, decide
+from dicom_adapter.spool import Spool
+from tests.dicom_adapter.scp.datasets import encode, make_ct
+
+ASSOCIATION = "20261122T010557695-16eb7d1e"
+
+
+def incoming_file(spool: Spool, name: str = "x.part", record: bool = True, received_ns: int = 1000, sop: str = ""):
+    """A file as the receiver leaves it in `.incoming/` right after its fdatasync."""
+    ds = make_ct(sop=sop or None)
+    meta = bytearray(
+        encode_file_meta(
+            FileMeta(
+                sop_class_uid=ds.SOPClassUID,
+                sop_instance_uid=ds.SOPInstanceUID,
+                transfer_syntax="1.2.840.10008.1.2.1",
+                implementation_class_uid="1.2.3",
+                implementation_version_name="TEST",
+                calling_ae_title="STORESCU",
+                called_ae_title="CLARA",
+                sending_address="dicom://127.0.0.1:4242",
+            )
+        )
+    )
+    data = encode(ds)
+    if record:
+        meta[-RECORD_SIZE:] = encode_record(len(data), zlib.crc32(data), received_ns, ASSOCIATION)
+    spool.incoming.mkdir(parents=True, exist_ok=True)
+    path = spool.incoming / name
+    path.write_bytes(bytes(meta) + data)
+    return ds, path
+
+
+def test_complete_file_is_moved_to_its_final_name_and_scanned(tmp_path):
+    spool = Spool(tmp_path)
+    ds, path = incoming_file(spool)
+    assert spool.prepare() == 0
+    final = tmp_path / "CLARA" / ASSOCIATION / f"{ds.SOPInstanceUID}.dcm"
+    assert final.exists() and not path.exists()
+    (instance,) = Spool(tmp_path).scan()
+    assert instance.path == final
+    assert instance.sop_instance_uid == ds.SOPInstanceUID
+    assert instance.association_id == ASSOCIATION
+
+
+def test_scan_before_prepare_recovers_too(tmp_path):
+    spool = Spool(tmp_path, fsync=False)
+    ds, _ = incoming_file(spool)
+    (instance,) = spool.scan()
+    assert instance.sop_instance_uid == ds.SOPInstanceUID
+    assert spool.prepare() == 0  # recovered once, nothing left
+
+
+def test_truncated_file_is_deleted(tmp_path):
+    spool = Spool(tmp_path)
+    _, path = incoming_file(spool)
+    path.write_bytes(path.read_bytes()[:-100])
+    assert read_completion(path) is None
+    assert spool.prepare() == 1
+    assert list(spool.files()) == [] and list(spool.incoming.iterdir()) == []
+
+
+def test_crc_mismatch_is_deleted(tmp_path):
+    spool = Spool(tmp_path)
+    _, path = incoming_file(spool)
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # same length, one byte of the data set never reached the disk
+    path.write_bytes(bytes(data))
+    assert read_completion(path) is None
+    assert spool.prepare() == 1
+    assert list(spool.files()) == []
+
+
+def test_file_without_record_and_empty_spare_and_garbage_are_deleted(tmp_path):
+    spool = Spool(tmp_path)
+    incoming_file(spool, "streaming.part", record=False)
+    (spool.incoming / "spare.part").write_bytes(b"")
+    (spool.incoming / "junk.part").write_bytes(b"\x00" * 50)
+    assert spool.prepare() == 3
+    assert list(spool.files()) == [] and list(spool.incoming.iterdir()) == []
+
+
+def test_an_older_copy_never_replaces_a_newer_resend(tmp_path):
+    spool = Spool(tmp_path)
+    ds, _ = incoming_file(spool, "new.part", received_ns=2000)
+    spool.prepare()
+    final = next(spool.files())
+    newer = final.read_bytes()
+    incoming_file(spool, "old.part", received_ns=1000, sop=ds.SOPInstanceUID)
+    assert Spool(tmp_path).prepare() == 0
+    assert final.read_bytes() == newer
+    assert list(spool.incoming.iterdir()) == []
+
+
+def _completion(received_ns: int, sop: str = "1.2.3", association: str = ASSOCIATION) -> Completion:
+    return Completion("CLARA", sop, association, 10, 0, received_ns)
+
+
+def test_decide():
+    assert decide(None, None) is Decision.DELETE
+    assert decide(_completion(5, sop=""), None) is Decision.DELETE
+    assert decide(_completion(5, association=""), None) is Decision.DELETE
+    assert decide(_completion(5), None) is Decision.MOVE
+    assert decide(_completion(5), _completion(4)) is Decision.MOVE
+    assert decide(_completion(5), _completion(6)) is Decision.STALE
