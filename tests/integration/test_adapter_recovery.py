@@ -124,3 +124,30 @@ def test_kill9_mid_submission_never_creates_a_second_job(tmp_path):
         if adapter is not None and adapter.service is not None:
             adapter.service.terminate()
         platform.stop()
+
+
+def test_platform_down_30_seconds_then_up_submits_the_study_once(tmp_path):
+    """The issue's outage as written: 30 s without a platform; the spool keeps the study, one job follows."""
+    require_peer("storescu")
+    platform = Platform(tmp_path)
+    platform.start()
+    pipeline_id = asyncio.run(_create_pipeline(platform.endpoint))
+    platform.stop()
+    adapter = Adapter(tmp_path, platform.endpoint, seed=seed({"seg": pipeline_id}, timeout=0.5))
+    adapter.start()
+    try:
+        study = write_study(tmp_path / "study", series=2, per_series=3)
+        code, output = storescu(adapter.dicom_port, study)
+        assert code == 0, output
+        down_since = time.monotonic()
+        wait_until(lambda: any(p["error"] for p in adapter.payloads()), 30, what="a failed submission attempt")
+        time.sleep(max(0.0, 30.0 - (time.monotonic() - down_since)))
+        assert [p["state"] for p in adapter.payloads()] in (["closed"], ["submitting"])
+        assert len(list((tmp_path / "adapter" / "spool").rglob("*.dcm"))) == 6  # nothing deleted while down
+        platform.start()
+        assert_exactly_one_job_with(platform, pipeline_id, 6)
+        wait_until(lambda: [p["state"] for p in adapter.payloads()] == ["done"], 30, what="payload done")
+    finally:
+        if adapter.service is not None:
+            adapter.service.terminate()
+        platform.stop()
