@@ -23,8 +23,14 @@ COPY config /etc/openclara
 RUN pip install --no-cache-dir . && python -c "import platform_api, dicom_adapter, results_service, platform_server"
 
 USER openclara
+# The files in config/ listen on loopback (safe defaults on a workstation); in a container every
+# service must listen on all interfaces to be reachable through published ports.
 ENV CLARA_HOME=/var/lib/openclara \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    CLARA_PLATFORM_SERVER__HOST=0.0.0.0 \
+    CLARA_RESULTS_HOST=0.0.0.0 \
+    CLARA_DICOM_SCP__HOST=0.0.0.0 \
+    CLARA_DICOM_API__HOST=0.0.0.0
 # 11112 DICOM, 5000 adapter REST, 8088 results service, 30031 platform gRPC
 EXPOSE 11112 5000 8088 30031
 ENTRYPOINT ["/usr/bin/tini", "--"]

@@ -40,3 +40,5 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "console") -> None:
     root.setLevel(level.upper())
     # pynetdicom logs every PDU at DEBUG/INFO; keep it at WARNING unless asked for.
     logging.getLogger("pynetdicom").setLevel(max(logging.WARNING, root.level))
+    # httpx logs every request at INFO: the export agent's idle polls would fill the log.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
