@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -44,11 +46,27 @@ def serve(config_path: Path | None) -> None:
     """Serve the REST API until SIGTERM/SIGINT, then drain and stop."""
     settings = _load(config_path)
     configure_logging(settings.log_level, settings.log_format)
+    loop_factory = _loop_factory(settings)
     try:
-        asyncio.run(serve_until_signalled(ResultsService(settings), "results-service"))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(serve_until_signalled(ResultsService(settings), "results-service"))
     except OSError as exc:
         click.echo(f"results-service: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", err=True)
         sys.exit(1)
+
+
+def _loop_factory(settings: ResultsSettings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when asked for or, with "auto", when installed; asyncio's loop otherwise (None)."""
+    for wanted, module in ((settings.event_loop, "uvloop"), (settings.http_parser, "httptools")):
+        if wanted == module and importlib.util.find_spec(module) is None:
+            click.echo(f"results-service: {module} is configured but not installed (pip install {module})", err=True)
+            sys.exit(2)
+    if settings.event_loop == "asyncio" or importlib.util.find_spec("uvloop") is None:
+        return None
+    import uvloop  # optional dependency: only imported when present
+
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 @cli.group()

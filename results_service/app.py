@@ -14,8 +14,10 @@ from fastapi import FastAPI
 
 from results_service.api import problems, routes_health, routes_tasks
 from results_service.api.body_limit import BodyLimit
+from results_service.api.hot_routes import HotRoutes
 from results_service.cleanup import PayloadCleaner, PayloadDeleter
-from results_service.db import Database
+from results_service.db import CHECKPOINT_INTERVAL_SECONDS, Database
+from results_service.http_protocol import protocol_class
 from results_service.metrics import Metrics
 from results_service.payload_deleter import PlatformPayloadDeleter
 from results_service.periodic import PeriodicTask
@@ -41,7 +43,10 @@ def create_app(
         metrics = Metrics()
         queue = TaskQueue(repo, settings.lease, settings.retry, metrics, clock)
         app.state.queue, app.state.metrics = queue, metrics
-        loops = [PeriodicTask("lease-sweeper", settings.lease.sweep_interval_seconds, queue.expire)]
+        loops = [
+            PeriodicTask("lease-sweeper", settings.lease.sweep_interval_seconds, queue.expire),
+            PeriodicTask("wal-checkpoint", CHECKPOINT_INTERVAL_SECONDS, db.checkpoint),
+        ]
         own_deleter = None
         if settings.cleanup.enabled:
             target = deleter
@@ -65,10 +70,14 @@ def create_app(
         version="0.1.0",
         description="Clara-compatible task queue: pipelines register results for agents, agents lease and report.",
         lifespan=lifespan,
+        # FastAPI's OpenTelemetry hook re-checks the providers on every request (~20 us); we export none.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     problems.install(app)
     app.include_router(routes_tasks.router)
     app.include_router(routes_health.router)
+    # Added first, so it runs inside BodyLimit: the hot routes see bodies that are already bounded.
+    app.add_middleware(HotRoutes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 
@@ -91,7 +100,11 @@ class ResultsService:
             host=settings.host,
             port=settings.port,
             log_config=None,
+            # An access line per request would cost more than the request itself; events log what matters.
             access_log=False,
+            http=protocol_class(settings.http_parser),
+            # Nothing here reads the client address; X-Forwarded-* parsing would cost every request.
+            proxy_headers=False,
             lifespan="on",
             timeout_graceful_shutdown=int(settings.drain_timeout_seconds),
         )

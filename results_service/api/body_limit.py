@@ -39,14 +39,15 @@ class BodyLimit:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await self.app(scope, replay(b"".join(chunks), receive), send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(BodyTooLarge(self.max_bytes)), scope["path"])
         await response(scope, receive, send)
 
 
-def _replay(body: bytes, downstream: Receive) -> Receive:
+def replay(body: bytes, downstream: Receive) -> Receive:
+    """A `receive` that hands `body` (already read) to the next app, then defers to the real one."""
     sent = False
 
     async def receive() -> Message:

@@ -47,11 +47,23 @@ def problem(status: HTTPStatus, detail: str, instance: str, **extra: Any) -> JSO
     return JSONResponse(body, status_code=status.value, media_type=PROBLEM_JSON)
 
 
-async def _results_error(request: Request, exc: Exception) -> JSONResponse:
+def for_results_error(exc: ResultsError, path: str) -> JSONResponse:
+    """The problem response of one of our errors (shared by the FastAPI handler and the hot routes)."""
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), HTTPStatus.INTERNAL_SERVER_ERROR)
     if status >= 500:
-        log.error("api.request.failed", path=request.url.path, error=str(exc))
-    return problem(status, str(exc), request.url.path)
+        log.error("api.request.failed", path=path, error=str(exc))
+    return problem(status, str(exc), path)
+
+
+def for_unexpected(path: str) -> JSONResponse:
+    """A bug: log the traceback of the exception being handled, tell the client where to look."""
+    log.exception("api.request.crashed", path=path)
+    return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; see the service log", path)
+
+
+async def _results_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ResultsError)
+    return for_results_error(exc, request.url.path)
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -91,8 +103,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("api.request.crashed", path=request.url.path)
-    return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; see the service log", request.url.path)
+    return for_unexpected(request.url.path)
 
 
 def install(app: FastAPI) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from results_service.__main__ import cli
@@ -34,3 +35,20 @@ def test_serve_reports_busy_port(tmp_path: Path, clara_home: Path) -> None:
         result = CliRunner().invoke(cli, ["serve", "-f", str(path)])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_missing_optional_server_package_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clara_home: Path
+) -> None:
+    import importlib.util
+
+    from results_service.__main__ import _loop_factory
+    from results_service.settings import ResultsSettings
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "uvloop" else real(name))
+    assert _loop_factory(ResultsSettings()) is None  # "auto" falls back to asyncio's loop
+    with pytest.raises(SystemExit) as exit_info:
+        _loop_factory(ResultsSettings(event_loop="uvloop"))
+    assert exit_info.value.code == 2
+    assert "uvloop is configured but not installed" in capsys.readouterr().err
