@@ -12,6 +12,7 @@ import httpx
 
 from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import Daemon, DaemonError, python_module_argv
+from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
 
 DAEMON = Daemon("dicom-adapter")
@@ -20,7 +21,34 @@ KINDS = {
     "sources": ("sourceaetitle", ["aeTitle", "hostIp"]),
     "destinations": ("destinationaetitle", ["name", "aeTitle", "hostIp", "port"]),
 }
-SINGULAR = {"aetitle": "claraaetitle", "src": "sourceaetitle", "dest": "destinationaetitle"}
+# Every spelling a user may type for a kind, for list, create and delete alike.
+ALIASES = {
+    **dict.fromkeys(("aet", "aetitle", "aetitles"), "aetitles"),
+    **dict.fromkeys(("src", "source", "sources"), "sources"),
+    **dict.fromkeys(("dest", "destination", "destinations"), "destinations"),
+}
+CREATE_COMMANDS = {"aetitles": "aetitle", "sources": "src", "destinations": "dest"}
+LABELS = {"aetitles": "Clara AE title", "sources": "source", "destinations": "destination"}
+
+
+class KindType(click.ParamType[str]):
+    """aetitle|src|dest and their aliases, converted to the canonical `KINDS` key."""
+
+    name = "aetitle|src|dest"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        kind = ALIASES.get(str(value).lower())
+        if kind is None:
+            self.fail(f"{value!r} is not a kind; use aetitle, src or dest (or {', '.join(sorted(ALIASES))})")
+        return kind
+
+
+class KindGroup(click.Group):
+    """`clara dicom create` accepts the same aliases as list/delete (`create source`, `create aet`...)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        kind = ALIASES.get(cmd_name.lower())
+        return super().get_command(ctx, CREATE_COMMANDS[kind] if kind else cmd_name)
 
 
 def http_client(timeout: float = 30.0) -> httpx.Client:
@@ -29,8 +57,7 @@ def http_client(timeout: float = 30.0) -> httpx.Client:
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
+    raise CliError(message)
 
 
 def _request(ctx: CliContext, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -151,7 +178,7 @@ def _settings_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
     return settings
 
 
-@dicom.group(name="create")
+@dicom.group(name="create", cls=KindGroup)
 def create() -> None:
     """Create a Clara AE title, a source or a destination."""
 
@@ -160,12 +187,23 @@ def create() -> None:
 @click.option("-a", "--ae-title", required=True, help="The called AE title PACS send to.")
 @click.option("-n", "--name", help="Name (default: the AE title).")
 @click.option("--overwrite", is_flag=True, help="A re-sent instance replaces the earlier copy.")
-@click.argument("settings", nargs=-1)
+@click.argument("settings", nargs=-1, metavar="[SETTING=VALUE]...")
 @pass_cli
 def create_aetitle(
     ctx: CliContext, ae_title: str, name: str | None, overwrite: bool, settings: tuple[str, ...]
 ) -> None:
-    """SETTINGS: pipeline-NAME=ID (one job per entry) and timeout=S groupBy=GGGG,EEEE priority=P."""
+    """Create a Clara AE title: studies sent to it run the given pipelines.
+
+    \b
+    SETTINGS (KEY=VALUE):
+      pipeline-NAME=ID    a pipeline id (32 hex characters, see `clara list pipelines`);
+                          one job per entry, at least one is required
+      timeout=S           seconds without a new instance before the study is submitted
+      groupBy=GGGG,EEEE   the tag that groups instances into one payload (default 0020,000D)
+      priority=P          lower, normal, higher or immediate
+
+    Example: clara dicom create aetitle -a CLARA pipeline-seg=<id> timeout=5
+    """
     body = {
         "name": name or ae_title,
         "aeTitle": ae_title,
@@ -187,10 +225,10 @@ def create_src(ctx: CliContext, ae_title: str, host: str) -> None:
 
 
 @create.command(name="dest")
-@click.option("-n", "--name", required=True)
-@click.option("-a", "--ae-title", required=True)
-@click.option("-i", "--host", required=True)
-@click.option("-p", "--port", required=True, type=int)
+@click.option("-n", "--name", required=True, help="Destination name (what register-results exports to).")
+@click.option("-a", "--ae-title", required=True, help="The called AE title of the receiving PACS.")
+@click.option("-i", "--host", required=True, help="Host name or IP address of the receiving PACS.")
+@click.option("-p", "--port", required=True, type=click.IntRange(1, 65535), help="Its DICOM port.")
 @pass_cli
 def create_dest(ctx: CliContext, name: str, ae_title: str, host: str, port: int) -> None:
     """Add a DICOM destination for exported results."""
@@ -208,23 +246,23 @@ def _flatten(kind: str, entity: dict[str, Any]) -> dict[str, Any]:
 
 
 @dicom.command(name="list")
-@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@click.argument("kind", type=KindType())
 @pass_cli
 def list_(ctx: CliContext, kind: str) -> None:
-    """List aetitles, sources or destinations."""
+    """List Clara AE titles, sources or destinations (aetitle|src|dest, singular or plural)."""
     path, columns = KINDS[kind]
     rows = [_flatten(kind, e) for e in _request(ctx, "GET", f"/api/config/{path}")]
     emit_table(rows, columns, ctx.output, title=kind)
 
 
 @dicom.command()
-@click.argument("kind", type=click.Choice(sorted(SINGULAR)))
+@click.argument("kind", type=KindType())
 @click.option("-n", "--name", required=True, help="Name (the AE title for sources).")
 @pass_cli
 def delete(ctx: CliContext, kind: str, name: str) -> None:
-    """Delete an aetitle, src or dest."""
-    _request(ctx, "DELETE", f"/api/config/{SINGULAR[kind]}/{name}")
-    click.echo(f"{kind} {name} deleted")
+    """Delete a Clara AE title, source or destination (aetitle|src|dest, singular or plural)."""
+    _request(ctx, "DELETE", f"/api/config/{KINDS[kind][0]}/{name}")
+    click.echo(f"{LABELS[kind]} {name} deleted")
 
 
 @dicom.command()

@@ -1,5 +1,5 @@
 """Pipelines, jobs, logs and downloads: `clara create|list|describe pipeline`, `clara create|start|list|
-describe|cancel job`, `clara logs`, `clara download ID:GLOB DEST`."""
+describe|cancel job`, `clara logs`, `clara download ID:GLOB DEST`, `clara delete pipeline|payload`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 import click
 
 from clara_cli.context import CliContext, pass_cli
+from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
-from clara_cli.platform import CliError, run_platform, transfer_progress
+from clara_cli.platform import run_platform, transfer_progress
 from platform_api import (
     JobDetails,
     JobPriority,
@@ -261,7 +262,7 @@ async def _payload_of(platform: PlatformClient, identifier: str) -> str:
         return identifier
 
 
-@click.command()
+@click.command(short_help="Download job or payload files (ID:GLOB DEST).")
 @click.argument("source")
 @click.argument("dest", type=click.Path(path_type=Path))
 @pass_cli
@@ -312,6 +313,15 @@ def delete_pipeline(cli: CliContext, pipeline_id: str) -> None:
     emit_object({"deleted": pipeline_id}, cli.output)
 
 
+@click.command(name="payload")
+@click.option("-p", "--payload", "payload_id", required=True, help="Payload ID (see `clara describe job`).")
+@pass_cli
+def delete_payload(cli: CliContext, payload_id: str) -> None:
+    """Delete a payload and its files."""
+    run_platform(cli, lambda platform: platform.delete_payload(payload_id))
+    emit_object({"deleted": payload_id}, cli.output)
+
+
 def register(cli: click.Group, verbs: dict[str, click.Group]) -> None:
     """Attach this plugin's commands to the root group and the verb groups."""
     for verb, command, plural in [
@@ -324,6 +334,7 @@ def register(cli: click.Group, verbs: dict[str, click.Group]) -> None:
         ("start", start_job, None),
         ("cancel", cancel_job, None),
         ("delete", delete_pipeline, None),
+        ("delete", delete_payload, None),
     ]:
         verbs[verb].add_command(command)
         if plural:

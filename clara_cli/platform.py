@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -20,6 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import Daemon, DaemonError, python_module_argv
+from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
 from openclara.settings import ConfigError, read_yaml
 from platform_api import ModelType, PlatformClient, PlatformError, PlatformRequestError, PlatformUnavailable
@@ -28,13 +29,6 @@ T = TypeVar("T")
 
 DAEMON = Daemon("platform")
 READY_TIMEOUT = 60.0
-
-
-class CliError(click.ClickException):
-    """A user-facing failure: printed as one `error: ...` line on stderr, exit code 1."""
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
 
 
 def unreachable_message(endpoint: str) -> str:

@@ -16,6 +16,7 @@ import httpx
 
 from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import Daemon, DaemonError, python_module_argv
+from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
 
 DAEMON = Daemon("results")
@@ -33,12 +34,12 @@ class ResultsApi:
         try:
             response = httpx.request(method, f"{self.endpoint}{path}", timeout=self._timeout, **kwargs)
         except httpx.TransportError as exc:
-            raise click.ClickException(
+            raise CliError(
                 f"results service is not reachable at {self.endpoint} ({type(exc).__name__}); "
                 "start it with `clara results start`"
             ) from exc
         if response.status_code >= 400:
-            raise click.ClickException(f"results service answered {response.status_code}: {_detail(response)}")
+            raise CliError(f"results service answered {response.status_code}: {_detail(response)}")
         return response.json()
 
     def ready(self) -> bool:
@@ -66,7 +67,7 @@ def _endpoint_for(cli: CliContext, config_path: Path | None) -> str:
     try:
         settings = load_settings(ResultsSettings, config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CliError(str(exc)) from exc
     return f"http://{settings.host}:{settings.port}"
 
 
@@ -76,7 +77,7 @@ def _start(cli: CliContext, config_path: Path | None) -> None:
     try:
         pid = DAEMON.start(python_module_argv("results_service", *args), api.ready)
     except DaemonError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CliError(str(exc)) from exc
     click.echo(f"results service started (pid {pid}) at {api.endpoint}; log: {DAEMON.log_file}")
 
 

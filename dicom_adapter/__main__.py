@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from dicom_adapter.errors import ListenError
 from dicom_adapter.settings import AdapterSettings, apply_clara_environment
 from openclara.settings import ConfigError, load_settings
 
@@ -51,6 +52,9 @@ def serve(config_path: Path | None) -> None:
     except ConfigError as exc:
         click.echo(f"dicom-adapter: invalid configuration\n{exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    except ListenError as exc:
+        click.echo(f"dicom-adapter: {exc}", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"dicom-adapter: cannot start: {exc}", err=True)
         sys.exit(1)

@@ -20,7 +20,7 @@ from dicom_adapter.api import ApiDependencies, create_app
 from dicom_adapter.api_server import ApiServer
 from dicom_adapter.assembler import PayloadAssembler
 from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
-from dicom_adapter.errors import EntityConflict, EntityNotFound
+from dicom_adapter.errors import EntityConflict, EntityNotFound, ListenError
 from dicom_adapter.export.agent import ExportAgent
 from dicom_adapter.history import AssociationHistory
 from dicom_adapter.jobs import JobPlatform
@@ -151,10 +151,17 @@ class Adapter:
         await self.assembler.start()
         await self.submitter.start()
         self._services.update({"Assembler": "Running", "JobSubmission": "Running"})
-        await self.scp.start()
+        scp, api = self.settings.scp, self.settings.api
+        try:
+            await self.scp.start()
+        except OSError as exc:
+            raise ListenError("DICOM port", scp.host, scp.port, "scp.port / CLARA_DICOM_SCP__PORT", exc) from exc
         self._services["ScpService"] = "Running"
         await self._start_export()
-        await self.api.start()
+        try:
+            await self.api.start()
+        except OSError as exc:
+            raise ListenError("REST API port", api.host, api.port, "api.port / CLARA_DICOM_API__PORT", exc) from exc
         self._services["Api"] = "Running"
         self._ready = True
         log.info(

@@ -1,6 +1,7 @@
 """Exceptions of the adapter core (the SCP and export have their own `errors.py`).
 
     AdapterError
+    ├── ListenError                 a port could not be bound; names address, port and the setting
     ├── EntityError                 a configuration entity request that cannot be honoured
     │   ├── InvalidEntity           field + reason; REST 400 problem naming the field
     │   ├── EntityNotFound          REST 404
@@ -9,14 +10,29 @@
         ├── PlatformUnavailable     transient (down, timeout): retried with capped backoff
         └── PlatformRejected        permanent (unknown pipeline, invalid request): payload faulted
 
-The REST boundary maps EntityError once (`api/problems.py`); the submitter maps SubmissionError once.
+The REST boundary maps EntityError once (`api/problems.py`); the submitter maps SubmissionError once;
+`__main__` maps ListenError once.
 """
 
 from __future__ import annotations
 
+import os
+
 
 class AdapterError(Exception):
     """Base of every error raised by the adapter core."""
+
+
+class ListenError(AdapterError):
+    """A listening socket could not be bound; the message says which one and how to move it."""
+
+    def __init__(self, what: str, host: str, port: int, setting: str, cause: OSError) -> None:
+        # asyncio repeats the address in strerror; the errno text alone reads better next to ours.
+        reason = os.strerror(cause.errno) if cause.errno else str(cause)
+        super().__init__(f"cannot listen on {host}:{port} ({what}): {reason}; set {setting} to another port")
+        self.host = host
+        self.port = port
+        self.setting = setting
 
 
 class EntityError(AdapterError):

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dicom_adapter.export.settings import ExportSettings
@@ -24,12 +24,16 @@ from openclara.paths import clara_home
 class ApiSettings(BaseModel):
     """The REST config API (Clara: fixed port 5000)."""
 
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
+
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=0, le=65535)
 
 
 class PlatformSettings(BaseModel):
     """How payloads become jobs on the Platform API (gRPC)."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     endpoint: str = Field(default="127.0.0.1:30031", min_length=3)
     parallel_uploads: int = Field(default=4, ge=1, le=64)
@@ -53,6 +57,8 @@ class PlatformSettings(BaseModel):
 class ResultsSettings(BaseModel):
     """The Results Service the export agent leases tasks from."""
 
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
+
     endpoint: str = "http://127.0.0.1:8088"
 
     @field_validator("endpoint")
@@ -66,6 +72,8 @@ class ResultsSettings(BaseModel):
 class DatabaseSettings(BaseModel):
     """SQLite file holding the live configuration and the durable payload state."""
 
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
+
     path: Path | None = None  # None = $CLARA_HOME/dicom/adapter.db
 
     def resolved_path(self) -> Path:
@@ -75,11 +83,15 @@ class DatabaseSettings(BaseModel):
 class GroupingSettings(BaseModel):
     """Limits of the grouping step."""
 
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
+
     minimum_timeout_seconds: float = Field(default=0.5, gt=0)  # Clara forced >= 5 s; we allow down to this
 
 
 class SeedSettings(BaseModel):
     """Entities inserted at start when no entity of that name exists (the database holds the live config)."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     ae_titles: list[dict[str, object]] = Field(default_factory=list)  # ClaraAeTitle JSON shapes
     sources: list[dict[str, object]] = Field(default_factory=list)  # {aeTitle, hostIp}
@@ -87,6 +99,8 @@ class SeedSettings(BaseModel):
 
 
 class LoggingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["console", "json"] = "console"
 

@@ -1,4 +1,8 @@
-"""`python -m platform_server serve [-f CONFIG]`: run the platform until SIGTERM / Ctrl-C / Clara.Stop."""
+"""`python -m platform_server serve|config validate|config show [-f CONFIG]`.
+
+The same entry points as `python -m dicom_adapter` and `python -m results_service`; `check-config`
+(the earlier name of `config show`) still works but is no longer listed.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,15 @@ from openclara.settings import ConfigError, load_settings
 from platform_server.app import PlatformServer
 from platform_server.settings import PlatformSettings
 
+EXIT_CONFIG = 2
 
-@click.group()
+config_option = click.option(
+    "-f", "--config", "config", type=click.Path(path_type=Path), default=None,
+    help="YAML settings (see config/platform-server.yaml); environment CLARA_PLATFORM_* overrides it.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """openclara platform server: Clara's Platform API (pipelines, jobs, payloads, models) over gRPC."""
 
@@ -25,12 +36,11 @@ def _load(config: Path | None) -> PlatformSettings:
         return load_settings(PlatformSettings, config)
     except ConfigError as exc:
         click.echo(f"platform-server: invalid configuration\n{exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG)
 
 
 @cli.command()
-@click.option("-f", "--config", "config", type=click.Path(path_type=Path), default=None,
-              help="YAML settings (see config/platform-server.yaml); environment CLARA_PLATFORM_* overrides it.")
+@config_option
 def serve(config: Path | None) -> None:
     """Serve the Platform API until SIGTERM; running operators drain first."""
     settings = _load(config)
@@ -42,11 +52,29 @@ def serve(config: Path | None) -> None:
         sys.exit(1)
 
 
-@cli.command("check-config")
-@click.option("-f", "--config", "config", type=click.Path(path_type=Path), default=None)
-def check_config(config: Path | None) -> None:
-    """Validate the configuration and print the effective settings as JSON."""
+@cli.group(name="config")
+def config_group() -> None:
+    """Check or print the effective configuration."""
+
+
+@config_group.command()
+@config_option
+def validate(config: Path | None) -> None:
+    """Exit 0 when the file and environment are valid; else list every error and exit 2."""
+    _load(config)
+    click.echo(f"{config or 'built-in defaults'}: configuration is valid")
+
+
+@config_group.command()
+@config_option
+def show(config: Path | None) -> None:
+    """Print the effective configuration (file + environment + defaults) as JSON."""
     click.echo(_load(config).model_dump_json(indent=2))
+
+
+# The earlier spelling, kept for scripts written against it.
+cli.add_command(click.Command("check-config", callback=show.callback, params=show.params, hidden=True,
+                              help=show.help))
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from dicom_adapter.errors import InvalidEntity
 from dicom_adapter.models import ClaraAeTitle, DestinationAeTitle, JobPriority, SourceAeTitle
 
 PIPELINE_PREFIX = "pipeline-"
+_CLARA_ID = re.compile(r"[0-9a-fA-F]{32}")
 KNOWN_SETTINGS = {"timeout", "groupby", "priority", "jobretrydelay"}
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
@@ -155,6 +156,14 @@ def _pipeline_id(key: str, raw: object) -> str:
     text = str(raw).strip()
     if not text:
         raise InvalidEntity(f"processorSettings.{key}", "pipeline id must not be empty")
+    # The platform accepts 32 hex digits, dashes and upper case tolerated (platform_server.domain.parse_id);
+    # anything else could never become a job, so it is refused here rather than faulting every payload later.
+    if not _CLARA_ID.fullmatch(text.replace("-", "")):
+        raise InvalidEntity(
+            f"processorSettings.{key}",
+            f"pipeline id {text!r} is not a Clara identifier (32 hexadecimal characters, dashes allowed; "
+            "see `clara list pipelines`)",
+        )
     return text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from openclara.paths import clara_home
 
@@ -14,6 +14,8 @@ class ExportSettings(BaseModel):
 
     The agent name in the Results Service equals the calling AE title, as in Clara (`dicom>scu>aeTitle`).
     """
+
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     enabled: bool = True
     ae_title: str = Field(default="ClaraSCU", min_length=1, max_length=16)

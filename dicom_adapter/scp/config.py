@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from openclara.paths import clara_home
 
 
 class ScpSettings(BaseModel):
     """The listening DICOM port and the limits that apply to every Clara AE title."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     host: str = "127.0.0.1"
     port: int = Field(default=11112, ge=0, le=65535)  # 0 = any free port (tests)
@@ -33,6 +35,8 @@ class ScpSettings(BaseModel):
 
 class StorageSettings(BaseModel):
     """Where acknowledged instances live and how much free disk must remain."""
+
+    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     spool_dir: Path | None = None  # None = $CLARA_HOME/dicom/spool
     # Refuse new associations (and fail C-STOREs with 0xA700) when the disk is fuller than this.

@@ -89,3 +89,63 @@ def test_commands_say_clearly_when_the_adapter_is_down(monkeypatch, clara_home):
     assert "DICOM adapter is not reachable" in result.output
     status = run("dicom", "status")
     assert status.exit_code == 1 and "not running" in status.output
+
+
+@pytest.mark.parametrize(
+    ("alias", "path"),
+    [
+        *[(a, "/api/config/claraaetitle") for a in ("aet", "aetitle", "aetitles", "AETitle")],
+        *[(a, "/api/config/sourceaetitle") for a in ("src", "source", "sources")],
+        *[(a, "/api/config/destinationaetitle") for a in ("dest", "destination", "destinations")],
+    ],
+)
+def test_list_and_delete_accept_every_alias(api, alias, path):
+    seen, responses = api
+    responses[("GET", path)] = (200, [])
+    responses[("DELETE", f"{path}/X")] = (200, {})
+    listed = run("dicom", "list", alias)
+    assert listed.exit_code == 0, listed.output
+    deleted = run("dicom", "delete", alias, "-n", "X")
+    assert deleted.exit_code == 0, deleted.output
+    assert [(r.method, r.url.path) for r in seen] == [("GET", path), ("DELETE", f"{path}/X")]
+
+
+def test_delete_names_what_was_deleted(api):
+    _, responses = api
+    responses[("DELETE", "/api/config/destinationaetitle/OUT")] = (200, {})
+    assert run("dicom", "delete", "destination", "-n", "OUT").output == "destination OUT deleted\n"
+
+
+@pytest.mark.parametrize(("alias", "path"), [("source", "sourceaetitle"), ("destination", "destinationaetitle")])
+def test_create_accepts_the_same_aliases(api, alias, path):
+    seen, responses = api
+    responses[("POST", f"/api/config/{path}")] = (201, {"aeTitle": "PACS", "hostIp": "h", "name": "PACS"})
+    extra = ["-n", "PACS", "-p", "104"] if alias == "destination" else []
+    result = run("dicom", "create", alias, "-a", "PACS", "-i", "h", *extra)
+    assert result.exit_code == 0, result.output
+    assert seen[0].url.path == f"/api/config/{path}"
+
+
+def test_unknown_kind_lists_the_choices(api):
+    result = run("dicom", "list", "bogus")
+    assert result.exit_code == 2
+    assert "'bogus' is not a kind; use aetitle, src or dest" in result.output
+
+
+def test_malformed_pipeline_id_refused_by_the_adapter_is_an_error(api):
+    _, responses = api
+    detail = "processorSettings.pipeline-x: pipeline id 'nonsense' is not a Clara identifier"
+    responses[("POST", "/api/config/claraaetitle")] = (400, {"title": "Validation error.", "detail": detail})
+    result = run("dicom", "create", "aetitle", "-a", "X", "pipeline-x=nonsense")
+    assert result.exit_code == 1
+    assert result.output == f"error: {detail} (HTTP 400)\n"
+
+
+def test_create_help_texts_say_what_the_commands_do():
+    aetitle = run("dicom", "create", "aetitle", "--help").output
+    assert aetitle.split("\n\n")[1].strip() == "Create a Clara AE title: studies sent to it run the given pipelines."
+    assert "pipeline-NAME=ID" in aetitle and "32 hex characters" in aetitle
+    dest = run("dicom", "create", "dest", "--help").output
+    for option in ("--name", "--ae-title", "--host", "--port"):
+        line = next(line for line in dest.splitlines() if option in line)
+        assert len(line.split(maxsplit=3)) == 4, f"{option} has no help text: {line!r}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -197,3 +199,31 @@ def test_failed_upload_says_the_job_is_left_pending(
         f"(cancel it with 'clara cancel job -j {job_id}')\n"
     )
     assert fake[1].jobs[job_id].state == 1  # still PENDING: nothing was started with partial inputs
+
+
+def test_delete_payload_calls_the_platform(monkeypatch: pytest.MonkeyPatch, clara_home: Path) -> None:
+    from clara_cli import pipelines_jobs
+
+    deleted: list[str] = []
+
+    class Platform:
+        async def delete_payload(self, payload_id: str) -> None:
+            deleted.append(payload_id)
+
+    def run_platform(cli: object, work: Any, **kwargs: object) -> object:
+        return asyncio.run(work(Platform()))
+
+    monkeypatch.setattr(pipelines_jobs, "run_platform", run_platform)
+    result = CliRunner().invoke(cli, ["delete", "payload", "-p", "ab" * 16])
+    assert result.exit_code == 0, result.output
+    assert deleted == ["ab" * 16]
+    assert result.stdout == f"DELETED  {'ab' * 16}\n"
+
+
+def test_root_help_lists_every_command_with_a_whole_summary() -> None:
+    help_text = CliRunner().invoke(cli, ["--help"]).stdout
+    assert "download  Download job or payload files (ID:GLOB DEST)." in help_text
+    assert "(e.g." not in help_text
+    delete_help = CliRunner().invoke(cli, ["delete", "--help"]).stdout
+    assert "Delete models, pipelines and payloads." in delete_help
+    assert all(f"  {name} " in delete_help for name in ("model", "payload", "pipeline"))

@@ -77,7 +77,7 @@ def test_retry_prints_one_line(calls: list[tuple[str, str, dict[str, Any]]]) -> 
 def test_retry_unknown_task_shows_service_message(calls: list[tuple[str, str, dict[str, Any]]]) -> None:
     result = _invoke("retry", "missing")
     assert result.exit_code == 1
-    assert result.output == "Error: results service answered 404: no task with id 'missing'\n"
+    assert result.output == "error: results service answered 404: no task with id 'missing'\n"
 
 
 def test_service_down_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,7 +88,7 @@ def test_service_down_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None
     result = _invoke("list")
     assert result.exit_code == 1
     assert result.output == (
-        "Error: results service is not reachable at http://results:8088 (ConnectError); "
+        "error: results service is not reachable at http://results:8088 (ConnectError); "
         "start it with `clara results start`\n"
     )
 

@@ -26,19 +26,19 @@ def settings(**seed) -> AdapterSettings:
 async def test_seed_inserts_only_absent_entities(repository):
     seed = parse_seed(
         settings(
-            ae_titles=[{"aeTitle": "CLARA", "processorSettings": {"pipeline-seg": "p1"}}],
+            ae_titles=[{"aeTitle": "CLARA", "processorSettings": {"pipeline-seg": "1" * 32}}],
             sources=[{"aeTitle": "PACS", "hostIp": "10.0.0.1"}],
             destinations=[{"name": "OUT", "aeTitle": "OUT", "hostIp": "10.0.0.2", "port": 104}],
         )
     )
     assert await apply_seed(seed, repository) == 3
     assert await apply_seed(seed, repository) == 0  # the database wins after the first start
-    assert (await repository.get_clara_ae_title("CLARA")).pipelines == {"seg": "p1"}
+    assert (await repository.get_clara_ae_title("CLARA")).pipelines == {"seg": "1" * 32}
 
 
 async def test_seed_clashing_with_live_config_is_skipped(repository):
     await repository.save_clara_ae_title(clara_ae("CLARA"))
-    clash = {"name": "other", "aeTitle": "CLARA", "processorSettings": {"pipeline-a": "1"}}
+    clash = {"name": "other", "aeTitle": "CLARA", "processorSettings": {"pipeline-a": "2" * 32}}
     seed = parse_seed(settings(ae_titles=[clash]))
     assert await apply_seed(seed, repository) == 0
 

@@ -79,3 +79,51 @@ def test_config_validate_reports_yaml_syntax_error_with_line(tmp_path):
 def test_config_validate_accepts_shipped_file():
     result = CliRunner().invoke(cli, ["config", "validate", "-f", str(REPO / "config" / "dicom-adapter.yaml")])
     assert result.exit_code == 0, result.output
+
+
+def test_config_validate_refuses_unknown_keys_in_every_section(tmp_path):
+    sections = ["scp", "storage", "export", "api", "platform", "results", "database", "grouping", "seed", "logging"]
+    bad = tmp_path / "typos.yaml"
+    bad.write_text(yaml.safe_dump({section: {"bogus": 1} for section in sections}))
+    result = CliRunner().invoke(cli, ["config", "validate", "-f", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}: {len(sections)} configuration error(s):" in result.output
+    for section in sections:
+        assert f"  - {section}.bogus: Extra inputs are not permitted (got 1)" in result.output
+
+
+def test_camel_case_typo_in_a_section_is_named(tmp_path):
+    bad = tmp_path / "camel.yaml"
+    bad.write_text("export:\n  aeTitle: X\n")
+    result = CliRunner().invoke(cli, ["config", "validate", "-f", str(bad)])
+    assert result.exit_code == 2
+    assert "export.aeTitle: Extra inputs are not permitted" in result.output
+
+
+def test_unknown_nested_key_from_the_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("CLARA_DICOM_SCP__BOGUS", "1")
+    result = CliRunner().invoke(cli, ["config", "validate"])
+    assert result.exit_code == 2
+    assert "scp.bogus: Extra inputs are not permitted" in result.output
+
+
+def test_seed_entries_keep_their_camel_case_keys(tmp_path):
+    good = tmp_path / "seed.yaml"
+    good.write_text(
+        "seed:\n  ae_titles:\n    - {aeTitle: CLARA, overwriteSameInstance: true,"
+        f" processorSettings: {{pipeline-seg: '{'a' * 32}', groupBy: '0020,000E'}}}}\n"
+        "  destinations:\n    - {name: PACS, aeTitle: PACS, hostIp: 127.0.0.1, port: 104}\n"
+    )
+    result = CliRunner().invoke(cli, ["config", "validate", "-f", str(good)])
+    assert result.exit_code == 0, result.output
+
+
+def test_listen_error_names_address_port_and_setting():
+    from dicom_adapter.errors import ListenError
+
+    cause = OSError(98, "error while attempting to bind on address ('127.0.0.1', 5000): address already in use")
+    error = ListenError("REST API port", "127.0.0.1", 5000, "api.port / CLARA_DICOM_API__PORT", cause)
+    assert str(error) == (
+        "cannot listen on 127.0.0.1:5000 (REST API port): Address already in use; "
+        "set api.port / CLARA_DICOM_API__PORT to another port"
+    )

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -12,6 +16,8 @@ from clara_cli.main import cli
 from tests.dicom_adapter.harness import free_port
 
 pytestmark = pytest.mark.integration
+
+PIPELINE = "0123456789abcdef" * 2  # well-formed; the platform of this test is not running
 
 
 def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeypatch):
@@ -37,7 +43,13 @@ def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeyp
         assert (clara_home / "run" / "dicom-adapter.pid").exists()
         status = runner.invoke(cli, ["-O", "json", "dicom", "status"])
         assert status.exit_code == 0 and json.loads(status.output)["active_associations"] == 0
-        created = runner.invoke(cli, ["dicom", "create", "aetitle", "-a", "CLARA", "pipeline-seg=abc", "timeout=2"])
+        malformed = runner.invoke(cli, ["dicom", "create", "aetitle", "-a", "X", "pipeline-x=nonsense"])
+        assert malformed.exit_code == 1
+        assert malformed.output.startswith(
+            "error: processorSettings.pipeline-x: pipeline id 'nonsense' is not a Clara identifier"
+        )
+        aetitle = ["dicom", "create", "aetitle", "-a", "CLARA", f"pipeline-seg={PIPELINE}", "timeout=2"]
+        created = runner.invoke(cli, aetitle)
         assert created.exit_code == 0, created.output
         bad = runner.invoke(cli, ["dicom", "create", "src", "-a", "PACS", "-i", "not a host"])
         assert bad.exit_code == 1 and "hostIp" in bad.output
@@ -46,9 +58,10 @@ def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeyp
             cli, ["dicom", "create", "dest", "-n", "OUT", "-a", "OUT", "-i", "127.0.0.1", "-p", "104"]
         ).exit_code == 0
         listed = runner.invoke(cli, ["-O", "json", "dicom", "list", "aetitles"])
-        assert json.loads(listed.output)[0]["pipelines"] == "seg=abc"
-        assert runner.invoke(cli, ["dicom", "delete", "src", "-n", "PACS"]).exit_code == 0
-        assert json.loads(runner.invoke(cli, ["-O", "json", "dicom", "list", "sources"]).output) == []
+        assert [a["pipelines"] for a in json.loads(listed.output)] == [f"seg={PIPELINE}"]
+        assert runner.invoke(cli, ["dicom", "list", "src"]).exit_code == 0
+        assert runner.invoke(cli, ["dicom", "delete", "source", "-n", "PACS"]).exit_code == 0
+        assert json.loads(runner.invoke(cli, ["-O", "json", "dicom", "list", "src"]).output) == []
         assert "adapter.started" in runner.invoke(cli, ["dicom", "logs"]).output
         # C-ECHO through the adapter (pynetdicom) to the adapter's own SCP: refused until ClaraSCU is a source.
         self_dest = ["dicom", "create", "dest", "-n", "SELF", "-a", "CLARA", "-i", "127.0.0.1", "-p", str(dicom_port)]
@@ -62,3 +75,32 @@ def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeyp
         stopped = runner.invoke(cli, ["dicom", "stop"])
     assert stopped.exit_code == 0 and "stopped" in stopped.output
     assert not (clara_home / "run" / "dicom-adapter.pid").exists()
+
+
+@pytest.mark.parametrize(
+    ("taken", "what", "setting"),
+    [
+        ("api", "REST API port", "api.port / CLARA_DICOM_API__PORT"),
+        ("scp", "DICOM port", "scp.port / CLARA_DICOM_SCP__PORT"),
+    ],
+)
+def test_taken_port_is_named_with_the_setting_that_moves_it(tmp_path, clara_home, taken, what, setting):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {
+            **os.environ,
+            "CLARA_HOME": str(clara_home),
+            "CLARA_DICOM_EXPORT__ENABLED": "false",
+            "CLARA_DICOM_API__PORT": str(port if taken == "api" else 0),
+            "CLARA_DICOM_SCP__PORT": str(port if taken == "scp" else 0),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "dicom_adapter", "serve"], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"dicom-adapter: cannot listen on 127.0.0.1:{port} ({what}): Address already in use; "
+        f"set {setting} to another port"
+    )

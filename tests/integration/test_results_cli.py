@@ -59,5 +59,5 @@ def test_cli_start_list_retry_stop(tmp_path: Path) -> None:
     down = _clara(home, url, "results", "list")
     assert down.returncode == 1
     assert down.stderr.strip() == (
-        f"Error: results service is not reachable at {url} (ConnectError); start it with `clara results start`"
+        f"error: results service is not reachable at {url} (ConnectError); start it with `clara results start`"
     )

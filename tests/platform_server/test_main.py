@@ -41,3 +41,30 @@ def test_environment_overrides_nested_keys(clara_home: Path, monkeypatch: pytest
     monkeypatch.setenv("CLARA_PLATFORM_SCHEDULER__MAX_CONCURRENT_JOBS", "7")
     result = CliRunner().invoke(cli, ["check-config"])
     assert json.loads(result.output)["scheduler"]["max_concurrent_jobs"] == 7
+
+
+def test_config_validate_and_show_like_the_other_services(clara_home: Path) -> None:
+    shipped = Path(__file__).parents[2] / "config" / "platform-server.yaml"
+    valid = CliRunner().invoke(cli, ["config", "validate", "-f", str(shipped)])
+    assert valid.exit_code == 0
+    assert valid.output == f"{shipped}: configuration is valid\n"
+    assert CliRunner().invoke(cli, ["config", "validate"]).output == "built-in defaults: configuration is valid\n"
+    shown = CliRunner().invoke(cli, ["config", "show", "-f", str(shipped)])
+    assert shown.exit_code == 0
+    assert json.loads(shown.output) == json.loads(CliRunner().invoke(cli, ["check-config"]).output)
+
+
+def test_config_validate_lists_errors_and_exits_2(tmp_path: Path, clara_home: Path) -> None:
+    config = tmp_path / "platform.yaml"
+    config.write_text("server:\n  port: 99999\n")
+    result = CliRunner().invoke(cli, ["config", "validate", "-f", str(config)])
+    assert result.exit_code == 2
+    assert "platform-server: invalid configuration" in result.output and "  - server.port" in result.output
+
+
+def test_short_help_option_and_check_config_is_hidden() -> None:
+    result = CliRunner().invoke(cli, ["-h"])
+    assert result.exit_code == 0
+    assert "config  Check or print the effective configuration." in result.output
+    assert "check-config" not in result.output
+    assert CliRunner().invoke(cli, ["config", "validate", "-h"]).exit_code == 0

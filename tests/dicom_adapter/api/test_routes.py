@@ -12,12 +12,15 @@ from dicom_adapter.models import DestinationAeTitle
 from dicom_adapter.registry import AeRegistry
 from dicom_adapter.scp.ports import AssociationRecord
 
-CLARA = {"aeTitle": "CLARA", "processorSettings": {"timeout": "2", "priority": "Higher", "pipeline-seg": "p1"}}
+P1 = "a" * 32
+P2 = "b" * 32
+UNKNOWN = "0" * 32
+CLARA = {"aeTitle": "CLARA", "processorSettings": {"timeout": "2", "priority": "Higher", "pipeline-seg": P1}}
 
 
 class Pipelines:
     async def pipeline_exists(self, pipeline_id: str) -> bool | None:
-        return pipeline_id != "unknown"
+        return pipeline_id != UNKNOWN
 
 
 async def fake_echo(destination: DestinationAeTitle) -> EchoResult:
@@ -81,14 +84,19 @@ async def test_duplicate_ae_title_is_a_409_problem(env):
         ({**CLARA, "aeTitle": "A" * 17}, "aeTitle", "at most 16"),
         ({**CLARA, "aeTitle": "BAD\\AE"}, "aeTitle", "not allowed"),
         ({"aeTitle": "X", "processorSettings": {"timeout": "5"}}, "processorSettings", "pipeline-"),
-        ({"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "timeout": "-1"}}, "processorSettings.timeout", ""),
+        ({"aeTitle": "X", "processorSettings": {"pipeline-a": P1, "timeout": "-1"}}, "processorSettings.timeout", ""),
         (
-            {"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "priority": "urgent"}},
+            {"aeTitle": "X", "processorSettings": {"pipeline-a": P1, "priority": "urgent"}},
             "processorSettings.priority",
             "not one of",
         ),
-        ({"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "groupBy": "zz"}}, "processorSettings.groupBy", ""),
-        ({"aeTitle": "X", "processorSettings": {"pipeline-a": "1", "color": "red"}}, "processorSettings.color", ""),
+        ({"aeTitle": "X", "processorSettings": {"pipeline-a": P1, "groupBy": "zz"}}, "processorSettings.groupBy", ""),
+        ({"aeTitle": "X", "processorSettings": {"pipeline-a": P1, "color": "red"}}, "processorSettings.color", ""),
+        (
+            {"aeTitle": "X", "processorSettings": {"pipeline-x": "nonsense"}},
+            "processorSettings.pipeline-x",
+            "pipeline id 'nonsense' is not a Clara identifier (32 hexadecimal characters",
+        ),
     ],
 )
 async def test_invalid_clara_ae_title_is_a_400_problem_naming_the_field(env, body, field, text):
@@ -104,21 +112,31 @@ async def test_invalid_clara_ae_title_is_a_400_problem_naming_the_field(env, bod
 async def test_unknown_pipeline_is_saved_with_a_warning(env):
     client, _, _ = env
     response = await client.post(
-        "/api/config/claraaetitle", json={"aeTitle": "X", "processorSettings": {"pipeline-a": "unknown"}}
+        "/api/config/claraaetitle", json={"aeTitle": "X", "processorSettings": {"pipeline-a": UNKNOWN}}
     )
     assert response.status_code == 201
     assert "not known to the platform" in response.json()["warnings"][0]
     assert "Warning" in response.headers
 
 
+async def test_dashed_guid_pipeline_id_is_accepted_like_the_platform_does(env):
+    client, registry, _ = env
+    dashed = "AAAAAAAA-AAAA-AAAA-AAAA-AAAAAAAAAAAA"
+    body = {"aeTitle": "X", "processorSettings": {"pipeline-a": dashed}}
+    response = await client.post("/api/config/claraaetitle", json=body)
+    assert response.status_code == 201
+    ae = registry.clara_ae_title("X")
+    assert ae is not None and ae.pipelines == {"a": dashed}
+
+
 async def test_update_and_delete_clara_ae_title(env):
     client, registry, _ = env
     await client.post("/api/config/claraaetitle", json=CLARA)
-    updated = {**CLARA, "processorSettings": {"pipeline-seg": "p2", "groupBy": "0020,000e"}}
+    updated = {**CLARA, "processorSettings": {"pipeline-seg": P2, "groupBy": "0020,000e"}}
     response = await client.put("/api/config/claraaetitle/CLARA", json=updated)
     assert response.status_code == 200
     ae = registry.clara_ae_title("CLARA")
-    assert ae is not None and ae.pipelines == {"seg": "p2"} and ae.group_by == "0020,000E"
+    assert ae is not None and ae.pipelines == {"seg": P2} and ae.group_by == "0020,000E"
     assert (await client.delete("/api/config/claraaetitle/CLARA")).json()["aeTitle"] == "CLARA"
     assert registry.clara_ae_title("CLARA") is None
     missing = await client.delete("/api/config/claraaetitle/CLARA")
