@@ -15,6 +15,7 @@ from openclara.lifecycle import serve_until_signalled
 from openclara.logs import configure_logging
 from openclara.settings import ConfigError, load_settings
 from results_service.app import ResultsService
+from results_service.errors import StoreUnavailable
 from results_service.settings import ResultsSettings
 
 config_option = click.option(
@@ -50,6 +51,9 @@ def serve(config_path: Path | None) -> None:
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
             runner.run(serve_until_signalled(ResultsService(settings), "results-service"))
+    except StoreUnavailable as exc:
+        click.echo(f"results-service: cannot start: {exc} (set database.path / CLARA_RESULTS_DATABASE__PATH)", err=True)
+        sys.exit(1)
     except OSError as exc:
         click.echo(f"results-service: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", err=True)
         sys.exit(1)

@@ -127,6 +127,11 @@ class ResultsService:
         return sock
 
     async def start(self) -> None:
+        # Open the database once before uvicorn: a failure inside its lifespan would surface as two
+        # tracebacks; here it is one StoreUnavailable the CLI turns into one line.
+        probe = Database(self.settings.database.path, self.settings.database.synchronous)
+        await probe.open()
+        await probe.close()
         sock = self._bind()
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")
         while not self._server.started:

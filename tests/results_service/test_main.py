@@ -52,3 +52,15 @@ def test_missing_optional_server_package_is_a_clear_error(
         _loop_factory(ResultsSettings(event_loop="uvloop"))
     assert exit_info.value.code == 2
     assert "uvloop is configured but not installed" in capsys.readouterr().err
+
+
+def test_serve_reports_an_unusable_database_in_one_line(tmp_path: Path, clara_home: Path) -> None:
+    path = tmp_path / "r.yaml"
+    database = tmp_path / "missing" / "dir" / "r.db"
+    path.write_text(f"port: 0\ncleanup:\n  enabled: false\ndatabase:\n  path: {database}\n")
+    (tmp_path / "missing").write_text("a file where a folder should be")
+    result = CliRunner().invoke(cli, ["serve", "-f", str(path)])
+    assert result.exit_code == 1
+    assert "results-service: cannot start: cannot open task database" in result.output
+    assert "CLARA_RESULTS_DATABASE__PATH" in result.output
+    assert "Traceback" not in result.output
