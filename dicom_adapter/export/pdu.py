@@ -11,36 +11,14 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
-IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1346.1"  # openclara's implementation class
-IMPLEMENTATION_VERSION = "OPENCLARA_1"
-PDU_HEADER = struct.Struct(">BxI")  # type, reserved, length
-
-
-class PduType(IntEnum):
-    """PS3.8 §9.3.1 PDU types."""
-
-    ASSOCIATE_RQ = 0x01
-    ASSOCIATE_AC = 0x02
-    ASSOCIATE_RJ = 0x03
-    P_DATA_TF = 0x04
-    RELEASE_RQ = 0x05
-    RELEASE_RP = 0x06
-    ABORT = 0x07
-
-
-class ItemType(IntEnum):
-    """PS3.8 §9.3.2 variable items and sub-items."""
-
-    APPLICATION_CONTEXT = 0x10
-    PRESENTATION_CONTEXT_RQ = 0x20
-    PRESENTATION_CONTEXT_AC = 0x21
-    ABSTRACT_SYNTAX = 0x30
-    TRANSFER_SYNTAX = 0x40
-    USER_INFORMATION = 0x50
-    MAXIMUM_LENGTH = 0x51
-    IMPLEMENTATION_CLASS_UID = 0x52
-    IMPLEMENTATION_VERSION_NAME = 0x55
+from dicom_adapter.upper_layer import (
+    APPLICATION_CONTEXT,
+    IMPLEMENTATION_CLASS_UID,
+    IMPLEMENTATION_VERSION_NAME,
+    PDU_HEADER,
+    ItemType,
+    PduType,
+)
 
 
 class ContextResult(IntEnum):
@@ -102,10 +80,10 @@ def encode_associate_rq(
         items.append(_item(ItemType.PRESENTATION_CONTEXT_RQ, bytes([ctx.context_id, 0, 0, 0]) + sub))
     user = _item(ItemType.MAXIMUM_LENGTH, struct.pack(">I", max_pdu_length))
     user += _item(ItemType.IMPLEMENTATION_CLASS_UID, _uid(IMPLEMENTATION_CLASS_UID))
-    user += _item(ItemType.IMPLEMENTATION_VERSION_NAME, IMPLEMENTATION_VERSION.encode("ascii"))
+    user += _item(ItemType.IMPLEMENTATION_VERSION_NAME, IMPLEMENTATION_VERSION_NAME.encode("ascii"))
     items.append(_item(ItemType.USER_INFORMATION, user))
     body = struct.pack(">Hxx", 1) + _ae(called_ae_title) + _ae(calling_ae_title) + bytes(32) + b"".join(items)
-    return PDU_HEADER.pack(PduType.ASSOCIATE_RQ, len(body)) + body
+    return PDU_HEADER.pack(PduType.A_ASSOCIATE_RQ, len(body)) + body
 
 
 def _iter_items(data: bytes, offset: int) -> list[tuple[int, bytes]]:
@@ -156,15 +134,15 @@ def describe_associate_rj(body: bytes) -> str:
 
 
 def encode_release_rq() -> bytes:
-    return PDU_HEADER.pack(PduType.RELEASE_RQ, 4) + bytes(4)
+    return PDU_HEADER.pack(PduType.A_RELEASE_RQ, 4) + bytes(4)
 
 
 def encode_release_rp() -> bytes:
-    return PDU_HEADER.pack(PduType.RELEASE_RP, 4) + bytes(4)
+    return PDU_HEADER.pack(PduType.A_RELEASE_RP, 4) + bytes(4)
 
 
 def encode_abort() -> bytes:
-    return PDU_HEADER.pack(PduType.ABORT, 4) + bytes(4)
+    return PDU_HEADER.pack(PduType.A_ABORT, 4) + bytes(4)
 
 
 def pdv_header(length: int, context_id: int, control: int) -> bytes:

@@ -17,7 +17,8 @@ import structlog
 from dicom_adapter.export import pdu
 from dicom_adapter.export.dimse import command_us, decode_command, encode_c_store_rq
 from dicom_adapter.export.errors import DestinationUnavailableError
-from dicom_adapter.export.pdu import AssociateAccept, PduType, ProposedContext
+from dicom_adapter.export.pdu import AssociateAccept, ProposedContext
+from dicom_adapter.upper_layer import PDU_HEADER, PduType
 
 log = structlog.get_logger()
 
@@ -79,10 +80,10 @@ class StoreAssociation:
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             writer.close()
             raise DestinationUnavailableError(f"{peer.called_ae_title}: no association response: {exc!r}") from exc
-        if pdu_type == PduType.ASSOCIATE_AC:
+        if pdu_type == PduType.A_ASSOCIATE_AC:
             return cls(reader, writer, pdu.decode_associate_ac(body), timeouts)
         writer.close()
-        if pdu_type == PduType.ASSOCIATE_RJ:
+        if pdu_type == PduType.A_ASSOCIATE_RJ:
             raise DestinationUnavailableError(f"{peer.called_ae_title}: {pdu.describe_associate_rj(body)}")
         raise DestinationUnavailableError(f"{peer.called_ae_title}: unexpected PDU 0x{pdu_type:02X} during association")
 
@@ -123,7 +124,7 @@ class StoreAssociation:
         command = b""
         while True:
             pdu_type, body = await _read_pdu(self._reader)
-            if pdu_type == PduType.ABORT:
+            if pdu_type == PduType.A_ABORT:
                 raise DestinationUnavailableError("the destination aborted the association")
             if pdu_type != PduType.P_DATA_TF:
                 raise DestinationUnavailableError(f"unexpected PDU 0x{pdu_type:02X} while waiting for C-STORE-RSP")
@@ -147,7 +148,7 @@ class StoreAssociation:
             self._writer.write(pdu.encode_release_rq())
             await self._writer.drain()
             pdu_type, _ = await asyncio.wait_for(_read_pdu(self._reader), timeout=self._timeouts.acse)
-            if pdu_type != PduType.RELEASE_RP:
+            if pdu_type != PduType.A_RELEASE_RP:
                 log.warning("export.scu.release.unexpected_pdu", pdu_type=pdu_type)
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             log.info("export.scu.release.closed_early", error=repr(exc))
@@ -172,5 +173,5 @@ class StoreAssociation:
 
 async def _read_pdu(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     header = await reader.readexactly(6)
-    pdu_type, length = pdu.PDU_HEADER.unpack(header)
+    pdu_type, length = PDU_HEADER.unpack(header)
     return pdu_type, await reader.readexactly(length)

@@ -21,11 +21,9 @@ from dicom_adapter.scp.dimse import Command, CommandField, decode_command, encod
 from dicom_adapter.scp.errors import PduTooLargeError, ProtocolError, StoreError
 from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
 from dicom_adapter.scp.pdu import (
-    PDU_HEADER,
     PDV_HEADER,
     AcceptedContext,
     AssociateRequest,
-    PduType,
     decode_associate_rq,
     encode_abort,
     encode_associate_ac,
@@ -36,6 +34,7 @@ from dicom_adapter.scp.pdu import (
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.scp.status import AbortReason, Status, store_status
 from dicom_adapter.scp.storing import Origin, Storing, refuse_operation
+from dicom_adapter.upper_layer import PDU_HEADER, PduType
 
 if TYPE_CHECKING:
     from dicom_adapter.scp.runtime import ScpRuntime

@@ -29,7 +29,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-PRIVATE_CREATOR_UID = "1.2.826.0.1.3680043.10.1190.1.1"  # under our implementation class UID root
+from dicom_adapter.upper_layer import IMPLEMENTATION_CLASS_UID
+
+PRIVATE_CREATOR_UID = IMPLEMENTATION_CLASS_UID + ".1"  # under our implementation class UID
 PRIVATE_CREATOR_TAG = 0x00020100
 PRIVATE_INFORMATION_TAG = 0x00020102
 _RECORD = struct.Struct("<4sH2xQI4xQ32s")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dicom_adapter.upper_layer import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from openclara.paths import clara_home
 
 
@@ -29,8 +30,8 @@ class ScpSettings(BaseModel):
     verification_enabled: bool = True  # accept C-ECHO (Verification SOP Class)
     reject_unknown_sources: bool = True  # only configured calling AE titles / hosts may associate
     stop_timeout: float = Field(default=30.0, ge=0)  # stop(): let associations finish, then abort
-    implementation_class_uid: str = "1.2.826.0.1.3680043.10.1190.1"
-    implementation_version_name: str = "OPENCLARA_1"
+    implementation_class_uid: str = IMPLEMENTATION_CLASS_UID
+    implementation_version_name: str = IMPLEMENTATION_VERSION_NAME
 
 
 class StorageSettings(BaseModel):

@@ -6,43 +6,14 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from enum import IntEnum
 
 from dicom_adapter.scp.errors import ProtocolError
 from dicom_adapter.scp.status import AbortReason, AbortSource, ContextResult
+from dicom_adapter.upper_layer import APPLICATION_CONTEXT, PDU_HEADER, ItemType, PduType
 
-PDU_HEADER = struct.Struct(">BxI")  # type, reserved, length
 PDV_HEADER = struct.Struct(">IBB")  # item length, presentation context id, message control header
 _ITEM_HEADER = struct.Struct(">BxH")  # item type, reserved, item length
-APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 PROTOCOL_VERSION = 1
-
-
-class PduType(IntEnum):
-    """PDU types (PS3.8 Table 9-11)."""
-
-    A_ASSOCIATE_RQ = 0x01
-    A_ASSOCIATE_AC = 0x02
-    A_ASSOCIATE_RJ = 0x03
-    P_DATA_TF = 0x04
-    A_RELEASE_RQ = 0x05
-    A_RELEASE_RP = 0x06
-    A_ABORT = 0x07
-
-
-class ItemType(IntEnum):
-    """Variable items and user-information sub-items of A-ASSOCIATE PDUs (PS3.8 9.3.2, PS3.7 D.3.3)."""
-
-    APPLICATION_CONTEXT = 0x10
-    PRESENTATION_CONTEXT_RQ = 0x20
-    PRESENTATION_CONTEXT_AC = 0x21
-    ABSTRACT_SYNTAX = 0x30
-    TRANSFER_SYNTAX = 0x40
-    USER_INFORMATION = 0x50
-    MAXIMUM_LENGTH = 0x51
-    IMPLEMENTATION_CLASS_UID = 0x52
-    ASYNCHRONOUS_OPERATIONS_WINDOW = 0x53
-    IMPLEMENTATION_VERSION_NAME = 0x55
 
 
 @dataclass(frozen=True)

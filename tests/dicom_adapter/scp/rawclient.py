@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import struct
 
-from dicom_adapter.scp.pdu import APPLICATION_CONTEXT, PDU_HEADER
+from dicom_adapter.upper_layer import APPLICATION_CONTEXT, PDU_HEADER
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
