@@ -7,6 +7,7 @@ their full width (the first one always on one line) and the other columns fold t
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,8 @@ from rich.table import Table
 _ID_COLUMN = re.compile(r"(^|_)(id|ID)$|[a-z](Id|ID)$")
 _MIN_OTHER = 4  # narrowest a folded non-id column is allowed to get when budgeting
 _CHROME = 3  # per column: one border + one space of padding each side (the table adds one more border)
+
+PIPED_WIDTH = 200  # columns of a table whose output is not a terminal
 
 
 def is_id_column(column: str) -> bool:
@@ -65,6 +68,13 @@ def column_widths(cells: dict[str, list[str]], columns: Sequence[str], width: in
     return reserved | _fair_share(rest, room - sum(reserved.values()))
 
 
+def _stdout_console() -> Console:
+    """The terminal's width on a terminal; piped into a file or a log, rows are not squeezed into 80 columns."""
+    if sys.stdout.isatty() or "COLUMNS" in os.environ:
+        return Console()
+    return Console(width=PIPED_WIDTH)
+
+
 def emit_table(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str],
@@ -76,7 +86,7 @@ def emit_table(
     if fmt == "json":
         sys.stdout.write(json.dumps([dict(row) for row in rows], indent=2, default=str) + "\n")
         return
-    out = console or Console()
+    out = console or _stdout_console()
     cells = {c: ["" if row.get(c) is None else str(row.get(c)) for row in rows] for c in columns}
     widths = column_widths(cells, columns, out.width) or {}
     table = Table(title=title)

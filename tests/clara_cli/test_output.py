@@ -59,3 +59,16 @@ def test_a_table_that_fits_is_left_as_it_is() -> None:
     assert column_widths({"name": ["x"], "id": [JOB]}, ["name", "id"], 80) is None
     text = render([{"name": "demo", "id": PIPELINE}], ["name", "id"])
     assert re.search(rf"│ demo +│ {PIPELINE} │", text)
+
+
+def test_piped_tables_are_not_squeezed_into_80_columns(capsys, monkeypatch):
+    """`clara results list > file` (or a CI log) keeps each row on one line instead of folding every cell."""
+    from clara_cli.output import emit_table
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    row = {"task_id": "c8c16b3a-c259-45b8-8cee-433a85aa897c", "agent": "ClaraSCU", "state": "Succeeded",
+           "job_id": "25d4b19b96ae4ba08f61185792a9035b", "parameters": '"ORTHANC"'}
+    emit_table([row], list(row), "table")
+    lines = [line for line in capsys.readouterr().out.splitlines() if "ClaraSCU" in line]
+    assert len(lines) == 1
+    assert all(value in lines[0] for value in row.values())
