@@ -37,7 +37,6 @@ class ExportSettings(BaseModel):
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     acse_timeout_seconds: float = Field(default=30.0, gt=0)
     dimse_timeout_seconds: float = Field(default=60.0, gt=0)
-    network_timeout_seconds: float = Field(default=60.0, gt=0)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     stop_timeout_seconds: float = Field(default=30.0, gt=0)
 
