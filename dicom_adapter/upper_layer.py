@@ -39,3 +39,13 @@ class ItemType(IntEnum):
     IMPLEMENTATION_CLASS_UID = 0x52
     ASYNCHRONOUS_OPERATIONS_WINDOW = 0x53
     IMPLEMENTATION_VERSION_NAME = 0x55
+
+
+class ContextResult(IntEnum):
+    """Presentation context result in the A-ASSOCIATE-AC (PS3.8 9.3.3.2)."""
+
+    ACCEPTANCE = 0
+    USER_REJECTION = 1
+    NO_REASON = 2
+    ABSTRACT_SYNTAX_NOT_SUPPORTED = 3
+    TRANSFER_SYNTAXES_NOT_SUPPORTED = 4

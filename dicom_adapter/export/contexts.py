@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dicom_adapter.export.part10 import Part10File
-from dicom_adapter.export.pdu import AcceptedContext, ContextResult, ProposedContext
+from dicom_adapter.export.pdu import AcceptedContext, ProposedContext
 from dicom_adapter.export.transcode import UNCOMPRESSED_FALLBACKS, can_transcode
+from dicom_adapter.upper_layer import ContextResult
 
 MAX_CONTEXTS = 128  # odd context ids 1..255 (PS3.8 §9.3.2.2)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import IntEnum
 
 from dicom_adapter.upper_layer import (
     APPLICATION_CONTEXT,
@@ -19,16 +18,6 @@ from dicom_adapter.upper_layer import (
     ItemType,
     PduType,
 )
-
-
-class ContextResult(IntEnum):
-    """PS3.8 §9.3.3.2 presentation context results in the A-ASSOCIATE-AC."""
-
-    ACCEPTANCE = 0
-    USER_REJECTION = 1
-    NO_REASON = 2
-    ABSTRACT_SYNTAX_NOT_SUPPORTED = 3
-    TRANSFER_SYNTAXES_NOT_SUPPORTED = 4
 
 
 @dataclass(frozen=True)

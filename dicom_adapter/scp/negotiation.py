@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from pynetdicom.sop_class import _STORAGE_CLASSES
 
 from dicom_adapter.scp.pdu import AcceptedContext, AssociateRequest, ProposedContext
-from dicom_adapter.scp.status import ContextResult, RejectReason, RejectResult, RejectSource
-from dicom_adapter.upper_layer import APPLICATION_CONTEXT
+from dicom_adapter.scp.status import RejectReason, RejectResult, RejectSource
+from dicom_adapter.upper_layer import APPLICATION_CONTEXT, ContextResult
 
 if TYPE_CHECKING:
     from dicom_adapter.disk import DiskGuard

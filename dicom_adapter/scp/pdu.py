@@ -8,8 +8,8 @@ import struct
 from dataclasses import dataclass, field
 
 from dicom_adapter.scp.errors import ProtocolError
-from dicom_adapter.scp.status import AbortReason, AbortSource, ContextResult
-from dicom_adapter.upper_layer import APPLICATION_CONTEXT, PDU_HEADER, ItemType, PduType
+from dicom_adapter.scp.status import AbortReason, AbortSource
+from dicom_adapter.upper_layer import APPLICATION_CONTEXT, PDU_HEADER, ContextResult, ItemType, PduType
 
 PDV_HEADER = struct.Struct(">IBB")  # item length, presentation context id, message control header
 _ITEM_HEADER = struct.Struct(">BxH")  # item type, reserved, item length

@@ -74,16 +74,6 @@ class AbortSource(IntEnum):
     SERVICE_PROVIDER = 2
 
 
-class ContextResult(IntEnum):
-    """Presentation context result in the A-ASSOCIATE-AC (PS3.8 9.3.3.2)."""
-
-    ACCEPTANCE = 0
-    USER_REJECTION = 1
-    NO_REASON = 2
-    ABSTRACT_SYNTAX_NOT_SUPPORTED = 3
-    TRANSFER_SYNTAXES_NOT_SUPPORTED = 4
-
-
 def store_status(exc: StoreError) -> Status:
     """The C-STORE status that answers a failed store (the only place this mapping lives)."""
     if isinstance(exc, OutOfResourcesError):

@@ -8,7 +8,8 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittle
 
 from dicom_adapter.export.contexts import SendMode, plan_send, propose_contexts
 from dicom_adapter.export.part10 import Part10File
-from dicom_adapter.export.pdu import AcceptedContext, ContextResult
+from dicom_adapter.export.pdu import AcceptedContext
+from dicom_adapter.upper_layer import ContextResult
 
 SEG = "1.2.840.10008.5.1.4.1.1.66.4"
 

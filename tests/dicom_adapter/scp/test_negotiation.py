@@ -5,7 +5,8 @@ from dataclasses import replace
 from dicom_adapter.scp.config import ScpSettings
 from dicom_adapter.scp.negotiation import Acceptance, Rejection, is_storage, negotiate
 from dicom_adapter.scp.pdu import decode_associate_rq
-from dicom_adapter.scp.status import ContextResult, RejectReason, RejectResult, RejectSource
+from dicom_adapter.scp.status import RejectReason, RejectResult, RejectSource
+from dicom_adapter.upper_layer import ContextResult
 from tests.dicom_adapter.scp import rawclient as raw
 from tests.dicom_adapter.scp.fakes import FakeRegistry
 

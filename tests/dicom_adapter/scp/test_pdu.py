@@ -15,7 +15,7 @@ from dicom_adapter.scp.pdu import (
     encode_p_data,
     encode_release_rp,
 )
-from dicom_adapter.scp.status import ContextResult
+from dicom_adapter.upper_layer import ContextResult
 from tests.dicom_adapter.scp import rawclient as raw
 
 
