@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -11,13 +10,12 @@ import click
 
 from dicom_adapter.errors import ListenError
 from dicom_adapter.settings import AdapterSettings, apply_clara_environment
+from openclara import service_cli
 from openclara.settings import ConfigError, load_settings
 
 EXIT_CONFIG = 2
 
-config_option = click.option(
-    "-f", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration (default: built-in)."
-)
+config_option = service_cli.config_option("config/dicom-adapter.yaml", "CLARA_DICOM_")
 
 
 def _load(config_path: Path | None) -> AdapterSettings:
@@ -60,24 +58,7 @@ def serve(config_path: Path | None) -> None:
         sys.exit(1)
 
 
-@cli.group()
-def config() -> None:
-    """Check or print the effective configuration."""
-
-
-@config.command()
-@config_option
-def validate(config_path: Path | None) -> None:
-    """Exit 0 when the file and environment are valid; else list every error and exit 2."""
-    _load(config_path)
-    click.echo(f"{config_path or 'built-in defaults'}: configuration is valid")
-
-
-@config.command()
-@config_option
-def show(config_path: Path | None) -> None:
-    """Print the effective configuration (file + environment + defaults) as JSON."""
-    click.echo(json.dumps(_load(config_path).model_dump(mode="json"), indent=2))
+cli.add_command(service_cli.config_commands(_load, config_option))
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from openclara import service_cli
 from openclara.lifecycle import serve_until_signalled
 from openclara.logs import configure_logging
 from openclara.settings import ConfigError, load_settings
@@ -20,10 +21,7 @@ from platform_server.settings import PlatformSettings
 
 EXIT_CONFIG = 2
 
-config_option = click.option(
-    "-f", "--config", "config", type=click.Path(path_type=Path), default=None,
-    help="YAML settings (see config/platform-server.yaml); environment CLARA_PLATFORM_* overrides it.",
-)
+config_option = service_cli.config_option("config/platform-server.yaml", "CLARA_PLATFORM_")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,9 +29,9 @@ def cli() -> None:
     """openclara platform server: Clara's Platform API (pipelines, jobs, payloads, models) over gRPC."""
 
 
-def _load(config: Path | None) -> PlatformSettings:
+def _load(config_path: Path | None) -> PlatformSettings:
     try:
-        return load_settings(PlatformSettings, config)
+        return load_settings(PlatformSettings, config_path)
     except ConfigError as exc:
         click.echo(f"platform-server: invalid configuration\n{exc}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -41,9 +39,9 @@ def _load(config: Path | None) -> PlatformSettings:
 
 @cli.command()
 @config_option
-def serve(config: Path | None) -> None:
+def serve(config_path: Path | None) -> None:
     """Serve the Platform API until SIGTERM; running operators drain first."""
-    settings = _load(config)
+    settings = _load(config_path)
     configure_logging(settings.log.level, settings.log.format)
     try:
         asyncio.run(serve_until_signalled(PlatformServer(settings), "platform_server"))
@@ -52,29 +50,12 @@ def serve(config: Path | None) -> None:
         sys.exit(1)
 
 
-@cli.group(name="config")
-def config_group() -> None:
-    """Check or print the effective configuration."""
-
-
-@config_group.command()
-@config_option
-def validate(config: Path | None) -> None:
-    """Exit 0 when the file and environment are valid; else list every error and exit 2."""
-    _load(config)
-    click.echo(f"{config or 'built-in defaults'}: configuration is valid")
-
-
-@config_group.command()
-@config_option
-def show(config: Path | None) -> None:
-    """Print the effective configuration (file + environment + defaults) as JSON."""
-    click.echo(_load(config).model_dump_json(indent=2))
-
+config_group = service_cli.config_commands(_load, config_option)
+cli.add_command(config_group)
 
 # The earlier spelling, kept for scripts written against it.
-cli.add_command(click.Command("check-config", callback=show.callback, params=show.params, hidden=True,
-                              help=show.help))
+show = config_group.commands["show"]
+cli.add_command(click.Command("check-config", callback=show.callback, params=show.params, hidden=True, help=show.help))
 
 
 def main() -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from openclara import service_cli
 from openclara.lifecycle import serve_until_signalled
 from openclara.logs import configure_logging
 from openclara.settings import ConfigError, load_settings
@@ -18,14 +18,7 @@ from results_service.app import ResultsService
 from results_service.errors import StoreUnavailable
 from results_service.settings import ResultsSettings
 
-config_option = click.option(
-    "-f",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="YAML settings (see config/results-service.yaml); CLARA_RESULTS_* env vars override it.",
-)
+config_option = service_cli.config_option("config/results-service.yaml", "CLARA_RESULTS_")
 
 
 def _load(config_path: Path | None) -> ResultsSettings:
@@ -73,24 +66,7 @@ def _loop_factory(settings: ResultsSettings) -> Callable[[], asyncio.AbstractEve
     return factory
 
 
-@cli.group()
-def config() -> None:
-    """Check or print the effective configuration."""
-
-
-@config.command()
-@config_option
-def validate(config_path: Path | None) -> None:
-    """Exit 0 when the configuration is valid, else print every problem and exit 2."""
-    _load(config_path)
-    click.echo("configuration is valid")
-
-
-@config.command()
-@config_option
-def show(config_path: Path | None) -> None:
-    """Print the effective settings (file + environment + defaults) as JSON."""
-    click.echo(json.dumps(_load(config_path).model_dump(mode="json"), indent=2))
+cli.add_command(service_cli.config_commands(_load, config_option))
 
 
 def main() -> None:
