@@ -21,7 +21,7 @@ import aiosqlite
 from platform_server import metadata as md
 from platform_server.chunks import read_chunks, write_chunks
 from platform_server.db import Database
-from platform_server.domain import FileDetails, Payload, PayloadType, new_id
+from platform_server.domain import FileDetails, JobState, Payload, PayloadType, new_id
 from platform_server.errors import Conflict, InvalidArgument, NotFound
 from platform_server.payloads import names
 
@@ -80,7 +80,14 @@ class PayloadStore:
         return await self.get(payload_id)
 
     async def delete(self, payload_id: str) -> None:
-        await self._row(payload_id)
+        row = await self._row(payload_id)
+        if row["job_id"] is not None:
+            # Its operators read and write this folder: deleting it under them would fault the job
+            # with confusing file errors.
+            job = await self._db.one("SELECT state FROM jobs WHERE job_id = ?", (row["job_id"],))
+            if job is not None and job["state"] == JobState.RUNNING:
+                raise Conflict(f"payload {payload_id} belongs to job {row['job_id']}, which is running: "
+                               "cancel the job or wait until it stops, then delete the payload")
         await self._db.write("DELETE FROM payloads WHERE payload_id = ?", (payload_id,))
         await asyncio.to_thread(shutil.rmtree, self.folder(payload_id), True)
 

@@ -88,6 +88,22 @@ async def test_started_payload_input_is_read_only(platform: Platform) -> None:
         await platform.payloads.remove(job.payload_id, "input/a.dcm")
 
 
+async def test_running_jobs_payload_cannot_be_deleted(platform: Platform, fake: FakeExecutor) -> None:
+    """Deleting a payload under running operators would fault them with file errors; refuse, name the way out."""
+    fake.block.add("reader")
+    job_id = await new_job(platform)
+    job = await platform.jobs.get(job_id)
+    await platform.service.start(job_id, {})
+    while not fake.started:
+        await asyncio.sleep(0.01)
+    with pytest.raises(Conflict, match=f"belongs to job {job_id}, which is running: cancel the job or wait"):
+        await platform.payloads.delete(job.payload_id)
+    await platform.service.cancel(job_id, "done testing")
+    await platform.payloads.delete(job.payload_id)
+    with pytest.raises(NotFound):
+        await platform.payloads.get(job.payload_id)
+
+
 async def test_cancel_queued_and_running_jobs(platform: Platform, fake: FakeExecutor) -> None:
     fake.block.add("reader")
     first, second = await new_job(platform), await new_job(platform)
