@@ -15,5 +15,6 @@ Map of the whole stack (one package per deployable concern)::
 
 This package holds only what every service shares: structlog set-up (`logs`), the YAML + env
 settings loader (`settings`), the start/stop lifecycle with SIGTERM draining (`lifecycle`) and the
-one-command embedded stack (`stack`).
+one-command embedded stack (`stack` plans it, `supervisor` runs it as `openclara up`), and the
+shared service command line (`service_cli`).
 """
