@@ -1,0 +1,84 @@
+"""InstanceReceiver: fragments are queued and written in batches (os.writev); the file is byte-exact."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import zlib
+from pathlib import Path
+
+import pytest
+
+from dicom_adapter.scp import receiver as receiver_module
+from dicom_adapter.scp.completion import read_completion
+from dicom_adapter.scp.errors import OutOfResourcesError
+from dicom_adapter.scp.part10 import FileMeta
+from dicom_adapter.scp.receiver import InstanceReceiver
+from dicom_adapter.spool import Spool
+from tests.dicom_adapter.scp.datasets import encode, make_ct
+
+
+def _receiver(tmp_path: Path):
+    spool = Spool(tmp_path)
+    spool.prepare()
+    ds = make_ct(size=256)  # ~131 KB of pixels
+    meta = FileMeta(
+        sop_class_uid=ds.SOPClassUID,
+        sop_instance_uid=ds.SOPInstanceUID,
+        transfer_syntax="1.2.840.10008.1.2.1",
+        implementation_class_uid="1.2.3",
+        implementation_version_name="TEST",
+        calling_ae_title="STORESCU",
+        called_ae_title="CLARA",
+        sending_address="dicom://10.0.0.7:4242",
+    )
+    return spool, InstanceReceiver(spool, meta), encode(ds)
+
+
+def _commit(spool: Spool, receiver: InstanceReceiver):
+    instance = asyncio.run(receiver.commit(spool.association_dir("CLARA", "a1"), "10.0.0.7", "a1", (), inline=True))
+    receiver.place()
+    return instance
+
+
+@pytest.mark.parametrize("fragment", [7, 1000, 16372, 1 << 20])
+def test_fragments_of_any_size_make_the_same_file(tmp_path, fragment):
+    """7-byte fragments exceed the writev part limit many times over; 1 MB ones exceed the batch size."""
+    spool, receiver, data = _receiver(tmp_path)
+    for offset in range(0, len(data), fragment):
+        receiver.write(data[offset : offset + fragment])
+    instance = _commit(spool, receiver)
+    content = instance.path.read_bytes()
+    assert content.endswith(data)
+    assert len(content) == instance.size
+    record = read_completion(instance.path)
+    assert record is not None and record.length == len(data) and record.crc32 == zlib.crc32(data)
+
+
+def test_a_short_writev_is_completed(tmp_path, monkeypatch):
+    """The kernel may write less than asked; the rest follows with plain writes."""
+    real = os.writev
+
+    def short_writev(fd: int, buffers) -> int:
+        first = bytes(buffers[0])
+        return real(fd, [first[: max(1, len(first) // 2)]])
+
+    monkeypatch.setattr(receiver_module.os, "writev", short_writev)
+    spool, receiver, data = _receiver(tmp_path)
+    for offset in range(0, len(data), 16372):
+        receiver.write(data[offset : offset + 16372])
+    assert _commit(spool, receiver).path.read_bytes().endswith(data)
+
+
+def test_a_failed_write_is_reported_at_commit_with_its_reason(tmp_path, monkeypatch):
+    def full(fd: int, buffers) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(receiver_module.os, "writev", full)
+    spool, receiver, data = _receiver(tmp_path)
+    receiver.write(data)
+    temp = receiver._temp
+    with pytest.raises(OutOfResourcesError, match="disk full while writing the spool file"):
+        _commit(spool, receiver)
+    assert receiver.size == len(data)
+    assert temp is not None and not temp.exists()  # the partial file is gone
