@@ -138,7 +138,9 @@ def status(ctx: CliContext) -> None:
         health = None
     if pid is None and health is None:
         _fail(f"the DICOM adapter is not running (nothing answers at {ctx.config.dicom})")
-    info: dict[str, Any] = {"pid": pid if pid is not None else "-", "api": ctx.config.dicom}
+    # No pid file but an answer: someone else runs it (`openclara up`, systemd, a container).
+    started_by = "not started by 'clara dicom start' (openclara up, a service manager or a container)"
+    info: dict[str, Any] = {"pid": pid if pid is not None else started_by, "api": ctx.config.dicom}
     if health is not None:
         info["active_associations"] = health.get("activeDimseConnections")
         info["services"] = ", ".join(f"{k}={v}" for k, v in health.get("services", {}).items())
