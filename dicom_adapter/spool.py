@@ -6,21 +6,19 @@ Layout::
     <root>/<called AE, file-system safe>/<association id>/<SOP Instance UID>.dcm
 
 One flush per instance: a data set is streamed into a spare file whose directory entry was made
-durable beforehand (spares are created and `.incoming/` fsync'd in batches, off the path of any
-C-STORE); its completion record (length, CRC32, association id: `scp.completion`) is written into the
-file meta; one `fdatasync`; then the rename to the final name, with no directory fsync. After a
-crash a file still in `.incoming/` is complete (record valid: `recover()` moves it to its final name)
-or was never acknowledged (deleted). The file meta names the called and calling AE titles and the
-sender's address, so `scan()` rebuilds `StoredInstance`s from the files alone.
+durable beforehand (`spares.SparePool`: made ahead, while nothing is received); its completion
+record (length, checksum, association id: `scp.completion`) is written into the file meta; one
+`fdatasync`; then the rename to the final name, with no directory fsync. After a crash a file
+still in `.incoming/` is complete (record valid: `recover()` moves it to its final name), was never
+acknowledged (deleted), or is an unused spare (empty: kept). The file meta names the called and
+calling AE titles and the sender's address, so `scan()` rebuilds `StoredInstance`s from the files alone.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,14 +30,13 @@ from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.errors import StoreError
 from dicom_adapter.scp.part10 import parse_tag, read_header_file
 from dicom_adapter.scp.recovery import Recovery, recover_incoming
+from dicom_adapter.spares import SUFFIX, SparePool, fsync_directory
 
 log = structlog.get_logger()
 
 INCOMING = ".incoming"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-SPARE_BATCH = 64  # spares created per directory fsync (open fds: at most this many)
-SPARE_LOW = 32  # refill when fewer remain: a slow disk can take 10+ instances to make a batch
+SPARE_FILES = 2048  # default pool size: a burst of this many instances creates no file (spares.py)
 _BUILTIN_GROUPS = {0x0020000D, 0x0020000E}  # study and series UIDs are StoredInstance fields already
 
 
@@ -63,42 +60,37 @@ _SYNC_FILE_RANGE = _sync_file_range()
 _SYNC_FILE_RANGE_WRITE = 2  # start writeback of dirty pages in the range, do not wait
 
 
-def fsync_directory(path: Path) -> None:
-    """Make a rename or a new entry in `path` durable (POSIX needs the directory itself fsync'd)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Spool:
-    """Files under `root`; `fsync=False` trades durability for speed (tests, tmpfs)."""
+    """Files under `root`; `fsync=False` trades durability for speed (tests, tmpfs). `spare_files`
+    sizes the pool of spare files; `busy()` tells it whether associations are open."""
 
-    def __init__(self, root: Path, fsync: bool = True) -> None:
+    def __init__(
+        self, root: Path, fsync: bool = True, spare_files: int = SPARE_FILES, busy: Callable[[], bool] = lambda: False
+    ) -> None:
         self.root = root
         self.incoming = root / INCOMING
         self._fsync = fsync
         self._ready: set[Path] = set()
-        self._spares: list[tuple[Path, int]] = []
         self._recovered = False
-        self._refill: asyncio.Task[None] | None = None
-        self._closed = False
+        self.spares = SparePool(self.incoming, spare_files, fsync, busy)
 
     def prepare(self) -> int:
-        """Create the directories, recover complete files a crash left in `.incoming/` and delete the
-        rest (never acknowledged, or unused spares); returns how many were deleted."""
+        """Create the directories, recover complete files a crash left in `.incoming/`, keep the empty
+        ones as spares and delete the rest (never acknowledged); returns how many were deleted."""
         self.incoming.mkdir(parents=True, exist_ok=True)
         removed = self.recover().deleted
+        self.spares.adopt()
         for partial in self.incoming.iterdir():
-            partial.unlink(missing_ok=True)
-            removed += 1
+            if partial.suffix != SUFFIX or partial.stat().st_size:
+                partial.unlink(missing_ok=True)
+                removed += 1
         if removed:
             log.info("spool.partials.removed", count=removed)
         return removed
 
     def recover(self) -> Recovery:
-        """Move every complete file of `.incoming/` to its final name, delete the incomplete ones.
+        """Move every complete file of `.incoming/` to its final name, delete the incomplete ones
+        (empty ones are spares: left for `prepare`).
 
         Runs once per `Spool`, before the SCP listens (`prepare`) or before the first `scan`,
         whichever comes first: never while files are being received.
@@ -115,61 +107,20 @@ class Spool:
         return recovery
 
     def create_temp(self) -> tuple[Path, int]:
-        """An empty file in `.incoming/` whose directory entry is durable, opened for writing (raw fd).
+        """An empty file in `.incoming/` whose directory entry is durable, opened for writing (raw fd)."""
+        return self.spares.take()
 
-        Taken from the spares `refill()` made: creating a file costs 0.3-1.5 ms of kernel time on
-        ext4 and making its entry durable a directory fsync, both moved off the path of a C-STORE.
-        """
-        if not self._spares:
-            self._spares.extend(self.make_spares(1))
-        return self._spares.pop()
-
-    def make_spares(self, count: int) -> list[tuple[Path, int]]:
-        """Create `count` empty files in `.incoming/` and make their entries durable (one directory
-        fsync for all). Blocking; an OSError after the first file only shortens the batch."""
-        spares: list[tuple[Path, int]] = []
-        try:
-            for _ in range(count):
-                path = self.incoming / f"{uuid.uuid4().hex}.part"
-                spares.append((path, os.open(path, _OPEN_FLAGS, 0o644)))
-        except OSError as exc:
-            if not spares:
-                raise
-            log.warning("spool.spare.failed", error=exc.strerror)
-        if self._fsync:
-            fsync_directory(self.incoming)
-        return spares
-
-    def refill(self, count: int = SPARE_BATCH) -> None:
-        """Top the spares up to `count` now (blocking: at start, before the first association)."""
-        self._closed = False
-        if len(self._spares) < count:
-            self._spares.extend(self.make_spares(count - len(self._spares)))
+    def fill_spares(self) -> None:
+        """Top the spare pool up (blocking: at start, before the port opens)."""
+        self.spares.fill()
 
     def refill_soon(self) -> None:
-        """Top the spares up in a worker thread when they run low (call it from the event loop, after
-        a response: the peer is busy reading its next file, the loop goes on receiving meanwhile)."""
-        if len(self._spares) >= SPARE_LOW or (self._refill is not None and not self._refill.done()):
-            return
-        self._refill = asyncio.get_running_loop().create_task(self._refill_in_thread())
+        """Let the spare pool refill in a worker thread when it is due (call from the event loop)."""
+        self.spares.refill_soon()
 
-    async def _refill_in_thread(self) -> None:
-        try:
-            spares = await asyncio.to_thread(self.make_spares, SPARE_BATCH - len(self._spares))
-        except OSError as exc:
-            log.warning("spool.spare.failed", error=exc.strerror)
-            return
-        if self._closed:  # stop() ran meanwhile: do not leave open files behind
-            for spare in spares:
-                self.discard(*spare)
-            return
-        self._spares.extend(spares)
-
-    def close(self) -> None:
-        """Delete the spare files (a refill still running deletes its own when it ends)."""
-        self._closed = True
-        while self._spares:
-            self.discard(*self._spares.pop())
+    async def aclose(self) -> None:
+        """Stop refilling spares; they stay on disk for the next start."""
+        await self.spares.aclose()
 
     def association_dir(self, called_ae_title: str, association_id: str) -> Path:
         return self.root / safe_name(called_ae_title) / safe_name(association_id)

@@ -9,7 +9,7 @@ socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
            receiver.py     its data set streamed from PDVs into a spool temp file
            part10.py       file meta we prepend; UIDs and group tag read from the first bytes
            elements.py     fast walk over top-level elements (the UIDs without pydicom)
-           completion.py   the completion record in the file meta (length, CRC32, association id)
+           completion.py   the completion record in the file meta (length, checksum, association id)
        --> dicom_adapter.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
 recovery.py  restart after a crash: complete files of .incoming/ moved into place, the rest deleted
 config.py  ScpSettings / StorageSettings     ports.py  AeRegistry, InstanceSink, AssociationRecord

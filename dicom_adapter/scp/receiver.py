@@ -1,7 +1,7 @@
 """One C-STORE data set streamed from P-DATA fragments into a spool temp file, then committed.
 
-The CRC32 of the data set is computed while it streams; at commit the completion record (length,
-CRC32, association id: `scp.completion`) is written into the file meta before the one `fdatasync`.
+The checksum (XXH3-64) of the data set is computed while it streams; at commit the completion record
+(length, checksum, association id: `scp.completion`) is written into the file meta before the one `fdatasync`.
 
 Memory per instance is the first `HEAD_LIMIT` bytes (kept to read the UIDs) plus the write queue
 (under `_BATCH` bytes and one fragment): a 2 GB instance costs the same as a 2 KB one.
@@ -13,12 +13,11 @@ import asyncio
 import errno
 import os
 import time
-import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_adapter.models import StoredInstance
-from dicom_adapter.scp.completion import RECORD_SIZE, encode_record
+from dicom_adapter.scp.completion import RECORD_SIZE, encode_record, new_checksum
 from dicom_adapter.scp.errors import OutOfResourcesError, StoreError, StoreProcessingError
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta, read_header, read_header_file
 from dicom_adapter.spool import safe_name
@@ -58,7 +57,7 @@ class InstanceReceiver:
         self._fd: int | None = None
         self._written = 0  # bytes in the file so far
         self._flushed = 0  # bytes handed to start_writeback
-        self._crc = 0  # CRC32 of the data set bytes so far
+        self._checksum = new_checksum()  # of the data set bytes so far
         self._final: Path | None = None  # set by commit()
         try:
             self._temp, self._fd = spool.create_temp()
@@ -70,7 +69,7 @@ class InstanceReceiver:
         self.size += len(chunk)
         if self.error is not None:
             return
-        self._crc = zlib.crc32(chunk, self._crc)
+        self._checksum.update(chunk)
         if len(self._head) < HEAD_LIMIT:
             self._head += chunk[: HEAD_LIMIT - len(self._head)]
         self._queue.append(chunk)
@@ -115,7 +114,7 @@ class InstanceReceiver:
             self.discard()
             raise
         received_at = time.time_ns()
-        record = encode_record(self.size, self._crc, received_at, association_id)
+        record = encode_record(self.size, self._checksum.intdigest(), received_at, association_id)
         try:
             os.pwrite(self._fd, record, self._meta_length - RECORD_SIZE)
         except OSError as exc:

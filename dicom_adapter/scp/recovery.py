@@ -2,9 +2,9 @@
 
 A file there is one of:
 
-- an unused spare (empty) -> delete;
+- an unused spare (empty) -> left alone: `spares.SparePool.adopt` reuses it;
 - a data set being received when the process died, or one whose `fdatasync` never completed
-  (completion record missing, or length / CRC32 not matching what is on disk) -> never acknowledged:
+  (completion record missing, or length / checksum not matching what is on disk) -> never acknowledged:
   delete;
 - a complete file whose rename did not reach the disk (record valid) -> it may have been
   acknowledged: move it to its final name, unless a newer copy of the same instance (a re-send, later
@@ -32,7 +32,7 @@ FinalPath = Callable[[str, str, str], Path]  # (called AE, association id, SOP I
 
 class Decision(enum.Enum):
     MOVE = "move"  # complete: give it its final name
-    DELETE = "delete"  # never acknowledged (or an unused spare)
+    DELETE = "delete"  # never acknowledged
     STALE = "stale"  # complete, but a newer copy of the instance is in place: delete
 
 
@@ -67,7 +67,9 @@ def recover_incoming(incoming: Path, final_path: FinalPath) -> Recovery:
 
 
 def _recover_one(path: Path, final_path: FinalPath, recovery: Recovery) -> None:
-    completion = read_completion(path) if path.stat().st_size else None
+    if path.stat().st_size == 0:
+        return  # a spare, never written to
+    completion = read_completion(path)
     final = None
     existing = None
     if completion is not None and completion.sop_instance_uid and completion.association_id:

@@ -35,7 +35,12 @@ class StoreScp:
         sink: InstanceSink,
     ) -> None:
         self._settings = settings
-        self.spool = Spool(storage.resolved_spool_dir(), fsync=storage.fsync)
+        self.spool = Spool(
+            storage.resolved_spool_dir(),
+            fsync=storage.fsync,
+            spare_files=storage.spare_files,
+            busy=lambda: bool(self._tasks),
+        )
         self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
         self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, lambda: len(self._tasks))
         self._server: asyncio.Server | None = None
@@ -53,9 +58,12 @@ class StoreScp:
         return len(self._tasks)
 
     async def start(self) -> None:
-        """Prepare the spool (recovering what a crash left in `.incoming/`) and its spare files, then listen."""
+        """Prepare the spool (recovering what a crash left in `.incoming/`) and its spare files, then listen.
+
+        The first start of a new spool makes `spare_files` empty files (~0.3-1 s for 2,048 here);
+        later starts find them in place."""
         await asyncio.to_thread(self.spool.prepare)
-        await asyncio.to_thread(self.spool.refill)
+        await asyncio.to_thread(self.spool.fill_spares)
         self._server = await asyncio.start_server(
             self._on_connection,
             self._settings.host,
@@ -85,7 +93,7 @@ class StoreScp:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self._server = None
-        self.spool.close()
+        await self.spool.aclose()
         log.info("scp.stopped", aborted=len(pending))
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -104,3 +112,5 @@ class StoreScp:
             log.exception("scp.connection.failed")
         finally:
             self._tasks.discard(task)
+            if not self._tasks:
+                self.spool.refill_soon()  # idle now: top the spare files up before the next burst

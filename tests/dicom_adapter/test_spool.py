@@ -5,7 +5,7 @@ import os
 
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
 from dicom_adapter.scp.receiver import InstanceReceiver
-from dicom_adapter.spool import SPARE_BATCH, SPARE_LOW, Spool, safe_name
+from dicom_adapter.spool import Spool, safe_name
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 
@@ -35,13 +35,16 @@ def test_commit_moves_the_file_to_its_final_name(tmp_path):
     assert list(spool.incoming.iterdir()) == []
 
 
-def test_prepare_deletes_partial_files(tmp_path):
+def test_prepare_deletes_partial_files_and_keeps_empty_ones_as_spares(tmp_path):
     spool = Spool(tmp_path)
     spool.prepare()
-    spool.create_temp()
-    spool.create_temp()
-    assert Spool(tmp_path).prepare() == 2
-    assert list((tmp_path / ".incoming").iterdir()) == []
+    for _ in range(3):
+        _, fd = spool.create_temp()
+        os.write(fd, b"partial")
+    _, fd = spool.create_temp()  # taken, never written to: still a spare
+    again = Spool(tmp_path)
+    assert again.prepare() == 3
+    assert len(list((tmp_path / ".incoming").iterdir())) == 1 and len(again.spares) == 1
 
 
 def test_scan_rebuilds_instances_from_the_files(tmp_path):
@@ -86,22 +89,6 @@ def test_safe_name():
     assert safe_name("CT/AE 1") == "CT_AE_1"
     assert safe_name("..") == "_.."
     assert safe_name("1.2.3") == "1.2.3"
-
-
-async def test_spares_are_made_in_batches_and_topped_up_in_a_thread(tmp_path):
-    spool = Spool(tmp_path)
-    spool.prepare()
-    spool.refill()
-    assert len(list(spool.incoming.iterdir())) == SPARE_BATCH
-    taken = [spool.create_temp() for _ in range(SPARE_BATCH - SPARE_LOW + 1)]
-    spool.refill_soon()
-    assert spool._refill is not None
-    await spool._refill
-    assert len(spool._spares) == SPARE_BATCH
-    for temp, fd in taken:
-        spool.discard(temp, fd)
-    spool.close()
-    assert list(spool.incoming.iterdir()) == []
 
 
 def test_commit_writes_no_directory_flush_but_the_file_survives_a_lost_rename(tmp_path):

@@ -82,7 +82,8 @@ async def running_scp(
     """A started StoreScp on 127.0.0.1, any free port; stopped on exit."""
     settings = ScpSettings(port=0, **(scp or {}))
     storage_settings = StorageSettings(
-        spool_dir=spool_dir, **({"watermark_percent": 100, "reserve_space_gb": 0} | (storage or {}))
+        spool_dir=spool_dir,
+        **({"watermark_percent": 100, "reserve_space_gb": 0, "spare_files": 64} | (storage or {})),
     )
     registry = registry or FakeRegistry()
     sink = FakeSink()

@@ -35,7 +35,7 @@ class NoSink:
 
 async def serve(spool: Path, port: int) -> None:
     configure_logging("WARNING")
-    storage = StorageSettings(spool_dir=spool, watermark_percent=100, reserve_space_gb=0)
+    storage = StorageSettings(spool_dir=spool, watermark_percent=100, reserve_space_gb=0, spare_files=64)
     scp = StoreScp(ScpSettings(port=port), storage, AnyAe(), NoSink())  # type: ignore[arg-type]
     await scp.start()
     print("listening", flush=True)

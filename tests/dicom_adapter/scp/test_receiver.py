@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import zlib
 from pathlib import Path
 
 import pytest
+import xxhash
 
 from dicom_adapter.scp import receiver as receiver_module
 from dicom_adapter.scp.completion import read_completion
@@ -52,7 +52,7 @@ def test_fragments_of_any_size_make_the_same_file(tmp_path, fragment):
     assert content.endswith(data)
     assert len(content) == instance.size
     record = read_completion(instance.path)
-    assert record is not None and record.length == len(data) and record.crc32 == zlib.crc32(data)
+    assert record is not None and record.length == len(data) and record.checksum == xxhash.xxh3_64_intdigest(data)
 
 
 def test_a_short_writev_is_completed(tmp_path, monkeypatch):

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import zlib
 
+import xxhash
+
 from dicom_adapter.scp.completion import RECORD_SIZE, Completion, encode_record, read_completion
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
 from dicom_adapter.scp.recovery import Decision, decide
@@ -11,7 +13,9 @@ from tests.dicom_adapter.scp.datasets import encode, make_ct
 ASSOCIATION = "20261122T010557695-16eb7d1e"
 
 
-def incoming_file(spool: Spool, name: str = "x.part", record: bool = True, received_ns: int = 1000, sop: str = ""):
+def incoming_file(
+    spool: Spool, name: str = "x.part", record: bool = True, received_ns: int = 1000, sop: str = "", version: int = 2
+):
     """A file as the receiver leaves it in `.incoming/` right after its fdatasync."""
     ds = make_ct(sop=sop or None)
     meta = bytearray(
@@ -30,7 +34,10 @@ def incoming_file(spool: Spool, name: str = "x.part", record: bool = True, recei
     )
     data = encode(ds)
     if record:
-        meta[-RECORD_SIZE:] = encode_record(len(data), zlib.crc32(data), received_ns, ASSOCIATION)
+        meta[-RECORD_SIZE:] = encode_record(len(data), xxhash.xxh3_64_intdigest(data), received_ns, ASSOCIATION)
+        if version == 1:  # as releases before XXH3 wrote it: CRC32 where the checksum is
+            meta[-RECORD_SIZE + 4 : -RECORD_SIZE + 6] = b"\x01\x00"
+            meta[-RECORD_SIZE + 16 : -RECORD_SIZE + 24] = zlib.crc32(data).to_bytes(8, "little")
     spool.incoming.mkdir(parents=True, exist_ok=True)
     path = spool.incoming / name
     path.write_bytes(bytes(meta) + data)
@@ -66,7 +73,16 @@ def test_truncated_file_is_deleted(tmp_path):
     assert list(spool.files()) == [] and list(spool.incoming.iterdir()) == []
 
 
-def test_crc_mismatch_is_deleted(tmp_path):
+def test_a_file_spooled_by_an_earlier_release_crc32_record_is_recovered(tmp_path):
+    spool = Spool(tmp_path)
+    ds, path = incoming_file(spool, version=1)
+    record = read_completion(path)
+    assert record is not None and record.checksum == zlib.crc32(path.read_bytes()[-record.length :])
+    assert spool.prepare() == 0
+    assert [p.name for p in spool.files()] == [f"{ds.SOPInstanceUID}.dcm"]
+
+
+def test_checksum_mismatch_is_deleted(tmp_path):
     spool = Spool(tmp_path)
     _, path = incoming_file(spool)
     data = bytearray(path.read_bytes())
@@ -77,13 +93,15 @@ def test_crc_mismatch_is_deleted(tmp_path):
     assert list(spool.files()) == []
 
 
-def test_file_without_record_and_empty_spare_and_garbage_are_deleted(tmp_path):
+def test_file_without_record_and_garbage_are_deleted_but_an_empty_spare_is_kept(tmp_path):
     spool = Spool(tmp_path)
     incoming_file(spool, "streaming.part", record=False)
     (spool.incoming / "spare.part").write_bytes(b"")
     (spool.incoming / "junk.part").write_bytes(b"\x00" * 50)
+    (spool.incoming / "stray.tmp").write_bytes(b"")
     assert spool.prepare() == 3
-    assert list(spool.files()) == [] and list(spool.incoming.iterdir()) == []
+    assert list(spool.files()) == [] and list(spool.incoming.iterdir()) == [spool.incoming / "spare.part"]
+    assert len(spool.spares) == 1  # reused, not made again
 
 
 def test_an_older_copy_never_replaces_a_newer_resend(tmp_path):

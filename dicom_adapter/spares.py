@@ -1,0 +1,145 @@
+"""Spare files: empty files in the spool's `.incoming/`, made ahead of time, that data sets stream into.
+
+Why: on this kind of disk, creating a file costs 0.12-0.6 ms of kernel time (allocating an inode;
+opening an existing file costs 0.004 ms) and making its directory entry durable needs a directory
+fsync. Made during a burst of C-STOREs, even in a worker thread, that work competes with receiving
+for the same two cores and the same file system: a pool of 64 refilled in the background cost
+25-35 % of the CT throughput (A/B in docs/benchmarks-scp.md). So spares are made when nothing is
+being received:
+
+- `fill()` at start tops the pool up to `target` (the first start of a spool pays it once; spares
+  are kept across restarts, see below);
+- after each C-STORE, `refill_soon()` makes a batch in a worker thread only when fewer than `LOW`
+  remain (so a burst longer than the pool never makes a C-STORE create its own file);
+- when the last association ends, `refill_soon()` tops the pool up to `target` in batches, stopping
+  as soon as an association is open again.
+
+Spares are closed files (opened when taken), so the pool costs no file descriptors. An empty
+`.part` file found at start is an unused spare from an earlier run: `adopt()` takes it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger()
+
+BATCH = 64  # spares made per directory fsync
+LOW = 64  # while receiving, refill only below this many
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_OPEN = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+SUFFIX = ".part"
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable (POSIX needs the directory itself fsync'd)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SparePool:
+    """Up to `target` empty files in `directory`; `busy()` says whether associations are open."""
+
+    def __init__(
+        self, directory: Path, target: int, fsync: bool = True, busy: Callable[[], bool] = lambda: False
+    ) -> None:
+        self.directory = directory
+        self.target = target
+        self._fsync = fsync
+        self._busy = busy
+        self._spares: list[Path] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.made_on_demand = 0  # files a C-STORE had to create itself (pool empty): should stay 0
+
+    def __len__(self) -> int:
+        return len(self._spares)
+
+    def adopt(self) -> int:
+        """Take over the empty `.part` files of `directory` (spares of an earlier run); call after
+        recovery, before receiving. Their entries are made durable again with one directory fsync."""
+        known = set(self._spares)
+        adopted = [
+            path
+            for path in sorted(self.directory.glob(f"*{SUFFIX}"))
+            if path not in known and path.is_file() and path.stat().st_size == 0
+        ]
+        if adopted and self._fsync:
+            fsync_directory(self.directory)
+        self._spares.extend(adopted)
+        return len(adopted)
+
+    def fill(self) -> None:
+        """Top the pool up to `target` now (blocking: at start, before the port opens)."""
+        self._closed = False
+        while len(self._spares) < self.target:
+            self._spares.extend(self.make(min(BATCH, self.target - len(self._spares))))
+
+    def take(self) -> tuple[Path, int]:
+        """A spare, opened for writing (raw fd). Makes one on the spot only when the pool is empty."""
+        while self._spares:
+            path = self._spares.pop()
+            try:
+                return path, os.open(path, _OPEN)
+            except FileNotFoundError:
+                continue  # deleted behind our back (an operator cleaning .incoming/): take the next
+        self.made_on_demand += 1
+        (path,) = self.make(1)
+        return path, os.open(path, _OPEN)
+
+    def make(self, count: int) -> list[Path]:
+        """Create `count` empty files and make their entries durable (one directory fsync for all).
+        Blocking; an OSError after the first file only shortens the batch."""
+        made: list[Path] = []
+        try:
+            for _ in range(count):
+                path = self.directory / f"{uuid.uuid4().hex}{SUFFIX}"
+                os.close(os.open(path, _CREATE, 0o644))
+                made.append(path)
+        except OSError as exc:
+            if not made:
+                raise
+            log.warning("spool.spare.failed", error=exc.strerror)
+        if self._fsync:
+            fsync_directory(self.directory)
+        return made
+
+    def refill_soon(self) -> None:
+        """Start a background refill when one is due (see the module docstring); call from the loop."""
+        if self._closed or (self._task is not None and not self._task.done()):
+            return
+        if len(self._spares) < self._goal():
+            self._task = asyncio.get_running_loop().create_task(self._refill())
+
+    def _goal(self) -> int:
+        return min(LOW, self.target) if self._busy() else self.target
+
+    def _next_batch(self) -> int:
+        """How many to make now: a batch below `LOW` while busy, else up to `target`."""
+        if self._busy():
+            return BATCH if len(self._spares) < min(LOW, self.target) else 0
+        return min(BATCH, self.target - len(self._spares))
+
+    async def _refill(self) -> None:
+        while not self._closed and (count := self._next_batch()) > 0:
+            try:
+                made = await asyncio.to_thread(self.make, count)
+            except OSError as exc:
+                log.warning("spool.spare.failed", error=exc.strerror)
+                return
+            self._spares.extend(made)  # after close() too: they stay on disk for the next start
+
+    async def aclose(self) -> None:
+        """Stop refilling. The spares stay on disk: the next start adopts them."""
+        self._closed = True
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
