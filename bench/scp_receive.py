@@ -6,8 +6,11 @@ Cases: 500 CT 512x512 (~263 MB) on one association; 1,000 small 64x64 instances;
 associations (storescp --fork); peak RSS of our SCP while it receives a large study. Data is generated
 into /dev/shm (or a tmp dir); both receivers write to the same disk (a tmp dir under /var/tmp). Our SCP
 makes every instance durable (one fdatasync, completion record) before it answers; storescp does not
-fsync. A/B of two versions of our code: --receivers ours,baseline --baseline DIR (DIR holds a copy of an
-earlier dicom_adapter/ and openclara/), interleaved within each run. TCP_NODELAY=1 is set
+fsync. Each run starts a fresh SCP on an empty spool, which makes its pool of spare files before the
+port opens (untimed, as in production: at the first start, then while idle); "fewspares" shows a burst
+longer than the pool (64 spares, refilled while receiving). A/B of two versions of our code:
+--receivers ours,baseline --baseline DIR (DIR holds a copy of an earlier dicom_adapter/ and
+openclara/), interleaved within each run. TCP_NODELAY=1 is set
 for every DCMTK process. Timing: from the sender's start to its exit (the last response received).
 """
 
@@ -118,9 +121,11 @@ def nodelay_env() -> dict[str, str]:
 
 
 @contextmanager
-def ours(out: Path, fsync: bool = True, code: Path | None = None) -> Iterator[Receiver]:
+def ours(out: Path, fsync: bool = True, code: Path | None = None, spares: int | None = None) -> Iterator[Receiver]:
     port = free_port()
     env = nodelay_env() | {"SCP_BENCH_FSYNC": "1" if fsync else "0"}
+    if spares is not None:
+        env["SCP_BENCH_SPARES"] = str(spares)
     if code is not None:
         env["SCP_BENCH_CODE"] = str(code)
     process = subprocess.Popen(
@@ -130,6 +135,8 @@ def ours(out: Path, fsync: bool = True, code: Path | None = None) -> Iterator[Re
         env=env,
     )
     name = "ours" if fsync else "ours, no fsync (diag.)"
+    if spares is not None:
+        name = f"ours, {spares} spares (diag.)"
     receiver = Receiver(name if code is None else f"baseline {code.name}", process, port, out)
     try:
         wait_port(port)
@@ -260,6 +267,8 @@ def receivers(names: list[str], baseline: Path | None, fork: bool) -> list[Calla
         "ours": ours,
         "storescp": lambda out: storescp(out, fork=fork),
         "nofsync": lambda out: ours(out, fsync=False),
+        # A pool of 64 spare files refilled while receiving: a burst longer than storage.spare_files.
+        "fewspares": lambda out: ours(out, spares=64),
         "baseline": lambda out: ours(out, code=baseline),
     }
     return [factories[name] for name in names if name != "baseline" or baseline is not None]
@@ -271,7 +280,7 @@ def main() -> None:
     parser.add_argument("--big-gb", type=float, default=2.0, help="size of the RSS study (GB)")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--cases", default="big,small,concurrent,rss")
-    parser.add_argument("--receivers", default="ours,storescp,nofsync", help="also: baseline")
+    parser.add_argument("--receivers", default="ours,storescp,nofsync,fewspares", help="also: baseline")
     parser.add_argument("--baseline", type=Path, default=None, help="dir with an earlier dicom_adapter/ (A/B)")
     args = parser.parse_args()
     cases = set(args.cases.split(","))
@@ -341,7 +350,9 @@ def serve(port: int, spool: Path) -> None:
         configure_logging("WARNING")
         # SCP_BENCH_FSYNC=0 shows what durability costs (a diagnostic row, never the headline figure).
         fsync = os.environ.get("SCP_BENCH_FSYNC", "1") != "0"
-        storage = StorageSettings(spool_dir=spool, watermark_percent=100, reserve_space_gb=0, fsync=fsync)
+        # Unset: the default of storage.spare_files (a baseline copy of older code may not know the key).
+        spares = {"spare_files": int(os.environ["SCP_BENCH_SPARES"])} if "SCP_BENCH_SPARES" in os.environ else {}
+        storage = StorageSettings(spool_dir=spool, watermark_percent=100, reserve_space_gb=0, fsync=fsync, **spares)
         scp = StoreScp(ScpSettings(port=port, maximum_associations=50), storage, Registry(), Sink())
         await scp.start()
         try:

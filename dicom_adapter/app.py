@@ -75,6 +75,7 @@ class Adapter:
         sink = _Sink(self.metrics)
         self.scp = StoreScp(settings.scp, settings.storage, self.registry, sink)
         self.spool: Spool = self.scp.spool
+        self.metrics.watch_spares(lambda: len(self.spool.spares), lambda: self.spool.spares.made_on_demand)
         self.submitter = PayloadSubmitter(
             self.payloads, platform or self.gateway, self.spool, settings.platform, metrics=self.metrics
         )
@@ -130,6 +131,7 @@ class Adapter:
             "services": dict(self._services),
             "openPayloads": self.assembler.open_payloads,
             "pendingSubmissions": self.submitter.pending,
+            "spareFiles": len(self.spool.spares),
         }
 
     async def start(self) -> None:

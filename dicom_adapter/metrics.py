@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from dicom_adapter.models import PayloadState
@@ -37,6 +39,17 @@ class AdapterMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+    def watch_spares(self, ready: Callable[[], int], made_on_demand: Callable[[], int]) -> None:
+        """Spool spare files, read at scrape time (`dicom_adapter.spares`)."""
+        Gauge(
+            "clara_dicom_spool_spare_files", "Spare files ready for incoming instances", registry=self.registry
+        ).set_function(ready)
+        Gauge(
+            "clara_dicom_spool_files_made_on_demand",
+            "Files a C-STORE had to create itself because no spare was left (raise storage.spare_files)",
+            registry=self.registry,
+        ).set_function(made_on_demand)
 
     def set_payload_counts(self, counts: dict[PayloadState, int]) -> None:
         for state, count in counts.items():

@@ -24,7 +24,8 @@ def spooled(root: Path) -> list[Path]:
 
 
 def partials(root: Path) -> list[Path]:
-    return sorted((root / ".incoming").iterdir())
+    """Files of `.incoming/` holding data (the empty ones are spares, kept for the next instances)."""
+    return sorted(p for p in (root / ".incoming").iterdir() if p.stat().st_size)
 
 
 async def test_missing_uids_fail_the_instance_and_the_association_goes_on(tmp_path):
