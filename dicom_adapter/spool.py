@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import structlog
-from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_file_meta_info
 
 from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.errors import StoreError
@@ -218,7 +218,7 @@ class Spool:
 
 
 def _stored_instance(path: Path, group_by: Callable[[str], str | None] | None) -> StoredInstance:
-    meta = dcmread(path, stop_before_pixels=True, specific_tags=[]).file_meta
+    meta = read_file_meta_info(path)  # group 0002 only: dcmread would inflate a whole deflated data set
     called = str(meta.get("ReceivingApplicationEntityTitle", "") or path.parent.parent.name).strip()
     tag_text = group_by(called) if group_by is not None else None
     extra = () if tag_text is None or parse_tag(tag_text) in _BUILTIN_GROUPS else (parse_tag(tag_text),)

@@ -21,11 +21,13 @@ from dicom_adapter.scp.completion import (
     PRIVATE_CREATOR_TAG,
     PRIVATE_CREATOR_UID,
     PRIVATE_INFORMATION_TAG,
+    read_meta,
 )
 from dicom_adapter.scp.elements import top_level_values
 from dicom_adapter.scp.errors import DataSetMismatchError, UndecodableDataError
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 SOP_CLASS_UID = 0x00080016
@@ -38,6 +40,11 @@ _LONG = struct.Struct("<HH2s2xI")  # explicit VR LE element with a 4-byte length
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _FAST_TAGS = {*_REQUIRED, SOP_CLASS_UID}
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+# A deflated data set is inflated only as far as its header: from 64 KB, growing 4x, up to this much. pydicom
+# would inflate all of it in memory (a 2 GB deflated instance would cost 2 GB of RAM).
+_INFLATE_FIRST = 64 * 1024
+_INFLATE_LIMIT = 16 * 1024 * 1024
+_READ = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -203,9 +210,55 @@ def _fast_header(head: bytes, transfer_syntax: str) -> Header | None:
 
 
 def read_header_file(path: Path, extra: tuple[int, ...] = ()) -> Header:
-    """Header values from a spooled Part-10 file (any transfer syntax, deflated included)."""
+    """Header values from a spooled Part-10 file (any transfer syntax, deflated included); memory stays
+    bounded whatever the size of the file."""
+    deflated = _deflated_offset(path)
+    if deflated is not None:
+        return _deflated_header(path, deflated, extra)
     try:
         dataset = dcmread(path, stop_before_pixels=True, specific_tags=[*_REQUIRED, SOP_CLASS_UID, *extra])
     except (zlib.error, ValueError, EOFError, OSError, KeyError, AttributeError) as exc:
         raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
     return _header(dataset, extra)
+
+
+def _deflated_offset(path: Path) -> int | None:
+    """Where the data set starts when `path` is one of our files holding a deflated data set, else None."""
+    try:
+        offset, elements = read_meta(path)
+    except (ValueError, struct.error, OSError):
+        return None  # not our meta: pydicom reads it (and words the error)
+    syntax = elements.get(0x00020010, b"").decode("ascii", "replace").strip("\0 ")
+    return offset if syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN else None
+
+
+def _deflated_header(path: Path, offset: int, extra: tuple[int, ...]) -> Header:
+    want = _INFLATE_FIRST
+    while True:
+        head, complete = _inflate_head(path, offset, want)
+        header = read_header(head, complete, EXPLICIT_VR_LITTLE_ENDIAN, extra)
+        if header is not None:
+            return header
+        if complete:
+            raise UndecodableDataError("cannot decode data set: deflated data ends before its UIDs")
+        if want >= _INFLATE_LIMIT:
+            limit = _INFLATE_LIMIT >> 20
+            raise UndecodableDataError(f"UIDs not found in the first {limit} MB of the inflated data set")
+        want *= 4
+
+
+def _inflate_head(path: Path, offset: int, want: int) -> tuple[bytes, bool]:
+    """The first `want` bytes of the raw-deflated data set at `offset`; True when that is all of it."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    head = bytearray()
+    try:
+        with path.open("rb") as file:
+            file.seek(offset)
+            while len(head) < want and not inflater.eof:
+                data = inflater.unconsumed_tail or file.read(_READ)
+                if not data:
+                    return bytes(head), True
+                head += inflater.decompress(data, want - len(head))
+    except (zlib.error, OSError) as exc:
+        raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
+    return bytes(head), inflater.eof and not inflater.unconsumed_tail

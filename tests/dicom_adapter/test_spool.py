@@ -116,3 +116,22 @@ def test_commit_writes_no_directory_flush_but_the_file_survives_a_lost_rename(tm
     (recovered,) = Spool(tmp_path).scan()
     assert recovered.path == instance.path
     assert instance.path.read_bytes().endswith(data)
+
+
+def test_scan_reads_a_deflated_instance_from_its_meta_and_first_bytes(tmp_path):
+    from tests.dicom_adapter.scp.test_part10 import _deflated_file
+
+    spool = Spool(tmp_path, fsync=False)
+    spool.prepare()
+    ds = make_ct(size=2000)
+    directory = spool.association_dir("CLARA", "a1")
+    directory.mkdir(parents=True)
+    path = _deflated_file(directory / f"{ds.SOPInstanceUID}.dcm", ds)
+    (instance,) = spool.scan()
+    assert instance.path == path and instance.transfer_syntax == "1.2.840.10008.1.2.1.99"
+    assert (instance.sop_instance_uid, instance.called_ae_title, instance.calling_ae_title) == (
+        ds.SOPInstanceUID,
+        "CLARA",
+        "SCU",
+    )
+    assert instance.calling_host == "127.0.0.1"

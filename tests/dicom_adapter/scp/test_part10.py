@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import tracemalloc
+import zlib
+
 import pytest
 from pydicom import dcmread
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 
-from dicom_adapter.scp.errors import DataSetMismatchError, UndecodableDataError
-from dicom_adapter.scp.part10 import FileMeta, encode_file_meta, parse_tag, read_header
+from dicom_adapter.scp.errors import DataSetMismatchError, StoreError, UndecodableDataError
+from dicom_adapter.scp.part10 import FileMeta, encode_file_meta, parse_tag, read_header, read_header_file
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -76,3 +79,58 @@ def test_file_meta_is_read_back_by_pydicom(tmp_path):
 
 def test_parse_tag_accepts_parentheses():
     assert parse_tag("(0020,000D)") == 0x0020000D
+
+
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def _deflated_file(path, ds, cut: int = 0):
+    """A spooled file as the SCP writes it for a deflated data set: our meta + raw deflate."""
+    meta = FileMeta(
+        sop_class_uid=ds.SOPClassUID,
+        sop_instance_uid=ds.SOPInstanceUID,
+        transfer_syntax=DEFLATED,
+        implementation_class_uid="1.2.3",
+        implementation_version_name="TEST",
+        calling_ae_title="SCU",
+        called_ae_title="CLARA",
+        sending_address="dicom://127.0.0.1:4242",
+    )
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    data = compressor.compress(encode(ds)) + compressor.flush()
+    path.write_bytes(encode_file_meta(meta) + data[: len(data) - cut])
+    return path
+
+
+def test_a_huge_deflated_instance_is_read_without_inflating_it(tmp_path):
+    """200 MB of pixels deflate to ~200 KB; only the first 64 KB are inflated to find the UIDs."""
+    ds = make_ct(size=10000)  # 10000 x 10000 x 2 bytes
+    path = _deflated_file(tmp_path / "big.dcm", ds)
+    tracemalloc.start()
+    try:
+        header = read_header_file(path, (parse_tag("0008,0050"),))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (header.sop_instance_uid, header.study_instance_uid) == (ds.SOPInstanceUID, ds.StudyInstanceUID)
+    assert header.extra_tags == {"0008,0050": "ACC1"}
+    assert peak < 8 * 1024 * 1024, peak
+    assert dcmread(path).SOPInstanceUID == ds.SOPInstanceUID  # and pydicom agrees the file is sound
+
+
+def test_deflated_uids_beyond_the_inflate_limit_are_refused_with_a_reason(tmp_path):
+    ds = make_ct()
+    ds.add_new(0x00110010, "LO", "BIG")
+    ds.add_new(0x00111000, "OB", bytes(20 * 1024 * 1024))  # private data before the study UID
+    with pytest.raises(UndecodableDataError, match="UIDs not found in the first 16 MB"):
+        read_header_file(_deflated_file(tmp_path / "late.dcm", ds), ())
+
+
+def test_a_cut_deflated_stream_fails_the_instance(tmp_path):
+    path = _deflated_file(tmp_path / "cut.dcm", make_ct())
+    path.write_bytes(path.read_bytes()[:700])  # ends inside the header
+    with pytest.raises(StoreError):
+        read_header_file(path, ())
+    path.write_bytes(path.read_bytes()[:600] + b"\xff" * 100)  # not deflate at all
+    with pytest.raises(UndecodableDataError, match="cannot decode data set"):
+        read_header_file(path, ())
