@@ -79,10 +79,18 @@ class SparePool:
         return len(adopted)
 
     def fill(self) -> None:
-        """Top the pool up to `target` now (blocking: at start, before the port opens)."""
+        """Top the pool up to `target` now (blocking: at start, before the port opens). A full disk
+        (or inode table) only shortens the pool: the SCP still starts, and refuses by its watermark."""
         self._closed = False
         while len(self._spares) < self.target:
-            self._spares.extend(self.make(min(BATCH, self.target - len(self._spares))))
+            try:
+                made = self.make(min(BATCH, self.target - len(self._spares)))
+            except OSError as exc:
+                log.warning("spool.spare.failed", error=exc.strerror, spares=len(self._spares))
+                return
+            self._spares.extend(made)
+            if not made:
+                return
 
     def take(self) -> tuple[Path, int]:
         """A spare, opened for writing (raw fd). Makes one on the spot only when the pool is empty."""

@@ -102,3 +102,19 @@ async def test_spares_survive_a_restart_and_are_adopted(tmp_path):
     again.spares.target = 99
     again.fill_spares()
     assert made == []
+
+
+def test_a_full_disk_at_start_shortens_the_pool_instead_of_failing(tmp_path, monkeypatch):
+    pool = _pool(tmp_path, 300)
+    real_open = os.open
+    opened = []
+
+    def open_until_full(path, flags, mode=0o777):
+        if flags & os.O_CREAT and len(opened) >= 100:
+            raise OSError(28, "No space left on device")
+        opened.append(path)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", open_until_full)
+    pool.fill()  # logs spool.spare.failed, does not raise
+    assert 90 <= len(pool) < 300 and len(list(tmp_path.iterdir())) == len(pool)
