@@ -17,7 +17,7 @@ from clara_cli.output import emit_object, emit_table
 
 DAEMON = Daemon("dicom-adapter")
 KINDS = {
-    "aetitles": ("claraaetitle", ["name", "aeTitle", "pipelines", "timeout", "groupBy", "priority"]),
+    "aetitles": ("claraaetitle", ["name", "aeTitle", "pipelines", "timeout", "groupBy", "priority", "jobRetryDelay"]),
     "sources": ("sourceaetitle", ["aeTitle", "hostIp"]),
     "destinations": ("destinationaetitle", ["name", "aeTitle", "hostIp", "port"]),
 }
@@ -203,6 +203,8 @@ def create_aetitle(
       timeout=S           seconds without a new instance before the study is submitted
       groupBy=GGGG,EEEE   the tag that groups instances into one payload (default 0020,000D)
       priority=P          lower, normal, higher or immediate
+      jobRetryDelay=MS    first retry delay in milliseconds while the platform is
+                          unavailable (default 5000), doubling up to the adapter's cap
 
     Example: clara dicom create aetitle -a CLARA pipeline-seg=<id> timeout=5
     """
@@ -213,7 +215,9 @@ def create_aetitle(
         "processorSettings": _settings_pairs(settings),
     }
     created = _request(ctx, "POST", "/api/config/claraaetitle", body)
-    click.echo(f"Clara AE title {created['aeTitle']} created")
+    redriven = created.get("redrivenPayloads", 0)
+    suffix = f"; {redriven} faulted payload(s) of it submitted again" if redriven else ""
+    click.echo(f"Clara AE title {created['aeTitle']} created{suffix}")
 
 
 @create.command(name="src")

@@ -20,7 +20,7 @@ from dicom_adapter.api import ApiDependencies, create_app
 from dicom_adapter.api_server import ApiServer
 from dicom_adapter.assembler import PayloadAssembler
 from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
-from dicom_adapter.errors import EntityConflict, EntityNotFound, ListenError
+from dicom_adapter.errors import ListenError
 from dicom_adapter.export.agent import ExportAgent
 from dicom_adapter.history import AssociationHistory
 from dicom_adapter.jobs import JobPlatform
@@ -77,7 +77,12 @@ class Adapter:
         self.spool: Spool = self.scp.spool
         self.metrics.watch_spares(lambda: len(self.spool.spares), lambda: self.spool.spares.made_on_demand)
         self.submitter = PayloadSubmitter(
-            self.payloads, platform or self.gateway, self.spool, settings.platform, metrics=self.metrics
+            self.payloads,
+            platform or self.gateway,
+            self.spool,
+            settings.platform,
+            registry=self.registry,
+            metrics=self.metrics,
         )
         self.assembler = PayloadAssembler(
             self.payloads,
@@ -108,22 +113,9 @@ class Adapter:
             echo=echo_destination,
             pipelines=self.gateway,
             minimum_timeout=self.settings.grouping.minimum_timeout_seconds,
-            retry_payload=self.retry_payload,
+            retry_payload=self.submitter.retry,
+            redrive_faulted=self.submitter.redrive_faulted,
         )
-
-    async def retry_payload(self, payload_id: str) -> None:
-        """Faulted -> closed with the AE title's current pipelines, then queued for submission."""
-        closed = await self.payloads.get(payload_id)
-        if closed is None:
-            raise EntityNotFound(f"payload {payload_id!r} not found")
-        if closed.payload.state is not PayloadState.FAULTED:
-            raise EntityConflict(f"payload {payload_id} is {closed.payload.state.value}; only faulted payloads retry")
-        ae = self.registry.clara_ae_title(closed.payload.called_ae_title)
-        pipelines = dict(ae.pipelines) if ae is not None else closed.pipelines
-        priority = ae.priority if ae is not None else closed.priority
-        await self.payloads.close(payload_id, pipelines, priority, time.time())
-        log.info("adapter.payload.retry", payload_id=payload_id, pipelines=len(pipelines))
-        self.submitter.submit(payload_id)
 
     def status(self) -> dict[str, Any]:
         return {

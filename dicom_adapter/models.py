@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+DEFAULT_JOB_RETRY_DELAY_MS = 5000  # Clara's `jobRetryDelay` default
+
 
 class JobPriority(StrEnum):
     """Clara's job priorities, as written in AE settings (case-insensitive on input)."""
@@ -33,6 +35,8 @@ class ClaraAeTitle:
     overwrite_same_instance: bool = False
     ignored_sop_classes: tuple[str, ...] = ()
     allowed_sop_classes: tuple[str, ...] = ()  # empty = every storage SOP class
+    # Base of the exponential backoff when the platform is unavailable (Clara: fixed delay, 3 tries).
+    job_retry_delay_ms: int = DEFAULT_JOB_RETRY_DELAY_MS
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ class PlatformSettings(BaseModel):
     endpoint: str = Field(default="127.0.0.1:30031", min_length=3)
     parallel_uploads: int = Field(default=4, ge=1, le=64)
     concurrent_payloads: int = Field(default=2, ge=1, le=64)  # payloads submitted at the same time
-    # Transient failures (platform down): wait base * 2**attempt, capped at max, then retry forever.
+    # Transient failures (platform down): wait base * 2**attempt, capped at max, then retry forever. The base
+    # is the AE title's jobRetryDelay; this one only serves payloads whose AE title was deleted meanwhile.
     retry_backoff_base_seconds: float = Field(default=1.0, gt=0)
     retry_backoff_max_seconds: float = Field(default=60.0, gt=0)
     upload_metadata: bool = False  # add the tags below to the job metadata (Clara 0.8 uploadMetadata)

@@ -4,8 +4,14 @@ Per pipeline the progress is persisted step by step (job created -> files upload
 a retry or a restart continues where it stopped and never creates a second job for a pipeline that has
 one (Clara retried all pipelines together and duplicated jobs). A job created just before a crash,
 before its id was recorded, is found again by the idempotency key in its metadata (`Jobs.List`).
-Transient platform failures back off exponentially (capped) and retry forever: the spool keeps the
-files, which are deleted only once every job of the payload has started.
+Transient platform failures back off exponentially and retry forever: the delay starts at the AE title's
+`jobRetryDelay` (read live, so a change applies to the next retry), doubles, and is capped by
+`retry_backoff_max_seconds`; the spool keeps the files, which are deleted only once every job of the
+payload has started.
+
+Faulted payloads go back to `closed` by hand (`retry`) or when their AE title's configuration changes
+(`redrive_faulted`): both submit to the AE title's current pipelines, except that a pipeline key whose
+job already started keeps it. A payload that faults again stays faulted until the next change or retry.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from dataclasses import replace
 
 import structlog
 
-from dicom_adapter.assembler import SpoolFiles
+from dicom_adapter.assembler import ClaraAeLookup, SpoolFiles
 from dicom_adapter.db.payload_repository import ClosedPayload, PayloadRepository
-from dicom_adapter.errors import PlatformRejected, PlatformUnavailable
+from dicom_adapter.errors import EntityConflict, EntityNotFound, PlatformRejected, PlatformUnavailable
 from dicom_adapter.jobs import (
     IDEMPOTENCY_KEY,
     JobPlatform,
@@ -29,13 +35,16 @@ from dicom_adapter.jobs import (
     payload_file_name,
 )
 from dicom_adapter.metrics import AdapterMetrics
-from dicom_adapter.models import PayloadJob, PayloadState, StoredInstance
+from dicom_adapter.models import ClaraAeTitle, PayloadJob, PayloadState, StoredInstance
 from dicom_adapter.settings import PlatformSettings
 
 log = structlog.get_logger()
 
 Sleep = Callable[[float], Awaitable[None]]
 FINAL_STATES = (PayloadState.DONE, PayloadState.FAULTED)
+# jobRetryDelay=0 is valid (Clara: retry at once), but retrying forever without a pause would spin
+# against a platform that is down: the backoff starts at least here.
+MINIMUM_RETRY_DELAY_SECONDS = 0.1
 
 
 class PayloadSubmitter:
@@ -48,22 +57,31 @@ class PayloadSubmitter:
         spool: SpoolFiles,
         settings: PlatformSettings,
         *,
+        registry: ClaraAeLookup | None = None,
         metrics: AdapterMetrics | None = None,
         sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._repository = repository
         self._platform = platform
         self._spool = spool
         self._settings = settings
+        self._registry = registry
         self._metrics = metrics
         self._sleep = sleep
+        self._clock = clock
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
+        self._active: set[str] = set()  # being worked on right now
+        self._again: set[str] = set()  # re-opened while being worked on: run once more afterwards
         self._workers: list[asyncio.Task[None]] = []
 
     def submit(self, payload_id: str) -> None:
         """Queue a closed payload (called on the event loop by the assembler; never blocks)."""
-        if payload_id not in self._queued:
+        if payload_id in self._active:
+            # A worker may have just faulted it and not yet let go; a re-opened payload must not be lost.
+            self._again.add(payload_id)
+        elif payload_id not in self._queued:
             self._queued.add(payload_id)
             self._queue.put_nowait(payload_id)
 
@@ -87,19 +105,96 @@ class PayloadSubmitter:
         """Wait until every queued payload reached a final state (tests)."""
         await self._queue.join()
 
-    def backoff(self, attempt: int) -> float:
-        base = self._settings.retry_backoff_base_seconds
+    def backoff(self, attempt: int, base_seconds: float | None = None) -> float:
+        """Delay before retry `attempt` (0-based): base * 2**attempt, capped; base defaults to the settings'."""
+        base = self._settings.retry_backoff_base_seconds if base_seconds is None else base_seconds
+        base = max(base, MINIMUM_RETRY_DELAY_SECONDS)
         return float(min(base * 2 ** min(attempt, 30), self._settings.retry_backoff_max_seconds))
+
+    async def retry_delay(self, payload_id: str, attempt: int) -> float:
+        """The backoff with the payload's AE title's current `jobRetryDelay` as its base.
+
+        Looked up at every retry, so a change applies without a restart. A payload whose AE title was
+        deleted meanwhile backs off from `retry_backoff_base_seconds`.
+        """
+        closed = await self._repository.get(payload_id)
+        ae = self._current_ae(closed.payload.called_ae_title) if closed is not None else None
+        return self.backoff(attempt, ae.job_retry_delay_ms / 1000 if ae is not None else None)
+
+    async def retry(self, payload_id: str) -> None:
+        """Manual retry: a faulted payload -> closed with the AE title's current pipelines -> queued."""
+        closed = await self._repository.get(payload_id)
+        if closed is None:
+            raise EntityNotFound(f"payload {payload_id!r} not found")
+        if closed.payload.state is not PayloadState.FAULTED:
+            raise EntityConflict(f"payload {payload_id} is {closed.payload.state.value}; only faulted payloads retry")
+        missing, total = await self._missing_files(payload_id)
+        if missing:
+            raise EntityConflict(
+                f"payload {payload_id}: {missing} of {total} spool files are gone; it cannot be submitted again"
+            )
+        if not await self._reopen(closed):
+            raise EntityConflict(f"payload {payload_id} is no longer faulted; only faulted payloads retry")
+        log.info("submitter.payload.retry", payload_id=payload_id)
+
+    async def redrive_faulted(self, called_ae_title: str) -> int:
+        """After a configuration change of `called_ae_title`: re-open its faulted payloads whose files exist.
+
+        Returns how many were queued. Called once per change, never from the retry loop, so a payload
+        that faults again waits for the next change (or a manual retry).
+        """
+        redriven, skipped = 0, 0
+        for payload in await self._repository.faulted(called_ae_title):
+            missing, total = await self._missing_files(payload.payload_id)
+            closed = await self._repository.get(payload.payload_id)
+            if missing or closed is None:
+                skipped += 1
+                log.warning("submitter.payload.redrive_skipped", payload_id=payload.payload_id, missing_files=missing)
+                continue
+            redriven += int(await self._reopen(closed))
+        if redriven or skipped:
+            log.info("submitter.payload.redriven", called_ae_title=called_ae_title, count=redriven, skipped=skipped)
+        return redriven
+
+    async def _reopen(self, closed: ClosedPayload) -> bool:
+        """Faulted -> closed with the pipelines to submit now, then queued; False when it was not faulted."""
+        payload_id = closed.payload.payload_id
+        ae = self._current_ae(closed.payload.called_ae_title)
+        current = dict(ae.pipelines) if ae is not None else closed.pipelines
+        # A started job is final: its key keeps the pipeline it ran on, whatever the AE title says now.
+        jobs = await self._repository.jobs(payload_id)
+        started = {key: job.pipeline_id for key, job in jobs.items() if job.started}
+        pipelines = {**current, **started}
+        priority = ae.priority if ae is not None else closed.priority
+        if not await self._repository.reopen(payload_id, pipelines, priority, self._clock()):
+            return False
+        self.submit(payload_id)
+        return True
+
+    def _current_ae(self, called_ae_title: str) -> ClaraAeTitle | None:
+        return self._registry.clara_ae_title(called_ae_title) if self._registry is not None else None
+
+    async def _missing_files(self, payload_id: str) -> tuple[int, int]:
+        """(missing, total) spool files of the payload's active instances."""
+        paths = [i.path for i in await self._repository.active_instances(payload_id)]
+        missing = await asyncio.to_thread(lambda: sum(1 for path in paths if not path.exists()))
+        return missing, len(paths)
 
     async def _work(self) -> None:
         while True:
             payload_id = await self._queue.get()
+            self._active.add(payload_id)
             try:
                 await self._until_final(payload_id)
             except Exception:
                 log.exception("submitter.payload_failed", payload_id=payload_id)
             finally:
-                self._queued.discard(payload_id)
+                self._active.discard(payload_id)
+                if payload_id in self._again:
+                    self._again.discard(payload_id)
+                    self._queue.put_nowait(payload_id)  # still in `_queued`
+                else:
+                    self._queued.discard(payload_id)
                 self._queue.task_done()
 
     async def _until_final(self, payload_id: str) -> None:
@@ -109,7 +204,7 @@ class PayloadSubmitter:
                 await self.process(payload_id)
                 return
             except PlatformUnavailable as exc:
-                delay = self.backoff(attempt)
+                delay = await self.retry_delay(payload_id, attempt)
                 attempt += 1
                 if self._metrics is not None:
                     self._metrics.submission_retries.inc()
@@ -171,6 +266,11 @@ class PayloadSubmitter:
         extra: dict[str, str],
     ) -> None:
         payload_id = closed.payload.payload_id
+        if job is not None and not job.started and job.pipeline_id != pipeline_id:
+            # Re-opened after the AE title now names another pipeline for this key: the job recorded for
+            # the old one never started, so the current pipeline gets the job (the old one stays unstarted).
+            log.info("submitter.job.superseded", payload_id=payload_id, pipeline_key=key, job_id=job.job_id)
+            job = None
         resumed = job is not None and job.job_id is not None
         if job is None or job.job_id is None:
             job = await self._create(closed, key, pipeline_id, instances, extra)

@@ -1,6 +1,7 @@
 """`/api/config/{claraaetitle,sourceaetitle,destinationaetitle}`: Clara 0.8's config API, plus PUT and C-ECHO.
 
-Every change reloads the registry, so it applies to the next association without a restart.
+Every change reloads the registry, so it applies to the next association without a restart. Creating or
+updating a Clara AE title also re-drives its faulted payloads (the change may be the fix they waited for).
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ async def _pipeline_warnings(deps: ApiDependencies, entity: ClaraAeTitle) -> lis
     return warnings
 
 
+async def _redrive(deps: ApiDependencies, entity: ClaraAeTitle, warnings: list[str]) -> int:
+    if deps.redrive_faulted is None:
+        return 0
+    try:
+        return await deps.redrive_faulted(entity.ae_title)
+    except Exception as exc:
+        # The entity is saved already: answering 500 would make the client repeat a change that succeeded.
+        log.exception("api.redrive_failed", ae_title=entity.ae_title)
+        warnings.append(f"faulted payloads were not re-driven ({exc}); retry them with POST /api/payloads/{{id}}/retry")
+        return 0
+
+
 # Clara AE titles ---------------------------------------------------------------------------------------
 
 
@@ -69,7 +82,12 @@ async def create_clara_ae_title(body: ClaraAeTitleBody, deps: Deps) -> JSONRespo
     await deps.registry.reload()
     log.info("api.clara_ae_title.created", name=entity.name, ae_title=entity.ae_title)
     warnings = await _pipeline_warnings(deps, entity)
-    return _created(clara_to_wire(entity), f"/api/config/claraaetitle/{entity.name}", warnings)
+    wire = clara_to_wire(entity)
+    redriven = await _redrive(deps, entity, warnings)
+    if redriven:
+        # Only when there were any: Clara's clients get Clara's shape.
+        wire["redrivenPayloads"] = redriven
+    return _created(wire, f"/api/config/claraaetitle/{entity.name}", warnings)
 
 
 @router.put("/claraaetitle/{name}")
@@ -81,7 +99,9 @@ async def update_clara_ae_title(name: str, body: ClaraAeTitleBody, deps: Deps) -
     await deps.config.save_clara_ae_title(entity, replace=True)
     await deps.registry.reload()
     log.info("api.clara_ae_title.updated", name=entity.name, ae_title=entity.ae_title)
-    return {**clara_to_wire(entity), "warnings": await _pipeline_warnings(deps, entity)}
+    warnings = await _pipeline_warnings(deps, entity)
+    redriven = await _redrive(deps, entity, warnings)
+    return {**clara_to_wire(entity), "warnings": warnings, "redrivenPayloads": redriven}
 
 
 @router.delete("/claraaetitle/{name}")

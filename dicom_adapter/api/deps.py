@@ -44,6 +44,8 @@ class ApiDependencies:
     pipelines: PipelineChecker | None = None
     minimum_timeout: float = 0.5
     retry_payload: Callable[[str], Awaitable[None]] | None = None  # faulted -> closed, submitted again
+    # called AE title -> how many of its faulted payloads were re-opened (after a change of its configuration)
+    redrive_faulted: Callable[[str], Awaitable[int]] | None = None
 
 
 def dependencies(request: Request) -> ApiDependencies:

@@ -13,13 +13,21 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dicom_adapter.errors import InvalidEntity
-from dicom_adapter.models import ClaraAeTitle, DestinationAeTitle, JobPriority, SourceAeTitle
+from dicom_adapter.models import (
+    DEFAULT_JOB_RETRY_DELAY_MS,
+    ClaraAeTitle,
+    DestinationAeTitle,
+    JobPriority,
+    SourceAeTitle,
+)
 
 PIPELINE_PREFIX = "pipeline-"
 _CLARA_ID = re.compile(r"[0-9a-fA-F]{32}")
 KNOWN_SETTINGS = {"timeout", "groupby", "priority", "jobretrydelay"}
 _LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
+_WHOLE_NUMBER = re.compile(r"\s*-?[0-9]+\s*")
+MAX_JOB_RETRY_DELAY_MS = 86_400_000  # one day; the backoff is capped by platform.retry_backoff_max_seconds anyway
 _TAG = re.compile(r"^\(?([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})\)?$")
 
 
@@ -136,6 +144,7 @@ class ClaraAeTitleBody(_Wire):
             group_by=_group_by(options.get("groupby", "0020,000D")),
             timeout_seconds=_timeout(options.get("timeout", "5"), minimum_timeout),
             priority=_priority(options.get("priority", "normal")),
+            job_retry_delay_ms=_job_retry_delay(options.get("jobretrydelay", str(DEFAULT_JOB_RETRY_DELAY_MS))),
             overwrite_same_instance=self.overwrite_same_instance,
             ignored_sop_classes=tuple(self.ignored_sop_classes),
             allowed_sop_classes=tuple(self.allowed_sop_classes),
@@ -192,11 +201,27 @@ def _priority(raw: str) -> JobPriority:
         raise InvalidEntity("processorSettings.priority", f"{raw!r} is not one of: {choices}") from None
 
 
+def _job_retry_delay(raw: str) -> int:
+    # Clara parsed it with int.TryParse: a whole number of milliseconds ("1000" or 1000, not "1.5" or "1s").
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        raise InvalidEntity(
+            "processorSettings.jobRetryDelay", f"{raw!r} is not a whole number of milliseconds (e.g. 5000)"
+        )
+    value = int(raw)
+    if not 0 <= value <= MAX_JOB_RETRY_DELAY_MS:
+        raise InvalidEntity(
+            "processorSettings.jobRetryDelay", f"must be between 0 and {MAX_JOB_RETRY_DELAY_MS} milliseconds"
+        )
+    return value
+
+
 def clara_to_wire(entity: ClaraAeTitle) -> dict[str, Any]:
     settings: dict[str, str] = {
         "timeout": f"{entity.timeout_seconds:g}",
         "groupBy": entity.group_by,
         "priority": entity.priority.value,
+        # A string like Clara's Dictionary<string, string>: clients read back what they set.
+        "jobRetryDelay": str(entity.job_retry_delay_ms),
     }
     settings.update({f"{PIPELINE_PREFIX}{key}": pid for key, pid in entity.pipelines.items()})
     return {

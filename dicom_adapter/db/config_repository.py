@@ -43,18 +43,20 @@ class ConfigRepository:
             int(entity.overwrite_same_instance),
             json.dumps(list(entity.ignored_sop_classes)),
             json.dumps(list(entity.allowed_sop_classes)),
+            entity.job_retry_delay_ms,
             entity.name,
         )
         if replace:
             sql = (
                 "UPDATE clara_ae_titles SET ae_title=?, pipelines=?, group_by=?, timeout_seconds=?, priority=?,"
-                " overwrite_same_instance=?, ignored_sop_classes=?, allowed_sop_classes=? WHERE name=?"
+                " overwrite_same_instance=?, ignored_sop_classes=?, allowed_sop_classes=?, job_retry_delay_ms=?"
+                " WHERE name=?"
             )
         else:
             sql = (
                 "INSERT INTO clara_ae_titles (ae_title, pipelines, group_by, timeout_seconds, priority,"
-                " overwrite_same_instance, ignored_sop_classes, allowed_sop_classes, name)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " overwrite_same_instance, ignored_sop_classes, allowed_sop_classes, job_retry_delay_ms, name)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
         await self._write(sql, values, f"Clara AE title {entity.name!r} or AE title {entity.ae_title!r}", replace)
 
@@ -140,6 +142,7 @@ def _clara_from_row(row: sqlite3.Row) -> ClaraAeTitle:
         overwrite_same_instance=bool(row["overwrite_same_instance"]),
         ignored_sop_classes=tuple(json.loads(row["ignored_sop_classes"])),
         allowed_sop_classes=tuple(json.loads(row["allowed_sop_classes"])),
+        job_retry_delay_ms=int(row["job_retry_delay_ms"]),
     )
 
 

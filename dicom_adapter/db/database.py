@@ -7,6 +7,11 @@ from pathlib import Path
 
 import aiosqlite
 
+# Columns added after the first release: (table, column, definition). `CREATE TABLE IF NOT EXISTS` leaves an
+# existing database's tables as they are, so these are added on open when missing (SQLite has no
+# `ADD COLUMN IF NOT EXISTS`).
+ADDED_COLUMNS = (("clara_ae_titles", "job_retry_delay_ms", "INTEGER NOT NULL DEFAULT 5000"),)
+
 
 class Database:
     """Owns the SQLite connection; repositories borrow `connection`.
@@ -33,7 +38,14 @@ class Database:
         await self._connection.execute("PRAGMA synchronous=NORMAL")
         schema = resources.files("dicom_adapter.db").joinpath("schema.sql").read_text(encoding="utf-8")
         await self._connection.executescript(schema)
+        await self._add_missing_columns()
         await self._connection.commit()
+
+    async def _add_missing_columns(self) -> None:
+        for table, column, definition in ADDED_COLUMNS:
+            cursor = await self.connection.execute(f"PRAGMA table_info({table})")
+            if column not in {row["name"] for row in await cursor.fetchall()}:
+                await self.connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     async def stop(self) -> None:
         if self._connection is not None:

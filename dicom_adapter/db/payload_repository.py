@@ -124,6 +124,35 @@ class PayloadRepository:
         )
         await self._db.connection.commit()
 
+    async def faulted(self, called_ae_title: str) -> list[Payload]:
+        """Faulted payloads of one called AE title, oldest first."""
+        cursor = await self._db.connection.execute(
+            "SELECT p.*, (SELECT COUNT(*) FROM instances i WHERE i.payload_id = p.payload_id AND i.superseded = 0)"
+            " AS instance_count FROM payloads p WHERE state = ? AND called_ae_title = ? ORDER BY created_at",
+            (PayloadState.FAULTED.value, called_ae_title),
+        )
+        return [_payload_from_row(row) for row in await cursor.fetchall()]
+
+    async def reopen(self, payload_id: str, pipelines: dict[str, str], priority: JobPriority, now: float) -> bool:
+        """Faulted -> closed with new pipelines; False when the payload was not faulted (any more).
+
+        Conditional in SQL, so a manual retry racing a configuration re-drive queues the payload once.
+        """
+        cursor = await self._db.connection.execute(
+            "UPDATE payloads SET state = ?, pipelines = ?, priority = ?, closed_at = ? WHERE payload_id = ?"
+            " AND state = ?",
+            (
+                PayloadState.CLOSED.value,
+                json.dumps(pipelines),
+                priority.value,
+                now,
+                payload_id,
+                PayloadState.FAULTED.value,
+            ),
+        )
+        await self._db.connection.commit()
+        return cursor.rowcount == 1
+
     async def set_state(self, payload_id: str, state: PayloadState, *, error: str | None = None) -> None:
         submitted = ", submitted_at = strftime('%s','now')" if state is PayloadState.SUBMITTED else ""
         await self._db.connection.execute(

@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS clara_ae_titles (
     priority TEXT NOT NULL,
     overwrite_same_instance INTEGER NOT NULL,
     ignored_sop_classes TEXT NOT NULL,             -- JSON list
-    allowed_sop_classes TEXT NOT NULL              -- JSON list
+    allowed_sop_classes TEXT NOT NULL,             -- JSON list
+    job_retry_delay_ms INTEGER NOT NULL DEFAULT 5000  -- processorSettings.jobRetryDelay
 );
 
 CREATE TABLE IF NOT EXISTS source_ae_titles (

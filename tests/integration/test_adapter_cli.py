@@ -49,8 +49,14 @@ def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeyp
             "error: processorSettings.pipeline-x: pipeline id 'nonsense' is not a Clara identifier"
         )
         aetitle = ["dicom", "create", "aetitle", "-a", "CLARA", f"pipeline-seg={PIPELINE}", "timeout=2"]
-        created = runner.invoke(cli, aetitle)
+        bad_delay = runner.invoke(cli, [*aetitle, "jobRetryDelay=1.5"])
+        assert bad_delay.exit_code == 1
+        assert bad_delay.output.startswith(
+            "error: processorSettings.jobRetryDelay: '1.5' is not a whole number of milliseconds"
+        )
+        created = runner.invoke(cli, [*aetitle, "jobRetryDelay=1000"])
         assert created.exit_code == 0, created.output
+        assert created.output == "Clara AE title CLARA created\n"
         bad = runner.invoke(cli, ["dicom", "create", "src", "-a", "PACS", "-i", "not a host"])
         assert bad.exit_code == 1 and "hostIp" in bad.output
         assert runner.invoke(cli, ["dicom", "create", "src", "-a", "PACS", "-i", "10.0.0.0/24"]).exit_code == 0
@@ -59,6 +65,8 @@ def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeyp
         ).exit_code == 0
         listed = runner.invoke(cli, ["-O", "json", "dicom", "list", "aetitles"])
         assert [a["pipelines"] for a in json.loads(listed.output)] == [f"seg={PIPELINE}"]
+        assert [a["jobRetryDelay"] for a in json.loads(listed.output)] == ["1000"]
+        assert "JOBRETRYDELAY" in runner.invoke(cli, ["dicom", "list", "aetitles"]).output.replace(" ", "")
         assert runner.invoke(cli, ["dicom", "list", "src"]).exit_code == 0
         assert runner.invoke(cli, ["dicom", "delete", "source", "-n", "PACS"]).exit_code == 0
         assert json.loads(runner.invoke(cli, ["-O", "json", "dicom", "list", "src"]).output) == []

@@ -168,16 +168,52 @@ def test_unknown_pipeline_is_warned_faults_the_payload_and_retries_after_a_fix(p
             lambda: [p for p in adapter.payloads() if p["state"] == "faulted"], 30, what="faulted payload"
         )
         assert missing in payload["error"]
-        fixed = {"aeTitle": "CLARA", "processorSettings": {"timeout": "0.5", "pipeline-seg": seg}}
-        assert api.put("/api/config/claraaetitle/CLARA", json=fixed).status_code == 200
+        # A manual retry before the fix faults again, once: no retry loop.
         assert api.post(f"/api/payloads/{payload['payloadId']}/retry").status_code == 202
+        wait_until(lambda: [p["state"] for p in adapter.payloads()] == ["faulted"], 30, what="faulted again")
+        fixed = {"aeTitle": "CLARA", "processorSettings": {"timeout": "0.5", "pipeline-seg": seg}}
+        assert api.put("/api/config/claraaetitle/CLARA", json=fixed).status_code == 200  # re-drives it
         (job,) = wait_jobs(platform.endpoint, seg, 1)
         assert job.metadata["Instances"] == "2"
+        wait_until(lambda: [p["state"] for p in adapter.payloads()] == ["done"], 30, what="payload done")
         again = api.post(f"/api/payloads/{payload['payloadId']}/retry")
         assert again.status_code == 409 and "only faulted" in again.json()["detail"]
     finally:
         assert adapter.service is not None
         adapter.service.terminate()
+
+
+def test_fixing_the_ae_title_alone_redrives_its_faulted_payload_one_job_per_pipeline(platform, tmp_path):
+    """No manual retry: `PUT /api/config/claraaetitle` re-drives; the pipeline that already ran is not rerun."""
+    require_peer("storescu")
+    seg, cls = asyncio.run(create_pipelines(platform.endpoint, "seg", "cls"))
+    missing = "0" * 32
+    adapter = Adapter(tmp_path, platform.endpoint, seed={"sources": [{"aeTitle": "STORESCU", "hostIp": "127.0.0.1"}]})
+    adapter.start()
+    try:
+        api = httpx.Client(base_url=adapter.api, timeout=10)
+        settings = {"timeout": "0.5", "jobRetryDelay": "1000", "pipeline-seg": seg, "pipeline-cls": missing}
+        assert api.post("/api/config/claraaetitle", json={"aeTitle": "CLARA", "processorSettings": settings}).is_success
+        code, output = storescu(adapter.dicom_port, write_study(tmp_path / "study", series=1, per_series=2))
+        assert code == 0, output
+        (payload,) = wait_until(
+            lambda: [p for p in adapter.payloads() if p["state"] == "faulted"], 30, what="faulted payload"
+        )
+        assert missing in payload["error"] and payload["jobs"]["seg"]["started"]
+        fixed = {"aeTitle": "CLARA", "processorSettings": {**settings, "pipeline-cls": cls}}
+        updated = api.put("/api/config/claraaetitle/CLARA", json=fixed)
+        assert updated.status_code == 200 and updated.json()["redrivenPayloads"] == 1
+        assert updated.json()["processorSettings"]["jobRetryDelay"] == "1000"
+        (job,) = wait_jobs(platform.endpoint, cls, 1)
+        assert job.metadata["Instances"] == "2"
+        wait_until(lambda: [p["state"] for p in adapter.payloads()] == ["done"], 30, what="payload done")
+        # A later change finds nothing faulted: nothing is submitted again.
+        assert api.put("/api/config/claraaetitle/CLARA", json=fixed).json()["redrivenPayloads"] == 0
+        assert "submitter.payload.redriven" in adapter.service.output()
+    finally:
+        assert adapter.service is not None and adapter.service.terminate() == 0, adapter.service.output()[-3000:]
+    assert len(asyncio.run(jobs_of(platform.endpoint, seg))) == 1
+    assert len(asyncio.run(jobs_of(platform.endpoint, cls))) == 1
 
 
 # pydicom's shipped files, one storescu run each with only the file's own transfer syntax proposed.

@@ -6,11 +6,14 @@ import httpx
 import pytest
 
 from dicom_adapter.api import ApiDependencies, EchoResult, create_app
-from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, IngestBatch, PayloadRepository
 from dicom_adapter.metrics import AdapterMetrics
-from dicom_adapter.models import DestinationAeTitle
+from dicom_adapter.models import DestinationAeTitle, JobPriority, Payload, PayloadState
 from dicom_adapter.registry import AeRegistry
 from dicom_adapter.scp.ports import AssociationRecord
+from dicom_adapter.settings import PlatformSettings
+from dicom_adapter.submitter import PayloadSubmitter
+from tests.dicom_adapter.fakes import FakePlatform, FakeSpool, make_instance
 
 P1 = "a" * 32
 P2 = "b" * 32
@@ -185,3 +188,121 @@ async def test_health_metrics_and_associations(env):
     text = (await client.get("/metrics")).text
     assert 'clara_dicom_instances_received_total{called_ae_title="CLARA"} 1.0' in text
     assert 'clara_dicom_payloads{state="receiving"} 0.0' in text
+
+
+# jobRetryDelay ------------------------------------------------------------------------------------------
+
+
+async def test_job_retry_delay_defaults_to_5000_and_round_trips_as_set(env):
+    client, registry, _ = env
+    created = await client.post("/api/config/claraaetitle", json=CLARA)
+    assert created.json()["processorSettings"]["jobRetryDelay"] == "5000"
+    ae = registry.clara_ae_title("CLARA")
+    assert ae is not None and ae.job_retry_delay_ms == 5000
+    updated = {**CLARA, "processorSettings": {**CLARA["processorSettings"], "JobRetryDelay": 1000}}
+    assert (await client.put("/api/config/claraaetitle/CLARA", json=updated)).status_code == 200
+    assert (await client.get("/api/config/claraaetitle/CLARA")).json()["processorSettings"]["jobRetryDelay"] == "1000"
+    ae = registry.clara_ae_title("CLARA")
+    assert ae is not None and ae.job_retry_delay_ms == 1000
+    zero = {**CLARA, "processorSettings": {**CLARA["processorSettings"], "jobRetryDelay": "0"}}
+    assert (await client.put("/api/config/claraaetitle/CLARA", json=zero)).json()["processorSettings"][
+        "jobRetryDelay"
+    ] == "0"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("1.5", "'1.5' is not a whole number of milliseconds (e.g. 5000)"),
+        (2.5, "'2.5' is not a whole number of milliseconds"),
+        ("5s", "'5s' is not a whole number of milliseconds"),
+        ("", "'' is not a whole number of milliseconds"),
+        (True, "'True' is not a whole number of milliseconds"),
+        ("-1", "must be between 0 and 86400000 milliseconds"),
+        (86_400_001, "must be between 0 and 86400000 milliseconds"),
+    ],
+)
+async def test_invalid_job_retry_delay_is_a_400_problem_and_saves_nothing(env, value, text):
+    client, _, _ = env
+    body = {"aeTitle": "X", "processorSettings": {"pipeline-a": P1, "jobRetryDelay": value}}
+    response = await client.post("/api/config/claraaetitle", json=body)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    (error,) = problem["errors"]
+    assert error["field"] == "processorSettings.jobRetryDelay" and text in error["message"]
+    assert f"processorSettings.jobRetryDelay: {text}" in problem["detail"]
+    assert (await client.get("/api/config/claraaetitle")).json() == []
+
+
+# Re-driving faulted payloads when an AE title changes ---------------------------------------------------
+
+
+class Redrive:
+    def __init__(self, result: int | Exception = 0) -> None:
+        self.calls: list[str] = []
+        self.result = result
+
+    async def __call__(self, called_ae_title: str) -> int:
+        self.calls.append(called_ae_title)
+        if isinstance(self.result, Exception):
+            raise self.result
+        return self.result
+
+
+async def test_create_and_update_of_a_clara_ae_title_redrive_its_faulted_payloads(env):
+    client, _, deps = env
+    deps.redrive_faulted = Redrive(0)
+    created = await client.post("/api/config/claraaetitle", json=CLARA)
+    assert "redrivenPayloads" not in created.json()  # Clara's shape when there was nothing to do
+    deps.redrive_faulted.result = 2
+    updated = await client.put("/api/config/claraaetitle/clara", json=CLARA)
+    assert updated.status_code == 200 and updated.json()["redrivenPayloads"] == 2
+    recreated = await client.post("/api/config/claraaetitle", json={**CLARA, "name": "other", "aeTitle": "OTHER"})
+    assert recreated.json()["redrivenPayloads"] == 2
+    assert deps.redrive_faulted.calls == ["CLARA", "CLARA", "OTHER"]
+    await client.post("/api/config/sourceaetitle", json={"aeTitle": "PACS", "hostIp": "10.0.0.1"})
+    await client.delete("/api/config/claraaetitle/other")
+    assert deps.redrive_faulted.calls == ["CLARA", "CLARA", "OTHER"]  # only create/update of Clara AE titles
+
+
+async def test_failed_redrive_keeps_the_saved_change_and_warns(env):
+    client, registry, deps = env
+    deps.redrive_faulted = Redrive(RuntimeError("database is locked"))
+    response = await client.post("/api/config/claraaetitle", json=CLARA)
+    assert response.status_code == 201
+    assert response.json()["warnings"] == [
+        "faulted payloads were not re-driven (database is locked); retry them with POST /api/payloads/{id}/retry"
+    ]
+    assert registry.clara_ae_title("CLARA") is not None
+
+
+async def faulted_payload(deps: ApiDependencies, tmp_path: Path) -> str:
+    instance = make_instance(tmp_path, "1.2.3.4.5")
+    payload = Payload("p1", "CLARA", "1.2.3", PayloadState.RECEIVING, 1.0, 1.0)
+    await deps.payloads.apply(IngestBatch([payload], [("p1", instance)], [], []))
+    await deps.payloads.close("p1", {"seg": UNKNOWN}, JobPriority.NORMAL, 2.0)
+    await deps.payloads.set_state("p1", PayloadState.FAULTED, error=f"pipeline {UNKNOWN} not found")
+    return "p1"
+
+
+async def test_manual_retry_answers_202_then_409_and_404_with_the_reason(env, tmp_path):
+    client, registry, deps = env
+    submitter = PayloadSubmitter(deps.payloads, FakePlatform(), FakeSpool(), PlatformSettings(), registry=registry)
+    deps.retry_payload = submitter.retry
+    await client.post("/api/config/claraaetitle", json=CLARA)
+    payload_id = await faulted_payload(deps, tmp_path)
+    retried = await client.post(f"/api/payloads/{payload_id}/retry")
+    assert retried.status_code == 202 and retried.json() == {"payloadId": payload_id, "state": "closed"}
+    closed = await deps.payloads.get(payload_id)
+    assert closed is not None and closed.pipelines == {"seg": P1}  # the AE title's current pipelines
+    again = await client.post(f"/api/payloads/{payload_id}/retry")
+    assert again.status_code == 409 and again.json()["detail"] == (
+        f"payload {payload_id} is closed; only faulted payloads retry"
+    )
+    await deps.payloads.set_state(payload_id, PayloadState.FAULTED, error="x")
+    (await deps.payloads.active_instances(payload_id))[0].path.unlink()
+    gone = await client.post(f"/api/payloads/{payload_id}/retry")
+    assert gone.status_code == 409 and "1 of 1 spool files are gone; it cannot be submitted again" in gone.text
+    missing = await client.post("/api/payloads/nope/retry")
+    assert missing.status_code == 404 and missing.json()["detail"] == "payload 'nope' not found"
