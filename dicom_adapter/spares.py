@@ -9,10 +9,12 @@ being received:
 
 - `fill()` at start tops the pool up to `target` (the first start of a spool pays it once; spares
   are kept across restarts, see below);
-- after each C-STORE, `refill_soon()` makes a batch in a worker thread only when fewer than `LOW`
-  remain (so a burst longer than the pool never makes a C-STORE create its own file);
-- when the last association ends, `refill_soon()` tops the pool up to `target` in batches, stopping
-  as soon as an association is open again.
+- after each C-STORE, `refill_soon()` makes a batch in a worker thread at once only when fewer than
+  `LOW` remain (so a burst longer than the pool seldom makes a C-STORE create its own file);
+- otherwise, once no spare has been taken for `QUIET` seconds (whether associations are still open
+  or not: a router may hold one open for minutes), the pool is topped up to `target` in batches,
+  stopping as soon as spares are taken again. Nothing is made for fewer than `BATCH` missing, so a
+  sender that opens an association per instance does not cost a directory fsync per instance.
 
 Spares are closed files (opened when taken), so the pool costs no file descriptors. An empty
 `.part` file found at start is an unused spare from an earlier run: `adopt()` takes it back.
@@ -21,7 +23,9 @@ Spares are closed files (opened when taken), so the pool costs no file descripto
 from __future__ import annotations
 
 import asyncio
+import math
 import os
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +35,11 @@ import structlog
 log = structlog.get_logger()
 
 BATCH = 64  # spares made per directory fsync
-LOW = 64  # while receiving, refill only below this many
+LOW = 64  # while receiving, refill only below this many (also the smallest `storage.spare_files`)
+QUIET = 1.0  # seconds without a spare taken before the pool is topped up
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-_OPEN = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+# O_TRUNC: a spare is empty by construction; should anything have written to one, no stale tail survives.
+_OPEN = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 SUFFIX = ".part"
 
 
@@ -47,17 +53,25 @@ def fsync_directory(path: Path) -> None:
 
 
 class SparePool:
-    """Up to `target` empty files in `directory`; `busy()` says whether associations are open."""
+    """Up to `target` empty files in `directory`."""
 
     def __init__(
-        self, directory: Path, target: int, fsync: bool = True, busy: Callable[[], bool] = lambda: False
+        self,
+        directory: Path,
+        target: int,
+        fsync: bool = True,
+        quiet: float = QUIET,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory
         self.target = target
         self._fsync = fsync
-        self._busy = busy
+        self._quiet = quiet
+        self._clock = clock
+        self._last_take = -math.inf
         self._spares: list[Path] = []
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._closed = False
         self.made_on_demand = 0  # files a C-STORE had to create itself (pool empty): should stay 0
 
@@ -94,6 +108,7 @@ class SparePool:
 
     def take(self) -> tuple[Path, int]:
         """A spare, opened for writing (raw fd). Makes one on the spot only when the pool is empty."""
+        self._last_take = self._clock()
         while self._spares:
             path = self._spares.pop()
             try:
@@ -122,32 +137,53 @@ class SparePool:
         return made
 
     def refill_soon(self) -> None:
-        """Start a background refill when one is due (see the module docstring); call from the loop."""
-        if self._closed or (self._task is not None and not self._task.done()):
+        """After a C-STORE, or when an association ends: refill now below `LOW`, else top up once quiet
+        (see the module docstring). Call from the event loop."""
+        if self._closed or self._task is not None:
             return
-        if len(self._spares) < self._goal():
-            self._task = asyncio.get_running_loop().create_task(self._refill())
+        if len(self._spares) < min(LOW, self.target):
+            self._start()
+        elif self.target - len(self._spares) >= BATCH and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._quiet, self._on_quiet)
 
-    def _goal(self) -> int:
-        return min(LOW, self.target) if self._busy() else self.target
+    def _on_quiet(self) -> None:
+        self._timer = None
+        if self._closed or self._task is not None:
+            return
+        wait = self._last_take + self._quiet - self._clock()
+        if wait > 0:  # spares were taken meanwhile: look again once they stop
+            self._timer = asyncio.get_running_loop().call_later(wait, self._on_quiet)
+        else:
+            self._start()
+
+    def _start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._refill())
 
     def _next_batch(self) -> int:
-        """How many to make now: a batch below `LOW` while busy, else up to `target`."""
-        if self._busy():
-            return BATCH if len(self._spares) < min(LOW, self.target) else 0
+        """How many to make now: a batch below `LOW`; up to `target` while quiet; else none."""
+        if len(self._spares) < min(LOW, self.target):
+            return BATCH
+        if self._clock() - self._last_take < self._quiet:
+            return 0
         return min(BATCH, self.target - len(self._spares))
 
     async def _refill(self) -> None:
-        while not self._closed and (count := self._next_batch()) > 0:
-            try:
+        try:
+            while not self._closed and (count := self._next_batch()) > 0:
                 made = await asyncio.to_thread(self.make, count)
-            except OSError as exc:
-                log.warning("spool.spare.failed", error=exc.strerror)
-                return
-            self._spares.extend(made)  # after close() too: they stay on disk for the next start
+                self._spares.extend(made)  # after close() too: they stay on disk for the next start
+        except Exception as exc:  # an OSError (disk full) or a shut-down executor: try again after the next C-STORE
+            log.warning("spool.spare.failed", error=getattr(exc, "strerror", None) or repr(exc))
+            self._task = None
+            return
+        self._task = None
+        self.refill_soon()  # stopped because spares were taken: top up once quiet again
 
     async def aclose(self) -> None:
         """Stop refilling. The spares stay on disk: the next start adopts them."""
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)

@@ -62,27 +62,29 @@ _SYNC_FILE_RANGE_WRITE = 2  # start writeback of dirty pages in the range, do no
 
 class Spool:
     """Files under `root`; `fsync=False` trades durability for speed (tests, tmpfs). `spare_files`
-    sizes the pool of spare files; `busy()` tells it whether associations are open."""
+    sizes the pool of spare files (`spares.py`)."""
 
-    def __init__(
-        self, root: Path, fsync: bool = True, spare_files: int = SPARE_FILES, busy: Callable[[], bool] = lambda: False
-    ) -> None:
+    def __init__(self, root: Path, fsync: bool = True, spare_files: int = SPARE_FILES) -> None:
         self.root = root
         self.incoming = root / INCOMING
         self._fsync = fsync
         self._ready: set[Path] = set()
         self._recovered = False
-        self.spares = SparePool(self.incoming, spare_files, fsync, busy)
+        self.spares = SparePool(self.incoming, spare_files, fsync)
 
     def prepare(self) -> int:
-        """Create the directories, recover complete files a crash left in `.incoming/`, keep the empty
-        ones as spares and delete the rest (never acknowledged); returns how many were deleted."""
+        """Create the directories, recover complete files a crash left in `.incoming/` (deleting those
+        never acknowledged), keep the empty ones as spares; returns how many files were deleted."""
         self.incoming.mkdir(parents=True, exist_ok=True)
         removed = self.recover().deleted
         self.spares.adopt()
-        for partial in self.incoming.iterdir():
-            if partial.suffix != SUFFIX or partial.stat().st_size:
-                partial.unlink(missing_ok=True)
+        for left in self.incoming.iterdir():
+            if left.stat().st_size:
+                # Recovery deletes what was never acknowledged; a file it could not handle (an OSError,
+                # logged as spool.recovery.failed) may be an acknowledged instance: kept for the next start.
+                log.warning("spool.incoming.kept", path=str(left))
+            elif left.suffix != SUFFIX:
+                left.unlink(missing_ok=True)
                 removed += 1
         if removed:
             log.info("spool.partials.removed", count=removed)

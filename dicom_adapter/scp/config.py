@@ -44,9 +44,9 @@ class StorageSettings(BaseModel):
     watermark_percent: float = Field(default=85.0, gt=0, le=100)
     reserve_space_gb: float = Field(default=5.0, ge=0)  # ... or when less than this is free
     fsync: bool = True  # fsync file and directory before acknowledging (durability)
-    # Empty files made ahead (at start and while idle) so that a burst of up to this many instances
-    # creates no file while it is received; kept across restarts (dicom_adapter/spares.py).
-    spare_files: int = Field(default=2048, ge=0)
+    # Empty files made ahead (at start, and once no spare was taken for a second) so that a burst of up
+    # to this many instances creates no file while it is received; kept across restarts (spares.py).
+    spare_files: int = Field(default=2048, ge=64)
 
     def resolved_spool_dir(self) -> Path:
         """The spool root, defaulting under `$CLARA_HOME`."""

@@ -237,10 +237,10 @@ def _deflated_header(path: Path, offset: int, extra: tuple[int, ...]) -> Header:
     while True:
         head, complete = _inflate_head(path, offset, want)
         header = read_header(head, complete, EXPLICIT_VR_LITTLE_ENDIAN, extra)
-        if header is not None:
+        if header is not None:  # read_header raises rather than return None for a complete data set
+            if not complete:
+                _inflate_head(path, offset, 0)  # the rest is inflated and dropped: a cut stream is refused
             return header
-        if complete:
-            raise UndecodableDataError("cannot decode data set: deflated data ends before its UIDs")
         if want >= _INFLATE_LIMIT:
             limit = _INFLATE_LIMIT >> 20
             raise UndecodableDataError(f"UIDs not found in the first {limit} MB of the inflated data set")
@@ -248,17 +248,21 @@ def _deflated_header(path: Path, offset: int, extra: tuple[int, ...]) -> Header:
 
 
 def _inflate_head(path: Path, offset: int, want: int) -> tuple[bytes, bool]:
-    """The first `want` bytes of the raw-deflated data set at `offset`; True when that is all of it."""
+    """The first `want` bytes of the raw-deflated data set at `offset`; True when that is all of it.
+    `want=0` inflates the whole stream and keeps nothing (a check). A stream that ends before its end
+    marker was cut short: the instance is refused, as pydicom would."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     head = bytearray()
     try:
         with path.open("rb") as file:
             file.seek(offset)
-            while len(head) < want and not inflater.eof:
+            while (len(head) < want or not want) and not inflater.eof:
                 data = inflater.unconsumed_tail or file.read(_READ)
                 if not data:
-                    return bytes(head), True
-                head += inflater.decompress(data, want - len(head))
+                    raise UndecodableDataError("cannot decode data set: the deflated data set is cut short")
+                out = inflater.decompress(data, want - len(head) if want else _READ)
+                if want:
+                    head += out
     except (zlib.error, OSError) as exc:
         raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
-    return bytes(head), inflater.eof and not inflater.unconsumed_tail
+    return bytes(head), inflater.eof

@@ -35,12 +35,7 @@ class StoreScp:
         sink: InstanceSink,
     ) -> None:
         self._settings = settings
-        self.spool = Spool(
-            storage.resolved_spool_dir(),
-            fsync=storage.fsync,
-            spare_files=storage.spare_files,
-            busy=lambda: bool(self._tasks),
-        )
+        self.spool = Spool(storage.resolved_spool_dir(), fsync=storage.fsync, spare_files=storage.spare_files)
         self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
         self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, lambda: len(self._tasks))
         self._server: asyncio.Server | None = None
@@ -112,5 +107,4 @@ class StoreScp:
             log.exception("scp.connection.failed")
         finally:
             self._tasks.discard(task)
-            if not self._tasks:
-                self.spool.refill_soon()  # idle now: top the spare files up before the next burst
+            self.spool.refill_soon()  # top the spare files up once the SCP is quiet

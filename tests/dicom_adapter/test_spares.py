@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -13,9 +14,9 @@ def _open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _pool(tmp_path: Path, target: int, busy: list[bool] | None = None) -> SparePool:
-    flag = busy if busy is not None else [False]
-    return SparePool(tmp_path, target, fsync=True, busy=lambda: flag[0])
+def _pool(tmp_path: Path, target: int, clock: list[float] | None = None) -> SparePool:
+    now = clock if clock is not None else [0.0]
+    return SparePool(tmp_path, target, fsync=True, quiet=0.05, clock=lambda: now[0])
 
 
 def test_fill_makes_target_empty_files_and_holds_no_descriptors(tmp_path):
@@ -49,41 +50,77 @@ def test_a_spare_deleted_behind_the_pools_back_is_skipped(tmp_path):
     assert path.exists() and pool.made_on_demand == 0
 
 
-async def test_while_busy_a_batch_is_made_only_below_the_low_mark(tmp_path):
-    busy = [True]
-    pool = _pool(tmp_path, 1000, busy)
+async def test_below_the_low_mark_a_batch_is_made_at_once(tmp_path):
+    clock = [100.0]
+    pool = _pool(tmp_path, 1000, clock)
     pool.fill()
     for _ in range(1000 - LOW):
         os.close(pool.take()[1])
-    pool.refill_soon()  # exactly LOW left: nothing to do while receiving
-    assert pool._task is None
+    pool.refill_soon()  # exactly LOW left, spares just taken: nothing now, a top-up once quiet
+    assert pool._task is None and pool._timer is not None
     os.close(pool.take()[1])
+    pool._timer.cancel()
+    pool._timer = None
     pool.refill_soon()
     assert pool._task is not None
     await pool._task
-    assert len(pool) == LOW - 1 + BATCH
+    assert len(pool) == LOW - 1 + BATCH  # one batch: spares were taken less than `quiet` ago
 
 
-async def test_when_idle_the_pool_is_topped_up_and_stops_when_busy_again(tmp_path):
-    busy = [False]
-    pool = _pool(tmp_path, 4 * BATCH, busy)
+async def test_once_quiet_the_pool_is_topped_up_and_stops_while_spares_are_taken(tmp_path):
+    clock = [100.0]
+    pool = _pool(tmp_path, 6 * BATCH, clock)
+    pool.fill()
+    for _ in range(4 * BATCH):
+        os.close(pool.take()[1])  # a burst at t=100: 2 batches left, above LOW
     make = pool.make
+    batches = []
 
-    def make_then_an_association_opens(count: int) -> list[Path]:
-        busy[0] = True
+    def make_while_a_burst_starts(count: int) -> list[Path]:
+        batches.append(count)
+        if len(batches) == 1:
+            os.close(pool.take()[1])  # a C-STORE arrives during the first batch
         return make(count)
 
-    pool.make = make_then_an_association_opens  # type: ignore[method-assign]
+    pool.make = make_while_a_burst_starts  # type: ignore[method-assign]
     pool.refill_soon()
+    assert pool._task is None  # not quiet yet (the clock has not moved)
+    clock[0] += 1.0  # quiet now
+    while not batches:
+        await asyncio.sleep(0.01)
     assert pool._task is not None
     await pool._task
-    assert len(pool) == BATCH  # stopped after the batch it was making
-    pool.make = make  # type: ignore[method-assign]
-    busy[0] = False
+    assert batches == [BATCH]  # stopped: a spare was taken during the batch
+    clock[0] += 1.0
+    while len(pool) < 6 * BATCH:  # the timer set when it stopped tops the pool up once quiet again
+        await asyncio.sleep(0.01)
+    assert batches == [BATCH, BATCH, BATCH, BATCH, 1]  # 3 batches + 1 missing after the second burst
+
+
+async def test_one_association_per_instance_does_not_make_a_file_per_instance(tmp_path):
+    pool = _pool(tmp_path, 2 * BATCH)
+    pool.fill()
+    made = []
+    pool.make = lambda count: made.append(count) or []  # type: ignore[method-assign]
+    for _ in range(BATCH - 1):  # each instance on its own association: take, then refill_soon
+        os.close(pool.take()[1])
+        pool.refill_soon()
+        await asyncio.sleep(0.06)  # quiet in between
+    assert made == []  # fewer than a batch missing: nothing made yet
+
+
+async def test_close_cancels_a_pending_top_up(tmp_path):
+    clock = [0.0]
+    pool = _pool(tmp_path, 4 * BATCH, clock)
+    pool.fill()
+    for _ in range(2 * BATCH):
+        os.close(pool.take()[1])
     pool.refill_soon()
-    assert pool._task is not None
-    await pool._task
-    assert len(pool) == 4 * BATCH
+    assert pool._timer is not None
+    await pool.aclose()
+    clock[0] += 10
+    await asyncio.sleep(0.1)
+    assert pool._task is None and len(pool) == 2 * BATCH
 
 
 async def test_spares_survive_a_restart_and_are_adopted(tmp_path):

@@ -82,9 +82,9 @@ def test_multi_series_study_becomes_one_job_per_pipeline_byte_identical(platform
         wait_until(lambda: [p["state"] for p in adapter.payloads()] == ["done"], 30, what="payload done")
         # Spool emptied once every job started.
         assert not list((tmp_path / "adapter" / "spool").rglob("*.dcm"))
-        # The 6 instances went into spare files made at start; the pool is topped up again once idle.
+        # The 6 instances went into spare files made at start (6 missing is less than a batch: no top-up).
         api = httpx.Client(base_url=adapter.api, timeout=10)
-        wait_until(lambda: api.get("/health/status").json()["spareFiles"] == 2048, 10, what="spares topped up")
+        assert api.get("/health/status").json()["spareFiles"] == 2048 - 6
         assert "clara_dicom_spool_files_made_on_demand 0.0" in api.get("/metrics").text
     finally:
         assert adapter.service is not None and adapter.service.terminate() == 0, adapter.service.output()[-3000:]

@@ -127,10 +127,12 @@ def test_deflated_uids_beyond_the_inflate_limit_are_refused_with_a_reason(tmp_pa
 
 
 def test_a_cut_deflated_stream_fails_the_instance(tmp_path):
-    path = _deflated_file(tmp_path / "cut.dcm", make_ct())
-    path.write_bytes(path.read_bytes()[:700])  # ends inside the header
-    with pytest.raises(StoreError):
+    path = _deflated_file(tmp_path / "cut.dcm", make_ct(size=256), cut=200)  # UIDs intact, end marker gone
+    with pytest.raises(UndecodableDataError, match="cut short"):
         read_header_file(path, ())
+    big = _deflated_file(tmp_path / "big-cut.dcm", make_ct(size=4000), cut=100)  # cut far beyond the head
+    with pytest.raises(UndecodableDataError, match="cut short"):
+        read_header_file(big, ())
     path.write_bytes(path.read_bytes()[:600] + b"\xff" * 100)  # not deflate at all
-    with pytest.raises(UndecodableDataError, match="cannot decode data set"):
+    with pytest.raises(StoreError, match="cannot decode data set"):
         read_header_file(path, ())

@@ -127,3 +127,21 @@ def test_decide():
     assert decide(_completion(5), None) is Decision.MOVE
     assert decide(_completion(5), _completion(4)) is Decision.MOVE
     assert decide(_completion(5), _completion(6)) is Decision.STALE
+
+
+def test_a_complete_file_recovery_cannot_move_is_kept_for_the_next_start(tmp_path, monkeypatch):
+    """ENOSPC (or EIO) while moving an acknowledged file into place must not turn into deleting it."""
+    import dicom_adapter.scp.recovery as recovery_module
+
+    spool = Spool(tmp_path)
+    ds, path = incoming_file(spool)
+
+    def disk_full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recovery_module.os, "replace", disk_full)
+    assert spool.prepare() == 0
+    assert path.exists() and list(spool.files()) == []
+    monkeypatch.undo()
+    assert Spool(tmp_path).prepare() == 0  # the next start moves it
+    assert [p.name for p in Spool(tmp_path).files()] == [f"{ds.SOPInstanceUID}.dcm"]
