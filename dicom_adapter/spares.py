@@ -38,8 +38,9 @@ BATCH = 64  # spares made per directory fsync
 LOW = 64  # while receiving, refill only below this many (also the smallest `storage.spare_files`)
 QUIET = 1.0  # seconds without a spare taken before the pool is topped up
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-# O_TRUNC: a spare is empty by construction; should anything have written to one, no stale tail survives.
-_OPEN = os.O_WRONLY | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+# No O_TRUNC: spares are empty by construction (one SCP per spool), and truncating on open costs an
+# inode update per instance (-3 to -6 % throughput, measured).
+_OPEN = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
 SUFFIX = ".part"
 
 
