@@ -2,6 +2,7 @@
 
 socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
        --association.Association (per-connection state machine, ARTIM / DIMSE / idle timeouts)
+           stream.py       chunks read from the socket -> PDV fragments (views, no copy) and other PDUs
            pdu.py          6-byte framing, A-ASSOCIATE-RQ decoding, AC / RJ / RELEASE-RP / ABORT encoding
            negotiation.py  calling/called AE, limit and disk checks, presentation contexts -> AC or RJ
            dimse.py        C-STORE / C-ECHO command sets (implicit VR LE) in and out

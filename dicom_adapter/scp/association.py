@@ -1,7 +1,8 @@
 """One DICOM association over one TCP connection: negotiation, then P-DATA until release or abort.
 
-Reading is a plain coroutine over an `asyncio.StreamReader`; P-DATA fragments of a C-STORE data set
-go straight to an `InstanceReceiver`, so nothing larger than one read chunk is held. Timeouts: ARTIM
+Reading is a plain coroutine over an `asyncio.StreamReader`: negotiation reads its PDU, then each read
+takes whatever has arrived (up to 1 MB) and `stream.PduStream` splits it into PDV fragments, which
+go straight to an `InstanceReceiver` as views of that chunk (nothing larger than a chunk is held). Timeouts: ARTIM
 (acse_timeout) until the A-ASSOCIATE-RQ, dimse_timeout while a message is half received,
 network_timeout while idle. Any protocol violation ends the association with an A-ABORT.
 """
@@ -21,7 +22,6 @@ from dicom_adapter.scp.dimse import Command, CommandField, decode_command, encod
 from dicom_adapter.scp.errors import PduTooLargeError, ProtocolError, StoreError
 from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
 from dicom_adapter.scp.pdu import (
-    PDV_HEADER,
     AcceptedContext,
     AssociateRequest,
     decode_associate_rq,
@@ -34,6 +34,7 @@ from dicom_adapter.scp.pdu import (
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.scp.status import AbortReason, Status, store_status
 from dicom_adapter.scp.storing import Origin, Storing, refuse_operation
+from dicom_adapter.scp.stream import Fragment, PduStream
 from dicom_adapter.upper_layer import PDU_HEADER, PduType
 
 if TYPE_CHECKING:
@@ -177,24 +178,23 @@ class Association:
     async def _serve(self) -> str:
         loop = asyncio.get_running_loop()
         settings = self._runtime.settings
-        read = self._reader.readexactly
+        stream = PduStream(settings.max_pdu_length)
+        read = self._reader.read
         async with asyncio.timeout(None) as deadline:
             while True:
-                idle = self._storing is None and not self._command
+                idle = self._storing is None and not self._command and stream.at_boundary
                 deadline.reschedule(loop.time() + (settings.network_timeout if idle else settings.dimse_timeout))
-                pdu_type, length = PDU_HEADER.unpack(await read(6))
-                if pdu_type == PduType.P_DATA_TF:
-                    if length > settings.max_pdu_length:
-                        raise PduTooLargeError(f"P-DATA-TF of {length} bytes", AbortReason.INVALID_PDU_PARAMETER_VALUE)
-                    await self._p_data(length, deadline)
-                elif pdu_type == PduType.A_RELEASE_RQ:
-                    await read(length)
-                    return await self._release()
-                elif pdu_type == PduType.A_ABORT:
-                    self._log.info("scp.association.aborted", reason="A-ABORT", by="peer")
-                    return "aborted"
-                else:
-                    raise _unexpected(pdu_type, "on an established association")
+                chunk = await read(_CHUNK)  # whatever has arrived, up to 1 MB: one await for many PDUs
+                if not chunk:
+                    raise ConnectionResetError("connection closed by the peer")
+                for item in stream.feed(chunk):
+                    if isinstance(item, Fragment):
+                        await self._fragment(item, deadline)
+                    elif item.pdu_type == PduType.A_RELEASE_RQ:
+                        return await self._release()
+                    else:  # A-ABORT (the stream lets no other PDU through)
+                        self._log.info("scp.association.aborted", reason="A-ABORT", by="peer")
+                        return "aborted"
 
     async def _release(self) -> str:
         self._write(encode_release_rp())
@@ -209,36 +209,35 @@ class Association:
         await self._linger()
         return "released"
 
-    async def _p_data(self, length: int, deadline: asyncio.Timeout) -> None:
-        read = self._reader.readexactly
-        remaining = length
-        while remaining:
-            if remaining < PDV_HEADER.size:
-                raise ProtocolError("P-DATA-TF ends inside a PDV header", AbortReason.INVALID_PDU_PARAMETER_VALUE)
-            item_length, context_id, control = PDV_HEADER.unpack(await read(PDV_HEADER.size))
-            if item_length < 2 or item_length + 4 > remaining:
-                raise ProtocolError(f"PDV length {item_length} invalid", AbortReason.INVALID_PDU_PARAMETER_VALUE)
-            remaining -= item_length + 4
-            if context_id not in self._contexts:
-                raise ProtocolError(
-                    f"PDV on presentation context {context_id}, which was not accepted",
-                    AbortReason.INVALID_PDU_PARAMETER_VALUE,
-                )
-            if control & 0x01:
-                await self._command_fragment(context_id, item_length - 2, bool(control & 0x02))
-            else:
-                await self._data_fragment(context_id, item_length - 2, bool(control & 0x02), deadline)
+    async def _fragment(self, fragment: Fragment, deadline: asyncio.Timeout) -> None:
+        if fragment.context_id not in self._contexts:
+            raise ProtocolError(
+                f"PDV on presentation context {fragment.context_id}, which was not accepted",
+                AbortReason.INVALID_PDU_PARAMETER_VALUE,
+            )
+        if fragment.command:
+            self._command_fragment(fragment)
+            return
+        storing = self._storing
+        if storing is None or storing.context_id != fragment.context_id:
+            raise ProtocolError("data set fragment without its C-STORE command", AbortReason.UNEXPECTED_PDU_PARAMETER)
+        if fragment.data:
+            storing.write(fragment.data)
+        if fragment.last:
+            deadline.reschedule(None)  # committing (fsync) is our time, not the peer's
+            await self._finish(storing)  # still self._storing meanwhile: an abort discards its file
+            self._storing = None
 
-    async def _command_fragment(self, context_id: int, size: int, last: bool) -> None:
+    def _command_fragment(self, fragment: Fragment) -> None:
         if self._storing is not None:
             raise ProtocolError("command fragment while a data set is incomplete", AbortReason.UNEXPECTED_PDU_PARAMETER)
-        self._command += await self._reader.readexactly(size)
+        self._command += fragment.data
         if len(self._command) > _MAX_COMMAND:
             raise ProtocolError("command set too long", AbortReason.INVALID_PDU_PARAMETER_VALUE)
-        if last:
+        if fragment.last:
             command = decode_command(bytes(self._command))
             self._command.clear()
-            self._on_command(context_id, command)
+            self._on_command(fragment.context_id, command)
 
     def _on_command(self, context_id: int, command: Command) -> None:
         if command.command_field == CommandField.C_ECHO_RQ and not command.has_data_set:
@@ -251,22 +250,6 @@ class Association:
             self._storing = refuse_operation(context_id, command)
         else:
             self._respond(context_id, command, Status.UNRECOGNIZED_OPERATION, "operation not supported")
-
-    async def _data_fragment(self, context_id: int, size: int, last: bool, deadline: asyncio.Timeout) -> None:
-        storing = self._storing
-        if storing is None or storing.context_id != context_id:
-            raise ProtocolError("data set fragment without its C-STORE command", AbortReason.UNEXPECTED_PDU_PARAMETER)
-        read = self._reader.read
-        while size:
-            chunk = await read(min(size, _CHUNK))
-            if not chunk:
-                raise ConnectionResetError("connection closed inside a data set")
-            size -= len(chunk)
-            storing.write(chunk)
-        if last:
-            deadline.reschedule(None)  # committing (fsync) is our time, not the peer's
-            await self._finish(storing)  # still self._storing meanwhile: an abort discards its file
-            self._storing = None
 
     async def _finish(self, storing: Storing) -> None:
         counters = self._counters

@@ -51,7 +51,7 @@ class InstanceReceiver:
         self._head = bytearray()
         meta_bytes = encode_file_meta(meta)
         self._meta_length = len(meta_bytes)
-        self._queue: list[bytes] = [meta_bytes]  # written by the next os.writev; the meta rides first
+        self._queue: list[bytes | memoryview] = [meta_bytes]  # written by the next os.writev; the meta rides first
         self._queued = self._meta_length
         self._temp: Path | None = None
         self._fd: int | None = None
@@ -64,7 +64,7 @@ class InstanceReceiver:
         except OSError as exc:
             self.error = _store_error(exc, "creating the spool file")
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         """Append one fragment (or part of one) to the file."""
         self.size += len(chunk)
         if self.error is not None:

@@ -113,7 +113,7 @@ class Storing:
         )
         return cls(context.context_id, command, InstanceReceiver(runtime.spool, meta), origin=origin)
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | memoryview) -> None:
         self.size += len(chunk)
         if self._receiver is not None:
             self._receiver.write(chunk)
