@@ -112,18 +112,6 @@ class Spool:
         """An empty file in `.incoming/` whose directory entry is durable, opened for writing (raw fd)."""
         return self.spares.take()
 
-    def fill_spares(self) -> None:
-        """Top the spare pool up (blocking: at start, before the port opens)."""
-        self.spares.fill()
-
-    def refill_soon(self) -> None:
-        """Let the spare pool refill in a worker thread when it is due (call from the event loop)."""
-        self.spares.refill_soon()
-
-    async def aclose(self) -> None:
-        """Stop refilling spares; they stay on disk for the next start."""
-        await self.spares.aclose()
-
     def association_dir(self, called_ae_title: str, association_id: str) -> Path:
         return self.root / safe_name(called_ae_title) / safe_name(association_id)
 

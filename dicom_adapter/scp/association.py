@@ -290,8 +290,8 @@ class Association:
     def _respond(self, context_id: int, command: Command, status: int, comment: str = "") -> None:
         self._write(encode_p_data(context_id, encode_response(command, status, comment)))
         if command.command_field == CommandField.C_STORE_RQ:
-            # In a thread, while the peer reads its next file: spares are made in batches, one flush each.
-            self._runtime.spool.refill_soon()
+            # A batch of spare files in a thread when due (below 64 left, or once quiet): spares.py.
+            self._runtime.spool.spares.refill_soon()
 
     def _write(self, pdu: bytes) -> None:
         self._writer.write(pdu)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -235,11 +236,17 @@ def _deflated_offset(path: Path) -> int | None:
 def _deflated_header(path: Path, offset: int, extra: tuple[int, ...]) -> Header:
     want = _INFLATE_FIRST
     while True:
-        head, complete = _inflate_head(path, offset, want)
-        header = read_header(head, complete, EXPLICIT_VR_LITTLE_ENDIAN, extra)
+        chunks = _inflated(path, offset)
+        head, complete = bytearray(), True
+        for chunk in chunks:
+            head += chunk
+            if len(head) >= want:
+                complete = False
+                break
+        header = read_header(bytes(head), complete, EXPLICIT_VR_LITTLE_ENDIAN, extra)
         if header is not None:  # read_header raises rather than return None for a complete data set
-            if not complete:
-                _inflate_head(path, offset, 0)  # the rest is inflated and dropped: a cut stream is refused
+            for _ in chunks:  # the rest is inflated and dropped: a cut stream is refused
+                pass
             return header
         if want >= _INFLATE_LIMIT:
             limit = _INFLATE_LIMIT >> 20
@@ -247,22 +254,17 @@ def _deflated_header(path: Path, offset: int, extra: tuple[int, ...]) -> Header:
         want *= 4
 
 
-def _inflate_head(path: Path, offset: int, want: int) -> tuple[bytes, bool]:
-    """The first `want` bytes of the raw-deflated data set at `offset`; True when that is all of it.
-    `want=0` inflates the whole stream and keeps nothing (a check). A stream that ends before its end
-    marker was cut short: the instance is refused, as pydicom would."""
+def _inflated(path: Path, offset: int) -> Iterator[bytes]:
+    """The raw-deflated data set at `offset`, inflated at most `_READ` bytes at a time. A stream that
+    ends before its end marker was cut short: the instance is refused, as pydicom would."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    head = bytearray()
     try:
         with path.open("rb") as file:
             file.seek(offset)
-            while (len(head) < want or not want) and not inflater.eof:
+            while not inflater.eof:
                 data = inflater.unconsumed_tail or file.read(_READ)
                 if not data:
                     raise UndecodableDataError("cannot decode data set: the deflated data set is cut short")
-                out = inflater.decompress(data, want - len(head) if want else _READ)
-                if want:
-                    head += out
+                yield inflater.decompress(data, _READ)
     except (zlib.error, OSError) as exc:
         raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
-    return bytes(head), inflater.eof

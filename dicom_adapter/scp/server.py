@@ -58,7 +58,7 @@ class StoreScp:
         The first start of a new spool makes `spare_files` empty files (~0.3-1 s for 2,048 here);
         later starts find them in place."""
         await asyncio.to_thread(self.spool.prepare)
-        await asyncio.to_thread(self.spool.fill_spares)
+        await asyncio.to_thread(self.spool.spares.fill)
         self._server = await asyncio.start_server(
             self._on_connection,
             self._settings.host,
@@ -88,7 +88,7 @@ class StoreScp:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self._server = None
-        await self.spool.aclose()
+        await self.spool.spares.aclose()
         log.info("scp.stopped", aborted=len(pending))
 
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -107,4 +107,3 @@ class StoreScp:
             log.exception("scp.connection.failed")
         finally:
             self._tasks.discard(task)
-            self.spool.refill_soon()  # top the spare files up once the SCP is quiet

@@ -126,18 +126,18 @@ async def test_close_cancels_a_pending_top_up(tmp_path):
 async def test_spares_survive_a_restart_and_are_adopted(tmp_path):
     spool = Spool(tmp_path, spare_files=100)
     spool.prepare()
-    spool.fill_spares()
+    spool.spares.fill()
     path, fd = spool.create_temp()
     os.write(fd, b"torn")  # a data set cut short by a crash: deleted, not adopted
     os.close(fd)
-    await spool.aclose()
+    await spool.spares.aclose()
     again = Spool(tmp_path, spare_files=100)
     assert again.prepare() == 1
     assert len(again.spares) == 99 and not path.exists()
     made = []
     again.spares.make = lambda count: made.append(count) or []  # type: ignore[method-assign]
     again.spares.target = 99
-    again.fill_spares()
+    again.spares.fill()
     assert made == []
 
 
