@@ -146,6 +146,7 @@ def status(ctx: CliContext) -> None:
         info["services"] = ", ".join(f"{k}={v}" for k, v in health.get("services", {}).items())
         info["open_payloads"] = health.get("openPayloads")
         info["pending_submissions"] = health.get("pendingSubmissions")
+        info["spare_files"] = health.get("spareFiles")  # the spool's files made ahead of bursts
     emit_object(info, ctx.output)
 
 

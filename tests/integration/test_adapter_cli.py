@@ -43,6 +43,7 @@ def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeyp
         assert (clara_home / "run" / "dicom-adapter.pid").exists()
         status = runner.invoke(cli, ["-O", "json", "dicom", "status"])
         assert status.exit_code == 0 and json.loads(status.output)["active_associations"] == 0
+        assert json.loads(status.output)["spare_files"] == 2048  # the default pool, made at start
         malformed = runner.invoke(cli, ["dicom", "create", "aetitle", "-a", "X", "pipeline-x=nonsense"])
         assert malformed.exit_code == 1
         assert malformed.output.startswith(
