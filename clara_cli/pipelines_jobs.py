@@ -14,6 +14,7 @@ import click
 from clara_cli.context import CliContext, pass_cli
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
+from clara_cli.pipeline_summary import summarize, summary_lines
 from clara_cli.platform import run_platform, transfer_progress
 from platform_api import (
     JobDetails,
@@ -66,6 +67,7 @@ def describe_pipeline(cli: CliContext, pipeline_arg: str | None, pipeline_opt: s
         raise click.UsageError("give the pipeline ID: clara describe pipeline PIPELINE_ID")
     details = run_platform(cli, lambda platform: platform.pipeline_details(pipeline_id))
     dag = " ".join(f"{node.name}->[{','.join(n.name for n in node.next)}]" for node in details.dag)
+    summary = summarize([(d.path, d.content) for d in details.definitions])
     if cli.output == "json":
         emit_object(
             {
@@ -74,11 +76,14 @@ def describe_pipeline(cli: CliContext, pipeline_arg: str | None, pipeline_opt: s
                 "metadata": dict(details.metadata),
                 "dag": [{"name": n.name, "next": [m.name for m in n.next]} for n in details.dag],
                 "definitions": [{"path": d.path, "content": d.content} for d in details.definitions],
+                **summary,
             },
             cli.output,
         )
         return
     emit_object({"name": details.name, "id": details.pipeline_id, "dag": dag}, cli.output)
+    for line in summary_lines(summary):
+        click.echo(line)
     for definition in details.definitions:
         click.echo(f"--- {definition.path}\n{definition.content.rstrip()}")
 

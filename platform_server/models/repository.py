@@ -25,7 +25,7 @@ from platform_server.chunks import read_chunks, write_chunks
 from platform_server.db import Database
 from platform_server.domain import new_id, now
 from platform_server.errors import Conflict, InvalidArgument, NotFound
-from platform_server.pipelines.operator import SAFE_NAME
+from platform_server.pipelines.container import SAFE_NAME
 
 
 @dataclass

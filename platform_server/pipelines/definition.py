@@ -1,50 +1,69 @@
-"""Clara pipeline definitions (api-version 0.4.0 / 0.5.0 subset) parsed into frozen, validated specs.
+"""Clara pipeline definitions (api-version 0.3.0, 0.4.0 and 0.5.0) parsed into frozen, validated specs.
 
-Several files form one pipeline: top-level `name`, `api-version` and `parameters` may appear in any
-of them (they must agree), `operators` are concatenated in file order. Every problem names the file,
-the line, the operator and what is wrong; all problems are reported together.
+Several files form one pipeline: the files that no other file imports give the top-level keys (see
+document.py) and their `operators`, concatenated in file order; imported files supply operators and
+services where they are imported (see imports.py). Every problem names the file, the line, the
+operator and what is wrong; all problems are reported together. The whole language, element by
+element, is described in docs/pipeline-language.md.
+
+Templates: `${{NAME}}` placeholders are checked at `parse` and substituted by `resolve` at job start,
+from the job's variables over the pipeline `parameters` over the operator's own `parameters`
+(operator parameters are defaults for that operator only; a job variable may name one).
+`resolve` also merges the pipeline-level `variables` under each operator's own `variables`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from platform_server.errors import DefinitionError
-from platform_server.pipelines import template
-from platform_server.pipelines.operator import parse_operator
+from platform_server.errors import DefinitionError, InvalidArgument
+from platform_server.pipelines import template, typed_io
+from platform_server.pipelines.document import parse_header
+from platform_server.pipelines.imports import Entry, Imports
+from platform_server.pipelines.operator import API_VERSIONS, parse_operator
+from platform_server.pipelines.services import check_shared_services
 from platform_server.pipelines.source import LineDict, SourceFile, load
 from platform_server.pipelines.spec import InputSpec, OperatorSpec, OutputSpec, PipelineDefinition, Resources
 
-__all__ = ["InputSpec", "OperatorSpec", "OutputSpec", "PipelineDefinition", "Resources", "parse", "resolve"]
-
-API_VERSIONS = ("0.4.0", "0.5.0")
-TOP_LEVEL_KEYS = {"api-version", "name", "operators", "parameters", "orchestrator", "pull-secrets", "description"}
-# Accepted for compatibility with Clara's samples, but meaningless for a local executor.
-IGNORED_TOP_LEVEL_KEYS = {"orchestrator", "pull-secrets", "description"}
+__all__ = ["API_VERSIONS", "InputSpec", "OperatorSpec", "OutputSpec", "PipelineDefinition", "Resources", "parse",
+           "resolve"]
 
 
 def parse(files: Sequence[tuple[str, str]]) -> PipelineDefinition:
     """Validate definition files; placeholders stay unresolved until `resolve` at job start."""
     sources = load(files)
+    imports = Imports(sources)
+    roots = imports.roots()
+    if not roots:
+        raise DefinitionError([f"{sources[0].path}:1: every file sent is imported by another one: "
+                               "there is no pipeline file to start from"])
     problems: list[str] = []
-    header = _parse_header(sources, problems)
+    header = parse_header(roots, problems)
     operators: list[OperatorSpec] = []
     declared: set[str] = set()
-    for source in sources:
+    for source in roots:
         for item in _operator_items(source, problems):
-            declared.add(str(item.get("name")))
-            spec = parse_operator(source.path, item, problems)
-            if spec is not None:
-                operators.append(spec)
+            for entry in imports.operators(Entry(source.path, item, header.api_version), problems):
+                declared.add(str(entry.item.get("name")))
+                spec = parse_operator(entry, problems, imports)
+                if spec is not None:
+                    operators.append(spec)
     if not operators and not problems:
-        problems.append(f"{sources[0].path}:1: the pipeline has no operators")
+        problems.append(f"{roots[0].path}:1: the pipeline has no operators")
     _check_names(operators, problems)
     _check_links(operators, declared, problems)
-    _check_placeholders(operators, header[2], problems)
+    _check_placeholders(operators, header.parameters, problems)
+    check_shared_services(operators, problems)
+    typed_io.check_links(operators, problems)
     if problems:
         raise DefinitionError(problems)
-    definition = PipelineDefinition(header[0], header[1], tuple(operators), header[2])
+    definition = PipelineDefinition(
+        name=header.name, api_version=header.api_version, operators=tuple(operators), parameters=header.parameters,
+        variables=header.variables, pull_secrets=tuple(header.pull_secrets), orchestrator=header.orchestrator,
+        description=header.description,
+    )
     _check_cycles(definition, problems)
     if problems:
         raise DefinitionError(problems)
@@ -52,58 +71,25 @@ def parse(files: Sequence[tuple[str, str]]) -> PipelineDefinition:
 
 
 def resolve(definition: PipelineDefinition, variables: Mapping[str, str]) -> PipelineDefinition:
-    """Substitute `${{NAME}}` placeholders from job-start variables over the parameters' defaults."""
-    values = template.values(definition.parameters, variables)
-    ops = tuple(template.substitute_operator(op, values) for op in definition.operators)
-    return PipelineDefinition(definition.name, definition.api_version, ops, definition.parameters)
+    """Substitute every `${{NAME}}` and merge pipeline `variables` into each operator's (the operator's win)."""
+    own = {name: default for op in definition.operators for name, default in op.parameters.items()}
+    values = template.values(definition.parameters, variables, extra=own)
+    return dataclasses.replace(
+        definition,
+        operators=tuple(_resolve_operator(op, definition.variables, values) for op in definition.operators),
+        variables={k: template.sub(v, values) for k, v in definition.variables.items()},
+    )
 
 
-def _parse_header(sources: list[SourceFile], problems: list[str]) -> tuple[str, str, dict[str, str | None]]:
-    name = _agreed(sources, "name", problems)
-    version = _agreed(sources, "api-version", problems)
-    first = sources[0].path
-    if name is None:
-        problems.append(f"{first}:1: the pipeline has no `name`")
-    if version is None:
-        problems.append(f"{first}:1: missing `api-version` (supported: {', '.join(API_VERSIONS)})")
-    elif version not in API_VERSIONS:
-        problems.append(f"{_where(sources, 'api-version')}: unknown api-version {version!r} "
-                        f"(supported: {', '.join(API_VERSIONS)})")
-    for source in sources:
-        for key in source.document:
-            if key not in TOP_LEVEL_KEYS:
-                problems.append(f"{source.path}:{source.document.line}: unknown top-level key {key!r} "
-                                f"(known: {', '.join(sorted(TOP_LEVEL_KEYS))})")
-    return name or "", version or "", _parameters(sources, problems)
-
-
-def _agreed(sources: list[SourceFile], key: str, problems: list[str]) -> str | None:
-    values = {str(s.document[key]) for s in sources if s.document.get(key) is not None}
-    if len(values) > 1:
-        problems.append(f"{_where(sources, key)}: the files disagree on `{key}`: {', '.join(sorted(values))}")
-    return next(iter(values), None) if len(values) == 1 else None
-
-
-def _where(sources: list[SourceFile], key: str) -> str:
-    source = next(s for s in sources if key in s.document)
-    return f"{source.path}:{source.document.line}"
-
-
-def _parameters(sources: list[SourceFile], problems: list[str]) -> dict[str, str | None]:
-    parameters: dict[str, str | None] = {}
-    for source in sources:
-        section = source.document.get("parameters")
-        if section is None:
-            continue
-        if not isinstance(section, dict):
-            problems.append(f"{source.path}:{source.document.line}: `parameters` must map names to default values")
-            continue
-        for key, default in section.items():
-            value = None if default is None else template.scalar(default)
-            if key in parameters and parameters[key] != value:
-                problems.append(f"{source.path}: parameter {key!r} is declared twice with different defaults")
-            parameters[str(key)] = value
-    return parameters
+def _resolve_operator(op: OperatorSpec, shared: Mapping[str, str], values: Mapping[str, str]) -> OperatorSpec:
+    scope = {**{k: v for k, v in op.parameters.items() if v is not None}, **values}
+    missing = sorted(template.placeholders(op) - set(scope))
+    if missing:
+        raise InvalidArgument(f"operator {op.name!r}: parameter(s) {', '.join(missing)} have no default: "
+                              "pass them as variables at start")
+    resolved = template.substitute_operator(op, scope)
+    merged = {**{k: template.sub(v, scope) for k, v in shared.items()}, **resolved.variables}
+    return dataclasses.replace(resolved, variables=merged)
 
 
 def _operator_items(source: SourceFile, problems: list[str]) -> list[LineDict]:
@@ -151,11 +137,11 @@ def _check_links(operators: list[OperatorSpec], declared: set[str], problems: li
 def _check_placeholders(operators: list[OperatorSpec], parameters: Mapping[str, str | None],
                         problems: list[str]) -> None:
     for op in operators:
-        for name in sorted(template.placeholders(op)):
-            if name not in parameters:
-                declared = ", ".join(sorted(parameters)) or "none"
-                problems.append(f"{op.where}: operator {op.name!r}: placeholder ${{{{{name}}}}} is not a declared "
-                                f"parameter (parameters: {declared})")
+        known = {*parameters, *op.parameters}
+        for name in sorted(template.placeholders(op) - known):
+            declared = ", ".join(sorted(known)) or "none"
+            problems.append(f"{op.where}: operator {op.name!r}: placeholder ${{{{{name}}}}} is not a declared "
+                            f"parameter (parameters: {declared})")
 
 
 def _check_cycles(definition: PipelineDefinition, problems: list[str]) -> None:

@@ -1,4 +1,10 @@
-"""`${{NAME}}` placeholders: found at Create (must be declared parameters), resolved at job Start."""
+"""`${{NAME}}` placeholders: found at Create (must be declared parameters), resolved at job Start.
+
+Placeholders may appear in every string of an operator (image, tag, command, variables, input and
+output paths, models) and of its services (image, tag, command, variables). Imported files are
+resolved earlier, at Create, from the import's `args` (see imports.py), with `substitute_tree`.
+`$(VAR)` (Kubernetes-style, used in service commands) is not a placeholder and is left verbatim.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from platform_server.errors import InvalidArgument
-from platform_server.pipelines.spec import InputSpec, OperatorSpec, OutputSpec
+from platform_server.pipelines.source import LineDict
+from platform_server.pipelines.spec import OperatorSpec, ServiceSpec
 
 PLACEHOLDER = re.compile(r"\$\{\{\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}")
 
@@ -20,22 +27,36 @@ def scalar(value: Any) -> str:
     return str(value)
 
 
+def _service_strings(service: ServiceSpec) -> list[str]:
+    return [service.image, service.tag, *service.command, *service.variables.values()]
+
+
 def _strings(op: OperatorSpec) -> list[str]:
     return [
         op.image, op.tag, *op.command, *op.variables.values(),
         *(i.path for i in op.inputs), *(o.path for o in op.outputs), *op.models,
+        *(text for service in op.services for text in _service_strings(service)),
     ]
 
 
+def found_in(text: str) -> set[str]:
+    return {m.group(1) for m in PLACEHOLDER.finditer(text)}
+
+
 def placeholders(op: OperatorSpec) -> set[str]:
-    return {m.group(1) for text in _strings(op) for m in PLACEHOLDER.finditer(text)}
+    return {name for text in _strings(op) for name in found_in(text)}
 
 
-def values(parameters: Mapping[str, str | None], variables: Mapping[str, str]) -> dict[str, str]:
-    """Parameter defaults overridden by job-start variables; unknown or missing names are errors."""
-    unknown = sorted(set(variables) - set(parameters))
+def values(parameters: Mapping[str, str | None], variables: Mapping[str, str],
+           extra: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """Parameter defaults (over `extra`, the operators' own defaults) overridden by job-start variables.
+
+    Variables naming no parameter, and parameters left without a value, are errors.
+    """
+    known = {**(extra or {}), **parameters}
+    unknown = sorted(set(variables) - set(known))
     if unknown:
-        declared = ", ".join(sorted(parameters)) or "none"
+        declared = ", ".join(sorted(known)) or "none"
         raise InvalidArgument(f"unknown variable(s) {', '.join(unknown)}: the pipeline's parameters are {declared}")
     merged = {**parameters, **variables}
     missing = sorted(name for name, value in merged.items() if value is None)
@@ -44,18 +65,56 @@ def values(parameters: Mapping[str, str | None], variables: Mapping[str, str]) -
     return {name: value for name, value in merged.items() if value is not None}
 
 
-def _sub(text: str, values: Mapping[str, str]) -> str:
+def sub(text: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def substitute_service(service: ServiceSpec, values: Mapping[str, str]) -> ServiceSpec:
+    return dataclasses.replace(
+        service,
+        image=sub(service.image, values),
+        tag=sub(service.tag, values),
+        command=tuple(sub(arg, values) for arg in service.command),
+        variables={k: sub(v, values) for k, v in service.variables.items()},
+    )
 
 
 def substitute_operator(op: OperatorSpec, values: Mapping[str, str]) -> OperatorSpec:
     return dataclasses.replace(
         op,
-        image=_sub(op.image, values),
-        tag=_sub(op.tag, values),
-        command=tuple(_sub(arg, values) for arg in op.command),
-        variables={k: _sub(v, values) for k, v in op.variables.items()},
-        inputs=tuple(InputSpec(_sub(i.path, values), i.source, i.name) for i in op.inputs),
-        outputs=tuple(OutputSpec(_sub(o.path, values), o.name) for o in op.outputs),
-        models=tuple(_sub(m, values) for m in op.models),
+        image=sub(op.image, values),
+        tag=sub(op.tag, values),
+        command=tuple(sub(arg, values) for arg in op.command),
+        variables={k: sub(v, values) for k, v in op.variables.items()},
+        inputs=tuple(dataclasses.replace(i, path=sub(i.path, values)) for i in op.inputs),
+        outputs=tuple(dataclasses.replace(o, path=sub(o.path, values)) for o in op.outputs),
+        models=tuple(sub(m, values) for m in op.models),
+        services=tuple(substitute_service(s, values) for s in op.services),
     )
+
+
+def tree_placeholders(tree: Any) -> set[str]:
+    """Placeholders in every string of a parsed YAML tree (keys included)."""
+    if isinstance(tree, str):
+        return found_in(tree)
+    if isinstance(tree, dict):
+        return {n for k, v in tree.items() for n in found_in(str(k)) | tree_placeholders(v)}
+    if isinstance(tree, list):
+        return {n for item in tree for n in tree_placeholders(item)}
+    return set()
+
+
+def substitute_tree(tree: Any, values: Mapping[str, str]) -> Any:
+    """A copy of a parsed YAML tree with known placeholders substituted; mappings keep their type and line."""
+    if isinstance(tree, str):
+        return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), tree)
+    if isinstance(tree, dict):
+        items = {k: substitute_tree(v, values) for k, v in tree.items()}
+        if not isinstance(tree, LineDict):
+            return items
+        copy = LineDict(items)
+        copy.line = tree.line
+        return copy
+    if isinstance(tree, list):
+        return [substitute_tree(item, values) for item in tree]
+    return tree

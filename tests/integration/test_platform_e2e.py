@@ -240,11 +240,11 @@ async def test_one_slot_runs_immediate_first_then_higher_before_lower(client: Pl
     [
         ("api-version: 0.4.0\nname: bad\noperators:\n- name: a\n  container: {command: [x]\n",
          "bad.yaml:6: invalid YAML: expected ',' or '}', but got '<stream end>'"),
-        ("api-version: 0.4.0\nname: bad\noperators:\n- name: a\n  container: {command: [x]}\n"
+        ("api-version: 0.4.0\nname: bad\noperators:\n- name: a\n  container: {image: x, command: [x]}\n"
          "  input: [{from: ghost, path: /in}]\n",
          "bad.yaml:4: operator 'a': input '/in' reads from unknown operator 'ghost' (operators: a)"),
-        ("api-version: 0.4.0\nname: bad\noperators:\n- name: a\n  container: {command: [x]}\n"
-         "  input: [{from: b, path: /in}]\n  output: [{path: /o}]\n- name: b\n  container: {command: [x]}\n"
+        ("api-version: 0.4.0\nname: bad\noperators:\n- name: a\n  container: {image: x, command: [x]}\n"
+         "  input: [{from: b, path: /in}]\n  output: [{path: /o}]\n- name: b\n  container: {image: x, command: [x]}\n"
          "  input: [{from: a, path: /in}]\n  output: [{path: /o}]\n",
          "bad.yaml:4: operators form a cycle: a -> b -> a"),
     ],

@@ -88,15 +88,15 @@ api-version: 0.5.0
 name: loop
 operators:
 - name: a
-  container: {command: [a]}
+  container: {image: x, command: [a]}
   input: [{from: c, path: /in}]
   output: [{path: /out}]
 - name: b
-  container: {command: [b]}
+  container: {image: x, command: [b]}
   input: [{from: a, path: /in}]
   output: [{path: /out}]
 - name: c
-  container: {command: [c]}
+  container: {image: x, command: [c]}
   input: [{from: b, path: /in}]
   output: [{path: /out}]
 """
@@ -109,16 +109,20 @@ def test_duplicate_operator_names() -> None:
     assert "pipeline.yaml:23: operator 'left': duplicate operator name (first defined at pipeline.yaml:16)" in found
 
 
-def test_missing_command_points_at_container() -> None:
-    text = GOOD.replace('command: "python right.py --fast"', "image: x")
-    assert problems(text) == ("pipeline.yaml:24: operator 'right': container.command is missing or empty "
-                              "(the local executor runs this command)")
+def test_missing_command_means_the_image_entrypoint() -> None:
+    text = GOOD.replace('command: "python right.py --fast"', "tag: '2'")
+    assert parse([("pipeline.yaml", text)]).operator("right").command == ()
+
+
+def test_missing_image_points_at_container() -> None:
+    text = GOOD.replace('{image: x, command: "python right.py --fast"}', '{command: "python right.py --fast"}')
+    assert problems(text) == "pipeline.yaml:24: operator 'right': container.image is required"
 
 
 def test_unknown_api_version_and_missing_name() -> None:
     text = GOOD.replace("api-version: 0.4.0", "api-version: 0.9.0").replace("name: demo\n", "")
     found = problems(text)
-    assert "unknown api-version '0.9.0' (supported: 0.4.0, 0.5.0)" in found
+    assert "unknown api-version '0.9.0' (supported: 0.3.0, 0.4.0, 0.5.0)" in found
     assert "pipeline.yaml:1: the pipeline has no `name`" in found
 
 
@@ -143,16 +147,16 @@ def test_input_must_name_output_when_upstream_has_several() -> None:
 
 
 def test_several_files_form_one_pipeline_and_chunks_concatenate() -> None:
-    head = "api-version: 0.4.0\nname: split\noperators:\n- name: a\n  container: {command: [a]}\n"
+    head = "api-version: 0.4.0\nname: split\noperators:\n- name: a\n  container: {image: x, command: [a]}\n"
     tail = "  output: [{path: /out}]\n"
-    other = "operators:\n- name: b\n  container: {command: [b]}\n  input: [{from: a, path: /in}]\n"
+    other = "operators:\n- name: b\n  container: {image: x, command: [b]}\n  input: [{from: a, path: /in}]\n"
     definition = parse([("main.yaml", head + tail), ("more.yaml", other)])
     assert [op.name for op in definition.operators] == ["a", "b"]
     assert definition.operator("b").where == "more.yaml:2"
 
 
 def test_files_disagreeing_on_name_are_rejected() -> None:
-    one = "api-version: 0.4.0\nname: x\noperators:\n- name: a\n  container: {command: [a]}\n"
+    one = "api-version: 0.4.0\nname: x\noperators:\n- name: a\n  container: {image: x, command: [a]}\n"
     two = "name: y\n"
     with pytest.raises(DefinitionError, match="the files disagree on `name`: x, y"):
         parse([("a.yaml", one), ("b.yaml", two)])
