@@ -8,7 +8,8 @@ as `renderserver` take no parameters: one task with empty parameters).
 
 Where things come from (flags win over the environment the platform sets):
   input folder   --input DIR, else NVIDIA_CLARA_INPUTPATHS (`name:path` or plain paths, `;`-separated)
-  payload root   --payload-root, else OPENCLARA_PAYLOAD_PATH, else the folder above `operators/` or `input/`
+  payload root   --payload-root, else OPENCLARA_PAYLOAD_MOUNTS (in a container: mounted folder -> its place
+                 in the payload), else OPENCLARA_PAYLOAD_PATH, else the folder above `operators/` or `input/`
   ids            NVIDIA_CLARA_JOBID (required), NVIDIA_CLARA_PAYLOADID, NVIDIA_CLARA_PIPELINEID
   service        --endpoint URL, else http://$CLARA_RESULTSSERVICE_SERVICE_HOST:$CLARA_RESULTSSERVICE_SERVICE_PORT
 While the service is unreachable (or answers 5xx) it retries with backoff for `--retry-seconds` (60),
@@ -39,6 +40,7 @@ log = structlog.get_logger()
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8088"
 PAYLOAD_PATH = "OPENCLARA_PAYLOAD_PATH"
+PAYLOAD_MOUNTS = "OPENCLARA_PAYLOAD_MOUNTS"
 _BARE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 # Folder names the platform puts directly under a payload root (platform_server/payloads/store.py).
 _PAYLOAD_TOP = ("operators", "input")
@@ -88,17 +90,37 @@ def payload_root(folder: Path, env: Mapping[str, str], explicit: Path | None = N
     return resolved
 
 
-def collect_uris(folders: Sequence[Path], root: Path) -> list[str]:
-    """Every regular file under `folders`, as sorted POSIX paths relative to `root`."""
+def payload_mounts(env: Mapping[str, str]) -> list[tuple[Path, str]]:
+    """`OPENCLARA_PAYLOAD_MOUNTS` (`/input=operators/seg/output;...`): in a container, where each mounted
+    folder sits in the job's payload. Longest container path first, so nested mounts win."""
+    pairs = []
+    for item in env.get(PAYLOAD_MOUNTS, "").split(";"):
+        container, sep, relative = item.partition("=")
+        if sep and container.startswith("/"):
+            pairs.append((Path(container), relative.strip("/")))
+    return sorted(pairs, key=lambda pair: -len(pair[0].parts))
+
+
+def _uri(path: Path, root: Path, mounts: Sequence[tuple[Path, str]]) -> str:
+    for container, relative in mounts:
+        if path == container or container in path.parents:
+            return "/".join(part for part in (relative, path.relative_to(container).as_posix()) if part)
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        raise EnvironmentConfigError(f"{path} is outside the payload folder {root}") from None
+
+
+def collect_uris(folders: Sequence[Path], root: Path, mounts: Sequence[tuple[Path, str]] = ()) -> list[str]:
+    """Every regular file under `folders`, as sorted POSIX paths relative to the payload (`root`, or
+    through `mounts` when the files are seen through container mounts)."""
     uris: list[str] = []
     for folder in folders:
         if not folder.is_dir():
             raise EnvironmentConfigError(f"input folder does not exist: {folder}")
-        for path in sorted(p for p in folder.resolve().rglob("*") if p.is_file()):
-            try:
-                uris.append(path.relative_to(root).as_posix())
-            except ValueError:
-                raise EnvironmentConfigError(f"{path} is outside the payload folder {root}") from None
+        base = folder if mounts else folder.resolve()
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            uris.append(_uri(path if mounts else path.resolve(), root, mounts))
     return uris
 
 
@@ -190,7 +212,8 @@ def register_results(
         raise EnvironmentConfigError(f"no input folder: pass --input DIR or set {INPUT_PATHS}")
     params = destinations(data)
     ids = job_ids(env)
-    uris = collect_uris(folders, payload_root(folders[0], env, root))
+    mounts = [] if root is not None else payload_mounts(env)
+    uris = collect_uris(folders, payload_root(folders[0], env, root), mounts)
     if not uris:
         raise EnvironmentConfigError(f"no files under {', '.join(map(str, folders))}: nothing to register")
     tasks = []

@@ -17,6 +17,7 @@ from openclara.lifecycle import serve_until_signalled
 from openclara.logs import configure_logging
 from openclara.settings import ConfigError, load_settings
 from platform_server.app import PlatformServer
+from platform_server.executors.base import ExecutorError
 from platform_server.settings import PlatformSettings
 
 EXIT_CONFIG = 2
@@ -45,7 +46,7 @@ def serve(config_path: Path | None) -> None:
     configure_logging(settings.log.level, settings.log.format)
     try:
         asyncio.run(serve_until_signalled(PlatformServer(settings), "platform_server"))
-    except OSError as exc:
+    except (OSError, ExecutorError) as exc:  # a taken port, a container engine that does not work
         click.echo(f"platform-server: {exc}", err=True)
         sys.exit(1)
 

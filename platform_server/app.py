@@ -29,7 +29,8 @@ from platform_server.api.payloads import PayloadsServicer
 from platform_server.api.pipelines import PipelinesServicer
 from platform_server.db import Database
 from platform_server.executors.base import Executor
-from platform_server.executors.local import LocalExecutor
+from platform_server.executors.container import ContainerExecutor
+from platform_server.executors.factory import make_executor
 from platform_server.jobs.gpus import GpuPool
 from platform_server.jobs.runner import JobRunner, RunnerConfig
 from platform_server.jobs.scheduler import Scheduler
@@ -61,7 +62,7 @@ class PlatformServer:
         self.models = ModelRepository(self.db, data / "models")
         self.jobs = JobRepository(self.db)
         self.pipelines = PipelineRepository(self.db)
-        self._executor = executor or LocalExecutor(settings.executor.kill_grace, settings.executor.log_tail_lines)
+        self._executor = executor or make_executor(settings)
         self._request_stop = request_stop
         self._server: grpc.aio.Server | None = None
         self._scheduler: Scheduler | None = None
@@ -70,6 +71,10 @@ class PlatformServer:
 
     async def start(self) -> None:
         s = self.settings
+        if isinstance(self._executor, ContainerExecutor):
+            version = await self._executor.check()
+            log.info("platform.executor.container", engine=self._executor.engine.binary, version=version,
+                     network=self._executor.options.network)
         await self.db.start()
         await self.payloads.start()
         await self.models.start()
@@ -104,6 +109,7 @@ class PlatformServer:
         return RunnerConfig(
             work_root=s.data_dir / "work", log_root=s.data_dir / "logs", platform_host=host,
             platform_port=self.port, results_url=s.results_service.url, default_timeout=s.executor.default_timeout,
+            service_ready_timeout=s.executor.container.service_ready_timeout,
         )
 
     def _add_servicers(self, server: grpc.aio.Server, jobs: JobService) -> None:

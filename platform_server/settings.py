@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openclara.paths import clara_home
@@ -35,10 +35,43 @@ class SchedulerSettings(_Section):
     gpus: int | Literal["auto"] = "auto"
 
 
+class ContainerSettings(_Section):
+    engine: str = Field("podman", description="podman or docker (a name on PATH or a full path)")
+    containers_conf: Path | None = Field(None, description="CONTAINERS_CONF for Podman (restricted machines)")
+    network: Literal["pod", "host"] | None = Field(None, description="default: pod for Podman, host for Docker")
+    gpu_devices: Literal["cdi", "gpus"] | None = Field(None, description="default: cdi for Podman, gpus for Docker")
+    pull_timeout: float = Field(1800.0, gt=0)
+    service_ready_timeout: float = Field(300.0, gt=0)
+    pull_secrets: dict[str, Path] = Field(default_factory=dict, description="pull-secret name -> auth file")
+
+    @property
+    def is_podman(self) -> bool:
+        return "podman" in Path(self.engine).name
+
+    @model_validator(mode="after")
+    def _check(self) -> ContainerSettings:
+        if self.network == "pod" and not self.is_podman:
+            raise ValueError("network: pod needs Podman (Docker has no pods): use network: host with Docker")
+        missing = [f"{name} -> {path}" for name, path in self.pull_secrets.items() if not path.is_file()]
+        if missing:
+            raise ValueError(f"pull_secrets auth files do not exist: {', '.join(missing)}")
+        return self
+
+    @property
+    def network_mode(self) -> Literal["pod", "host"]:
+        return self.network or ("pod" if self.is_podman else "host")
+
+    @property
+    def gpu_mode(self) -> Literal["cdi", "gpus"]:
+        return self.gpu_devices or ("cdi" if self.is_podman else "gpus")
+
+
 class ExecutorSettings(_Section):
+    kind: Literal["local", "container"] = Field("local", description="local processes or containers")
     default_timeout: float = Field(3600.0, gt=0, description="seconds an operator may run without its own timeout")
     kill_grace: float = Field(1.0, gt=0, le=30, description="seconds between SIGTERM and SIGKILL")
     log_tail_lines: int = Field(20, ge=1, le=1000)
+    container: ContainerSettings = ContainerSettings()
 
 
 class JobSettings(_Section):

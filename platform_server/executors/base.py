@@ -1,11 +1,16 @@
-"""The Executor interface: run one operator of one job and report how it ended.
+"""The Executor interface: run the operators and services of one job and report how they ended.
 
 An `OperatorRun` carries everything an executor needs and nothing about how the platform stores it:
-the command, the folders to expose at the operator's declared container paths (mounts), the
+the image and command, the folders to expose at the operator's declared container paths (mounts), the
 environment, resource requests, a timeout and a log file. The local executor maps mounts by rewriting
-paths; a Kubernetes executor would turn the same run into a pod with volume mounts and resource
-requests. Cancelling the awaiting task cancels the run: the executor must stop the operator before
-re-raising `asyncio.CancelledError`.
+paths; the container executor bind-mounts them (inputs read-only); a Kubernetes executor would turn
+the same run into a pod. Cancelling the awaiting task cancels the run: the executor must stop the
+operator before re-raising `asyncio.CancelledError`.
+
+A job's life in an executor: `begin_job` (what the job will need: service ports), then `run` per
+operator and `start_service` per service an operator uses (once per job), then `end_job`, which
+stops the job's services and frees whatever the executor made for the job. `reap` cleans up after
+a platform crash.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
+
+from platform_server.errors import PlatformServerError
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,30 @@ class OperatorRun:
     log_path: Path
     timeout: float
     resources: ResourceRequest = field(default_factory=ResourceRequest)
+    # Read-only folders that are not inputs (the model repository): mounted, not listed in INPUTPATHS.
+    extra_mounts: tuple[Mount, ...] = ()
+    pull_secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServiceRun:
+    """One service (e.g. Triton) of one job: started before the first operator that uses it."""
+
+    job_id: str
+    name: str
+    image: str
+    command: tuple[str, ...]
+    env: Mapping[str, str]
+    ports: tuple[int, ...]
+    log_path: Path
+    ready_timeout: float
+    mounts: tuple[Mount, ...] = ()
+    resources: ResourceRequest = field(default_factory=ResourceRequest)
+    pull_secrets: tuple[str, ...] = ()
+
+
+class ExecutorError(PlatformServerError):
+    """An operator or service could not be started; the message is meant for the job's Status."""
 
 
 class Outcome(Enum):
@@ -74,7 +105,20 @@ class OperatorResult:
 class Executor(Protocol):
     """Runs operators; `run` returns when the operator has ended (or raises CancelledError after stopping it)."""
 
+    async def begin_job(self, job_id: str, service_ports: tuple[int, ...]) -> None: ...
+
     async def run(self, run: OperatorRun) -> OperatorResult: ...
+
+    async def start_service(self, run: ServiceRun) -> Mapping[int, str]:
+        """Start a service and wait until each port answers; return port -> address for the job's operators.
+
+        Raises ExecutorError (with the service's last log lines) when it cannot start or never answers.
+        """
+        ...
+
+    async def end_job(self, job_id: str) -> None:
+        """Stop the job's services and remove what the executor made for the job; never raises."""
+        ...
 
     async def reap(self, job_id: str, work_dir: Path) -> int:
         """After a platform crash: stop operators of `job_id` still running from before; return how many."""

@@ -27,7 +27,15 @@ from pathlib import Path
 
 import structlog
 
-from platform_server.executors.base import Mount, OperatorResult, OperatorRun, Outcome, tail
+from platform_server.executors.base import (
+    ExecutorError,
+    Mount,
+    OperatorResult,
+    OperatorRun,
+    Outcome,
+    ServiceRun,
+    tail,
+)
 
 log = structlog.get_logger()
 PID_FILE = "operator.pid"
@@ -59,7 +67,8 @@ def build_environment(run: OperatorRun, base: Mapping[str, str]) -> dict[str, st
     """The process environment: inherited, then the run's variables (paths rewritten), then path lists."""
     mapper = PathMapper((*run.inputs, *run.outputs))
     env = dict(base)
-    env.update({key: mapper(value) for key, value in run.env.items()})
+    # Payload mounts name container paths, which do not exist here; OPENCLARA_PAYLOAD_PATH says it all.
+    env.update({key: mapper(value) for key, value in run.env.items() if key != "OPENCLARA_PAYLOAD_MOUNTS"})
     env["NVIDIA_CLARA_INPUTPATHS"] = _pairs(run.inputs)
     env["NVIDIA_CLARA_OUTPUTPATHS"] = _pairs(run.outputs)
     env["OPENCLARA_PATH_MAP"] = mapper.describe()
@@ -82,7 +91,22 @@ class LocalExecutor:
         self._tail_lines = tail_lines
         self._python = python
 
+    async def begin_job(self, job_id: str, service_ports: tuple[int, ...]) -> None:
+        return None
+
+    async def end_job(self, job_id: str) -> None:
+        return None
+
+    async def start_service(self, run: ServiceRun) -> Mapping[int, str]:
+        raise ExecutorError(f"service {run.name!r} needs the container executor: the local executor runs only "
+                            "host processes (set executor.kind: container in config/platform-server.yaml)")
+
     async def run(self, run: OperatorRun) -> OperatorResult:
+        if not run.command:
+            reason = (f"operator {run.operator!r} has no container.command: the local executor runs host commands, "
+                      f"not the entrypoint of {run.image or 'an image'} (set executor.kind: container in "
+                      "config/platform-server.yaml, or give the operator a command)")
+            return OperatorResult(Outcome.NOT_STARTED, None, (reason,), reason)
         argv = build_argv(run, self._python)
         env = build_environment(run, os.environ)
         run.work_dir.mkdir(parents=True, exist_ok=True)

@@ -21,12 +21,17 @@ from platform_server.domain import Job, JobState, JobStatus, OperatorDetail, Ope
 from platform_server.errors import PlatformServerError
 from platform_server.executors.base import Executor, Mount, OperatorResult, OperatorRun, Outcome, ResourceRequest
 from platform_server.jobs.gpus import GpuPool
+from platform_server.jobs.services import JobServices, ServiceContext, service_ports
 from platform_server.jobs.store import JobRepository
 from platform_server.models.repository import ModelRepository
 from platform_server.payloads.store import PayloadStore
 from platform_server.pipelines.definition import OperatorSpec, PipelineDefinition, parse, resolve
+from platform_server.pipelines.typed_io import io_environment
 
 log = structlog.get_logger()
+PAYLOAD_MOUNTS = "OPENCLARA_PAYLOAD_MOUNTS"
+# Where containers see the model repository; the container executor rewrites the host folder in the environment.
+MODELS_PATH = "/clara/models"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class RunnerConfig:
     platform_port: int
     results_url: str
     default_timeout: float
+    service_ready_timeout: float = 300.0
 
 
 class JobRunner:
@@ -71,7 +77,7 @@ class JobRunner:
         log.info("job.started", job_id=job_id, pipeline_id=job.pipeline_id)
         try:
             definition = resolve(parse(job.definition), job.variables)
-            failure = await self._run_dag(job, definition)
+            failure = await self._run_job(job, definition)
         except asyncio.CancelledError:
             if not self.shutting_down:
                 reason = self._cancel_reasons.pop(job_id, "") or "no reason given"
@@ -91,7 +97,22 @@ class JobRunner:
         took = round(job.stopped - (job.started or job.stopped), 3)
         log.info("job.stopped", job_id=job.job_id, status=status.name, seconds=took)
 
-    async def _run_dag(self, job: Job, definition: PipelineDefinition) -> list[str]:
+    async def _run_job(self, job: Job, definition: PipelineDefinition) -> list[str]:
+        """The job's operators with its services around them; services stop when the job ends."""
+        services = JobServices(self._executor, self._gpus, ServiceContext(
+            job.job_id, self._config.log_root / job.job_id, self._models.root,
+            self._config.service_ready_timeout, definition.pull_secrets))
+        await self._executor.begin_job(job.job_id, service_ports(s for op in definition.operators for s in op.services))
+        try:
+            return await self._run_dag(job, definition, services)
+        finally:
+            await asyncio.shield(self._end_job(job.job_id, services))
+
+    async def _end_job(self, job_id: str, services: JobServices) -> None:
+        await services.close()
+        await self._executor.end_job(job_id)
+
+    async def _run_dag(self, job: Job, definition: PipelineDefinition, services: JobServices) -> list[str]:
         """Run every operator whose inputs are complete; return failure messages (empty = success)."""
         dag = definition.dag
         tasks: dict[str, asyncio.Task[OperatorResult]] = {}
@@ -100,7 +121,8 @@ class JobRunner:
             while True:
                 for name in dag.order():
                     if name not in tasks and all(p in completed for p in dag.parents[name]):
-                        tasks[name] = asyncio.create_task(self._run_operator(job, definition.operator(name)))
+                        operator = definition.operator(name)
+                        tasks[name] = asyncio.create_task(self._run_operator(job, operator, definition, services))
                 active = {t for t in tasks.values() if not t.done()}
                 if not active:
                     return []
@@ -114,10 +136,14 @@ class JobRunner:
         finally:
             await _cancel_all(t for t in tasks.values() if not t.done())
 
-    async def _run_operator(self, job: Job, op: OperatorSpec) -> OperatorResult:
+    async def _run_operator(self, job: Job, op: OperatorSpec, definition: PipelineDefinition,
+                            services: JobServices) -> OperatorResult:
         detail = next(d for d in job.operators if d.name == op.name)
         try:
-            run = await self._operator_run(job, op)
+            run = await self._operator_run(job, op, definition)
+            if op.services:
+                connections = await services.environment(op.services, op.models)
+                run = dataclasses.replace(run, env={**run.env, **connections})
             gpu_ids = await self._gpus.acquire(op.requests.gpu, op.name)
         except PlatformServerError as exc:
             detail.status, detail.stopped = OperatorStatus.FAULTED, now()
@@ -139,7 +165,7 @@ class JobRunner:
                  exit_code=result.exit_code)
         return result
 
-    async def _operator_run(self, job: Job, op: OperatorSpec) -> OperatorRun:
+    async def _operator_run(self, job: Job, op: OperatorSpec, definition: PipelineDefinition) -> OperatorRun:
         payloads = self._payloads
         inputs = []
         for item in op.inputs:
@@ -151,14 +177,25 @@ class JobRunner:
                 inputs.append(Mount(item.name or item.source, item.path, host, True))
         outputs = [Mount(o.name, o.path, payloads.output_dir(job.payload_id, op.name, o.name), False)
                    for o in op.outputs]
+        env = {**await self._environment(job, op), **io_environment(op),
+               PAYLOAD_MOUNTS: self._payload_mounts(job, (*inputs, *outputs))}
         return OperatorRun(
-            job_id=job.job_id, operator=op.name, image=f"{op.image}:{op.tag}" if op.tag else op.image,
-            command=op.command, inputs=tuple(inputs), outputs=tuple(outputs),
-            env=await self._environment(job, op),
+            job_id=job.job_id, operator=op.name, image=op.reference,
+            command=op.command, inputs=tuple(inputs), outputs=tuple(outputs), env=env,
             work_dir=self._config.work_root / job.job_id / op.name, log_path=self.log_path(job.job_id, op.name),
             timeout=op.timeout or self._config.default_timeout,
             resources=ResourceRequest(cpu=op.requests.cpu, gpu=op.requests.gpu, memory_mb=op.requests.memory),
+            extra_mounts=self._model_mounts(), pull_secrets=definition.pull_secrets,
         )
+
+    def _payload_mounts(self, job: Job, mounts: Iterable[Mount]) -> str:
+        """`container_path=payload-relative path` pairs: how register-results names files in a container."""
+        root = self._payloads.folder(job.payload_id)
+        return ";".join(f"{m.container_path}={m.host_path.relative_to(root).as_posix()}" for m in mounts)
+
+    def _model_mounts(self) -> tuple[Mount, ...]:
+        root = self._models.root
+        return (Mount("models", MODELS_PATH, root, True),) if root.is_dir() else ()
 
     async def _environment(self, job: Job, op: OperatorSpec) -> dict[str, str]:
         models = [f"{name}:{self._models.folder((await self._models.by_name(name)).name)}" for name in op.models]

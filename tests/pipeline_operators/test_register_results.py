@@ -109,6 +109,22 @@ def test_payload_root_from_platform_variable_and_plain_path(payload: Path, tmp_p
     assert recorder.bodies[0]["uris"] == ["results/a.dcm"]
 
 
+def test_container_mounts_map_files_to_their_place_in_the_payload(payload: Path) -> None:
+    """In a container the input is mounted at /input (here: the seg folder itself, which is no payload)."""
+    mounted = payload / "operators" / "seg-writer" / "output"
+    env = _env(payload, NVIDIA_CLARA_INPUTPATHS=f"seg-writer:{mounted}",
+               OPENCLARA_PAYLOAD_MOUNTS=f"/other=input;{mounted}=operators/seg-writer/output")
+    recorder = Recorder()
+    rr.register_results("ClaraSCU", '"MYPACS"', [], env, _registrar(recorder))
+    assert recorder.bodies[0]["uris"] == ["operators/seg-writer/output/seg.dcm",
+                                          "operators/seg-writer/output/series/b.dcm"]
+
+
+def test_payload_mounts_longest_first_and_malformed_items_ignored() -> None:
+    env = {"OPENCLARA_PAYLOAD_MOUNTS": "/input=input;/input/labels=operators/seg/labels;junk;rel=x"}
+    assert rr.payload_mounts(env) == [(Path("/input/labels"), "operators/seg/labels"), (Path("/input"), "input")]
+
+
 def test_input_flag_outside_a_payload_gives_uris_relative_to_it(payload: Path, tmp_path: Path) -> None:
     folder = tmp_path / "loose"
     folder.mkdir()

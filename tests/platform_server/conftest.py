@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +11,7 @@ import pytest
 
 from platform_server.db import Database
 from platform_server.domain import Job, JobState
-from platform_server.executors.base import Executor, OperatorResult, OperatorRun, Outcome
+from platform_server.executors.base import Executor, ExecutorError, OperatorResult, OperatorRun, Outcome, ServiceRun
 from platform_server.jobs.gpus import GpuPool
 from platform_server.jobs.runner import JobRunner, RunnerConfig
 from platform_server.jobs.scheduler import Scheduler
@@ -34,6 +34,9 @@ class FakeExecutor:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     running: int = 0
     peak: int = 0
+    begun: list[str] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)
+    services: list[ServiceRun] = field(default_factory=list)
 
     async def run(self, run: OperatorRun) -> OperatorResult:
         self.runs.append(run)
@@ -52,6 +55,18 @@ class FakeExecutor:
 
     async def reap(self, job_id: str, work_dir: Path) -> int:
         return 0
+
+    async def begin_job(self, job_id: str, service_ports: tuple[int, ...]) -> None:
+        self.begun.append(job_id)
+
+    async def end_job(self, job_id: str) -> None:
+        self.ended.append(job_id)
+
+    async def start_service(self, run: ServiceRun) -> Mapping[int, str]:
+        self.services.append(run)
+        if run.name in self.fail:
+            raise ExecutorError(f"service {run.name!r} did not answer")
+        return {port: f"localhost:{port}" for port in run.ports}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_server.executors.base import Mount, OperatorRun, Outcome, ResourceRequest
+from platform_server.executors.base import ExecutorError, Mount, OperatorRun, Outcome, ResourceRequest, ServiceRun
 from platform_server.executors.local import LocalExecutor, PathMapper, build_argv, build_environment
 
 
@@ -131,3 +131,16 @@ async def test_cancel_stops_the_process_group_within_two_seconds(tmp_path: Path)
         await task
     assert time.monotonic() - started < 2.0
     await _until_dead(child)
+
+
+async def test_operator_without_command_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    result = await LocalExecutor().run(make_run(tmp_path, []))
+    assert result.outcome == Outcome.NOT_STARTED
+    assert "has no container.command" in result.reason and "executor.kind: container" in result.reason
+
+
+async def test_services_need_the_container_executor(tmp_path: Path) -> None:
+    run = ServiceRun(job_id="j" * 32, name="trtis", image="triton", command=(), env={}, ports=(8000,),
+                     log_path=tmp_path / "s.log", ready_timeout=1.0)
+    with pytest.raises(ExecutorError, match="service 'trtis' needs the container executor"):
+        await LocalExecutor().start_service(run)

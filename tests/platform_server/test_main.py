@@ -68,3 +68,13 @@ def test_short_help_option_and_check_config_is_hidden() -> None:
     assert "config  Check or print the effective configuration." in result.output
     assert "check-config" not in result.output
     assert CliRunner().invoke(cli, ["config", "validate", "-h"]).exit_code == 0
+
+
+def test_container_executor_without_an_engine_is_one_line_and_exit_1(tmp_path: Path, clara_home: Path) -> None:
+    config = tmp_path / "platform.yaml"
+    config.write_text("server:\n  port: 0\nexecutor:\n  kind: container\n  container:\n"
+                      f"    engine: {tmp_path / 'no-podman'}\n")
+    result = CliRunner().invoke(cli, ["serve", "-f", str(config)])
+    assert result.exit_code == 1
+    assert f"container engine '{tmp_path / 'no-podman'}' is not installed or not on PATH" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,295 @@
+"""ContainerExecutor: each operator runs as a Podman or Docker container; services run beside them.
+
+Per operator: the image (pulled when missing, with the pipeline's `pull-secrets` resolved from
+`executor.container.pull_secrets`), its entrypoint or the declared `command`, inputs bind-mounted
+**read-only** and outputs read-write at the declared paths, the model repository read-only, the same
+`NVIDIA_CLARA_*` environment as the local executor (with container paths), `requests` as limits
+(`--cpus`, `--memory`) and GPUs (`devices.py`). Its output goes to the operator's log file (ReadLogs),
+its exit code and OOM kill into the result, and the container is removed afterwards.
+
+Network (`network: pod`, Podman): one pod per job, created at its first container. The job's
+operators and services share the pod's network namespace, so an operator reaches a service at
+`localhost:<port>`, and the pod reaches the host's loopback services (results service, Platform
+API) at 10.0.2.2 (slirp4netns with host loopback allowed), so nothing has to listen on a public
+address. Service ports are published on host loopback only, for the readiness probe.
+`network: host`: containers share the host's network (Docker's only mode here; services' ports then
+share the host's port space). Every container and pod carries the job-id label: `reap` removes them
+after a platform crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import structlog
+
+from platform_server.executors.base import ExecutorError, Mount, OperatorResult, OperatorRun, Outcome, ServiceRun, tail
+from platform_server.executors.devices import gpu_arguments
+from platform_server.executors.engine import JOB_LABEL, ROLE_LABEL, ContainerEngine, EngineError
+from platform_server.executors.probe import wait_until_answering
+
+log = structlog.get_logger()
+SLIRP_HOST_GATEWAY = "10.0.2.2"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Environment variables that hold an address of a platform service on the host.
+HOST_ADDRESS_KEYS = ("CLARA_SERVICE_HOST", "CLARA_RESULTSSERVICE_SERVICE_HOST")
+SIGKILL_EXIT = 128 + 9
+READ_ONLY_HINT = "its inputs are mounted read-only: write results to a declared output path"
+
+
+@dataclasses.dataclass(frozen=True)
+class ContainerOptions:
+    network: Literal["pod", "host"] = "pod"
+    gpu_mode: Literal["cdi", "gpus"] = "cdi"
+    kill_grace: float = 1.0
+    tail_lines: int = 20
+    pull_timeout: float = 1800.0
+    pull_secrets: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+
+
+class ContainerExecutor:
+    def __init__(self, engine: ContainerEngine, options: ContainerOptions) -> None:
+        self.engine = engine
+        self.options = options
+        self._pods: dict[str, asyncio.Task[str]] = {}
+        self._ports: dict[str, tuple[int, ...]] = {}
+        self._pull_lock = asyncio.Lock()
+        self._followers: set[asyncio.Task[None]] = set()
+
+    async def check(self) -> str:
+        """The engine's version; EngineError with the engine's own words when it cannot run containers."""
+        done = await self.engine.call("version", "--format", "{{.Client.Version}}", timeout=30, check=False)
+        if done.code != 0:
+            raise EngineError(f"container engine {self.engine.binary!r} does not work: {done.error}")
+        return done.stdout.strip()
+
+    # ---- job life cycle -------------------------------------------------------------------------
+
+    async def begin_job(self, job_id: str, service_ports: tuple[int, ...]) -> None:
+        self._ports[job_id] = service_ports
+
+    async def end_job(self, job_id: str) -> None:
+        self._ports.pop(job_id, None)
+        pod = self._pods.pop(job_id, None)
+        for name in await self.engine.labelled(JOB_LABEL, job_id):
+            await self.engine.remove(name)
+        if pod is not None:
+            await asyncio.gather(pod, return_exceptions=True)
+            await self.engine.remove_pod(pod_name(job_id))
+
+    async def reap(self, job_id: str, work_dir: Path) -> int:
+        """Remove the containers and the pod of `job_id` left by a crashed platform; return how many."""
+        names = [n for n in await self.engine.labelled(JOB_LABEL, job_id) if n.startswith(pod_name(job_id) + "-")]
+        for name in names:
+            await self.engine.remove(name)
+            log.warning("executor.container.reaped", job_id=job_id, container=name)
+        for pod in await self.engine.labelled_pods(JOB_LABEL, job_id):
+            await self.engine.remove_pod(pod)  # with its infra container
+        return len(names)
+
+    async def _network(self, job_id: str) -> list[str]:
+        if self.options.network == "host":
+            return ["--network", "host"]
+        if job_id not in self._pods:
+            self._pods[job_id] = asyncio.create_task(self._create_pod(job_id))
+        return ["--pod", await asyncio.shield(self._pods[job_id])]
+
+    async def _create_pod(self, job_id: str) -> str:
+        name = pod_name(job_id)
+        await self.engine.create_pod(name, {JOB_LABEL: job_id}, "slirp4netns:allow_host_loopback=true",
+                                     self._ports.get(job_id, ()))
+        return name
+
+    # ---- operators --------------------------------------------------------------------------------
+
+    async def run(self, run: OperatorRun) -> OperatorResult:
+        try:
+            await self._ensure_image(run.image, run.pull_secrets)
+            args = await self._run_args(run)
+        except ExecutorError as exc:
+            return _not_started(run, str(exc))
+        name = container_name(run.job_id, run.operator)
+        run.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with run.log_path.open("ab") as sink:
+            proc = await self.engine.attached(["run", "--name", name, *args], sink)
+        log.info("executor.container.started", job_id=run.job_id, operator=run.operator, container=name)
+        try:
+            return await self._wait(run, name, proc)
+        finally:
+            await asyncio.shield(self.engine.remove(name))
+
+    async def _run_args(self, run: OperatorRun) -> list[str]:
+        args = ["--pull", "never", "--label", f"{JOB_LABEL}={run.job_id}", "--label", f"{ROLE_LABEL}=operator",
+                *await self._network(run.job_id)]
+        for mount in (*run.inputs, *run.extra_mounts, *run.outputs):
+            if not mount.read_only:
+                mount.host_path.mkdir(parents=True, exist_ok=True)
+            if not mount.host_path.exists():
+                raise ExecutorError(f"operator {run.operator!r}: the folder for {mount.container_path} "
+                                    f"({mount.label}) does not exist")
+            args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
+        for key, value in self._environment(run.env, run.inputs, run.outputs, run.extra_mounts).items():
+            args += ["--env", f"{key}={value}"]
+        args += _limits(run.resources.cpu, run.resources.memory_mb)
+        args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
+        return [*args, run.image, *run.command]
+
+    def _environment(self, env: Mapping[str, str], inputs: tuple[Mount, ...] = (),
+                     outputs: tuple[Mount, ...] = (), extra: tuple[Mount, ...] = ()) -> dict[str, str]:
+        """The run's environment as the container sees it: container paths and addresses, no host paths."""
+        result = {key: value for key, value in env.items() if key != "OPENCLARA_PAYLOAD_PATH"}
+        for mount in extra:  # e.g. NVIDIA_CLARA_MODEL_REPOSITORY=<host models folder> -> /clara/models
+            host = str(mount.host_path)
+            result = {key: value.replace(host, mount.container_path) for key, value in result.items()}
+        if self.options.network == "pod":
+            for key in HOST_ADDRESS_KEYS:
+                if result.get(key) in LOOPBACK:
+                    result[key] = SLIRP_HOST_GATEWAY
+        if inputs or outputs:
+            result["NVIDIA_CLARA_INPUTPATHS"] = ";".join(f"{m.label}:{m.container_path}" for m in inputs)
+            result["NVIDIA_CLARA_OUTPUTPATHS"] = ";".join(f"{m.label}:{m.container_path}" for m in outputs)
+        return result
+
+    async def _wait(self, run: OperatorRun, name: str, proc: asyncio.subprocess.Process) -> OperatorResult:
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=run.timeout)
+        except TimeoutError:
+            await self._stop(name, proc)
+            reason = f"operator {run.operator!r} timed out after {run.timeout:g} s and was stopped"
+            return OperatorResult(Outcome.TIMED_OUT, None, tail(run.log_path, self.options.tail_lines), reason)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._stop(name, proc))
+            raise
+        state, oom = await self.engine.inspect_state(name)
+        code = state if state is not None else (proc.returncode or 0)
+        lines = tail(run.log_path, self.options.tail_lines)
+        if code == 0:
+            return OperatorResult(Outcome.COMPLETED, 0, lines)
+        return OperatorResult(Outcome.FAILED, code, lines, _failure_reason(run, code, oom, lines))
+
+    async def _stop(self, name: str, proc: asyncio.subprocess.Process) -> None:
+        await self.engine.stop(name, self.options.kill_grace)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=5)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+    async def _ensure_image(self, image: str, pull_secrets: tuple[str, ...]) -> None:
+        async with self._pull_lock:  # one pull of an image at a time, not one per parallel operator
+            if await self.engine.image_exists(image):
+                return
+            authfile, note = self._authfile(pull_secrets)
+            try:
+                await self.engine.pull(image, authfile, self.options.pull_timeout)
+            except EngineError as exc:
+                raise ExecutorError(f"{exc}{note}") from exc
+
+    def _authfile(self, pull_secrets: tuple[str, ...]) -> tuple[Path | None, str]:
+        for secret in pull_secrets:
+            if secret in self.options.pull_secrets:
+                return self.options.pull_secrets[secret], ""
+        if pull_secrets:
+            names = ", ".join(pull_secrets)
+            return None, (f" (the pipeline's pull-secrets {names} are not configured: "
+                          "map them to auth files in executor.container.pull_secrets)")
+        return None, ""
+
+    # ---- services ---------------------------------------------------------------------------------
+
+    async def start_service(self, run: ServiceRun) -> Mapping[int, str]:
+        await self._ensure_image(run.image, run.pull_secrets)
+        name = container_name(run.job_id, f"service-{run.name}")
+        args = ["run", "--detach", "--name", name, "--pull", "never", "--label", f"{JOB_LABEL}={run.job_id}",
+                "--label", f"{ROLE_LABEL}=service", *await self._network(run.job_id)]
+        for mount in run.mounts:
+            args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
+        for key, value in self._environment(run.env).items():
+            args += ["--env", f"{key}={value}"]
+        args += _limits(run.resources.cpu, run.resources.memory_mb)
+        args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
+        done = await self.engine.call(*args, run.image, *run.command, check=False)
+        if done.code != 0:
+            raise ExecutorError(f"service {run.name!r} could not be started: {done.error}")
+        log.info("executor.service.started", job_id=run.job_id, service=run.name, container=name)
+        self._follow_logs(name, run.log_path)
+        addresses = {}
+        for port in run.ports:
+            pod = pod_name(run.job_id)
+            host_port = port if self.options.network == "host" else await self.engine.pod_port(pod, port)
+            await self._wait_ready(run, name, port, host_port)
+            addresses[port] = f"localhost:{port}"
+        return addresses
+
+    async def _wait_ready(self, run: ServiceRun, name: str, port: int, host_port: int) -> None:
+        answered = await wait_until_answering(f"http://127.0.0.1:{host_port}/", run.ready_timeout,
+                                              lambda: self.engine.running(name))
+        if answered:
+            return
+        running = await self.engine.running(name)
+        await asyncio.sleep(0.2)  # let the log follower write what the service printed last
+        lines = tail(run.log_path, self.options.tail_lines)
+        why = (f"did not answer HTTP on port {port} within {run.ready_timeout:g} s" if running
+               else f"exited before it answered on port {port}")
+        shown = "".join(f"\n  {line}" for line in lines)
+        raise ExecutorError(f"service {run.name!r} ({run.image}) {why}"
+                            + (f"; its last log lines:{shown}" if lines else ""))
+
+    def _follow_logs(self, name: str, log_path: Path) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+
+        async def follow() -> None:
+            with log_path.open("ab") as sink:
+                try:
+                    proc = await self.engine.attached(["logs", "--follow", name], sink)
+                except ExecutorError:
+                    return  # the engine vanished: the readiness probe reports the service as not answering
+                await proc.wait()
+
+        task = asyncio.get_running_loop().create_task(follow())
+        self._followers.add(task)  # `logs --follow` ends by itself when the container is removed
+        task.add_done_callback(self._followers.discard)
+
+
+def pod_name(job_id: str) -> str:
+    return f"openclara-{job_id[:12]}"
+
+
+def container_name(job_id: str, role: str) -> str:
+    return f"openclara-{job_id[:12]}-{role}"
+
+
+def _limits(cpu: float, memory_mb: int) -> list[str]:
+    args = []
+    if cpu > 0:
+        args += ["--cpus", f"{cpu:g}"]
+    if memory_mb > 0:
+        args += ["--memory", f"{memory_mb}m"]
+    return args
+
+
+def _not_started(run: OperatorRun, reason: str) -> OperatorResult:
+    run.log_path.parent.mkdir(parents=True, exist_ok=True)
+    with run.log_path.open("ab") as sink:
+        sink.write(f"openclara: {reason}\n".encode())
+    return OperatorResult(Outcome.NOT_STARTED, None, (reason,), reason)
+
+
+def _failure_reason(run: OperatorRun, code: int, oom: bool, lines: tuple[str, ...]) -> str:
+    limit = f" (memory limit {run.resources.memory_mb} MiB)" if run.resources.memory_mb else ""
+    if oom:
+        return f"operator {run.operator!r} was killed: out of memory{limit}, exit code {code}"
+    if code == SIGKILL_EXIT and run.resources.memory_mb:
+        # cgroup v1 engines do not always flag OOM kills; a SIGKILL under a memory limit almost always is one.
+        return f"operator {run.operator!r} was killed (SIGKILL, exit code {code}): most likely out of memory{limit}"
+    if code in (126, 127) and any("executable file not found" in line or "no such file" in line.lower()
+                                  for line in lines):
+        return f"operator {run.operator!r} could not start its command in {run.image}: exit code {code}"
+    reason = f"operator {run.operator!r} exited with code {code}"
+    if any("Read-only file system" in line for line in lines):
+        reason += f" ({READ_ONLY_HINT})"
+    return reason

@@ -1,0 +1,88 @@
+"""The engine command line at its boundary, with a fake `docker`/`podman` that records its arguments.
+
+Real Podman runs in test_container_executor.py; Docker cannot run on this machine kind, so what the
+executor asks of Docker (its own flags for registries and GPUs, host networking) is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from platform_server.executors.base import Mount, OperatorRun, Outcome, ResourceRequest
+from platform_server.executors.container import ContainerExecutor, ContainerOptions
+from platform_server.executors.devices import gpu_arguments
+from platform_server.executors.engine import Completed, ContainerEngine, EngineError
+
+FAKE = """#!/bin/sh
+printf '%s\\n' "$*" >> "{log}"
+case " $* " in
+  *" pull "*) echo "Error: unauthorized: authentication required" >&2; exit 125 ;;
+  " image "*) exit 0 ;;
+  " inspect "*) echo "0 false"; exit 0 ;;
+esac
+exit 0
+"""
+
+
+def fake_engine(tmp_path: Path, name: str) -> tuple[ContainerEngine, Path]:
+    log = tmp_path / "calls.log"
+    binary = tmp_path / name
+    binary.write_text(FAKE.format(log=log))
+    binary.chmod(0o755)
+    return ContainerEngine(str(binary)), log
+
+
+def test_gpu_arguments_for_cdi_docker_and_none() -> None:
+    assert gpu_arguments((0, 2), "cdi") == ["--device", "nvidia.com/gpu=0", "--device", "nvidia.com/gpu=2"]
+    assert gpu_arguments((1, 3), "gpus") == ["--gpus", "device=1,3"]
+    assert gpu_arguments((), "cdi") == ["--env", "NVIDIA_VISIBLE_DEVICES=void"]
+
+
+def test_error_line_is_the_engines_own_words() -> None:
+    done = Completed(125, "", "Trying to pull x...\nError: initializing source: unauthorized\n")
+    assert done.error == "Error: initializing source: unauthorized"
+    assert Completed(1, "", "").error == "exit code 1"
+
+
+async def test_missing_engine_names_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(EngineError, match="is not installed or not on PATH .*executor.container.engine"):
+        await ContainerEngine(str(tmp_path / "podman")).call("version")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("podman", "pull --quiet --authfile {auth} registry.example/ai:1"),
+    ("docker", "--config {folder} pull --quiet registry.example/ai:1"),
+])
+async def test_pull_uses_the_auth_file_each_engine_understands(tmp_path: Path, name: str, expected: str) -> None:
+    engine, log = fake_engine(tmp_path, name)
+    auth = tmp_path / "secrets" / "config.json"
+    auth.parent.mkdir()
+    auth.write_text(json.dumps({"auths": {}}))
+    with pytest.raises(EngineError, match="could not be pulled: Error: unauthorized"):
+        await engine.pull("registry.example/ai:1", auth, timeout=10)
+    assert log.read_text().splitlines() == [expected.format(auth=auth, folder=auth.parent)]
+
+
+async def test_docker_runs_on_the_host_network_with_its_gpu_flag(tmp_path: Path) -> None:
+    engine, log = fake_engine(tmp_path, "docker")
+    executor = ContainerExecutor(engine, ContainerOptions(network="host", gpu_mode="gpus"))
+    (tmp_path / "in").mkdir()
+    run = OperatorRun(
+        job_id="d" * 32, operator="ai", image="example/ai:1", command=(),
+        inputs=(Mount("payload", "/input", tmp_path / "in", True),),
+        outputs=(Mount("output", "/output", tmp_path / "out", False),),
+        env={"CLARA_RESULTSSERVICE_SERVICE_HOST": "127.0.0.1"}, work_dir=tmp_path / "w",
+        log_path=tmp_path / "ai.log", timeout=10, resources=ResourceRequest(gpu=1, gpu_ids=(1,), memory_mb=512),
+    )
+    result = await executor.run(run)
+    assert result.outcome == Outcome.COMPLETED
+    [call] = [line for line in log.read_text().splitlines() if line.startswith("run ")]
+    assert "--network host" in call and "--gpus device=1" in call and "--memory 512m" in call
+    assert f"--volume {tmp_path / 'in'}:/input:ro" in call and f"--volume {tmp_path / 'out'}:/output:rw" in call
+    # On the host network the results service is reachable as configured: no gateway rewrite.
+    assert "--env CLARA_RESULTSSERVICE_SERVICE_HOST=127.0.0.1" in call
+    assert call.endswith("example/ai:1")  # no command: the image's entrypoint
+    assert "--pod" not in call
