@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Podman fixtures (podman, busybox_image, operator_image) for the container tests.
+pytest_plugins = ["tests.containers"]
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

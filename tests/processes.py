@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -118,13 +119,16 @@ def _ready(url: str) -> bool:
 
 
 @contextmanager
-def platform_server(tmp: Path, port: int, results_url: str = "http://127.0.0.1:9") -> Iterator[str]:
-    """`python -m platform_server serve`; yields its gRPC endpoint."""
-    config = {
+def platform_server(tmp: Path, port: int, results_url: str = "http://127.0.0.1:9",
+                    executor: dict[str, Any] | None = None) -> Iterator[str]:
+    """`python -m platform_server serve`; yields its gRPC endpoint. `executor` = the config section."""
+    config: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port},
         "storage": {"data_dir": str(tmp / "platform")},
         "results_service": {"url": results_url},
     }
+    if executor is not None:
+        config["executor"] = executor
     path = tmp / "platform-server.yaml"
     path.write_text(yaml.safe_dump(config))
     proc = Process(

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from platform_api import JobState, JobStatus, PlatformClient
+from platform_server.executors.engine import JOB_LABEL
 from tests.conftest import free_port
+from tests.containers import leftover_containers, podman_env, run_podman
 from tests.platform_server.server_process import ServerProcess
 
 pytestmark = pytest.mark.integration
@@ -101,3 +103,37 @@ async def test_clara_stop_drains_and_exits(tmp_path: Path) -> None:
         assert "service.stopped" in server.log.read_text()
     finally:
         server.kill()
+
+
+async def test_kill_9_mid_container_job_then_restart_reaps_the_container(tmp_path: Path, podman: None,
+                                                                         busybox_image: str) -> None:
+    """Containers and the job's pod outlive a crashed platform; the restart removes them by their label."""
+    server = ServerProcess(tmp_path, free_port(), executor__kind="container",
+                           executor__container={"containers_conf": podman_env()["CONTAINERS_CONF"]})
+    definition = textwrap.dedent(f"""\
+        api-version: 0.4.0
+        name: sleepy-container
+        operators:
+        - name: sleep
+          container: {{image: {busybox_image}, command: [sleep, "300"]}}
+        """)
+    job_id = ""
+    try:
+        await server.start()
+        async with PlatformClient(server.endpoint, timeout=20) as client:
+            pipeline_id = await client.create_pipeline({"sleepy.yaml": definition})
+            job_id, _ = await client.create_job(pipeline_id, "running")
+            await client.start_job(job_id)
+            await wait_for(lambda: len(leftover_containers(f"{JOB_LABEL}={job_id}")) >= 2)  # operator + pod
+        server.kill()
+        assert leftover_containers(f"{JOB_LABEL}={job_id}"), "the container outlives the platform until the restart"
+        await server.start()
+        async with PlatformClient(server.endpoint, timeout=20) as client:
+            crashed = await client.job_status(job_id)
+            assert (crashed.state, crashed.status) == (JobState.STOPPED, JobStatus.FAULTED)
+        assert leftover_containers(f"{JOB_LABEL}={job_id}") == []
+        assert server.stop() == 0
+    finally:
+        server.kill()
+        if job_id:  # whatever a failed test left
+            run_podman("pod", "rm", "--force", "--time", "0", f"openclara-{job_id[:12]}", check=False)
