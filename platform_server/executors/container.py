@@ -165,8 +165,13 @@ class ContainerExecutor:
             await asyncio.shield(self._stop(name, proc))
             raise
         state, oom = await self.engine.inspect_state(name)
-        code = state if state is not None else (proc.returncode or 0)
         lines = tail(run.log_path, self.options.tail_lines)
+        if state is None and proc.returncode:
+            # No container to inspect: the engine refused to create it (a bad mount, a bad option).
+            why = lines[-1] if lines else f"exit code {proc.returncode}"
+            reason = f"{self.engine.name} could not start operator {run.operator!r}: {why}"
+            return OperatorResult(Outcome.NOT_STARTED, proc.returncode, lines, reason)
+        code = state if state is not None else (proc.returncode or 0)
         if code == 0:
             return OperatorResult(Outcome.COMPLETED, 0, lines)
         return OperatorResult(Outcome.FAILED, code, lines, _failure_reason(run, code, oom, lines))

@@ -69,23 +69,24 @@ def sub(text: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
+def _container(spec: OperatorSpec | ServiceSpec, values: Mapping[str, str]) -> dict[str, Any]:
+    """The fields operators and services share: image, tag, command and variables."""
+    return {
+        "image": sub(spec.image, values),
+        "tag": sub(spec.tag, values),
+        "command": tuple(sub(arg, values) for arg in spec.command),
+        "variables": {k: sub(v, values) for k, v in spec.variables.items()},
+    }
+
+
 def substitute_service(service: ServiceSpec, values: Mapping[str, str]) -> ServiceSpec:
-    return dataclasses.replace(
-        service,
-        image=sub(service.image, values),
-        tag=sub(service.tag, values),
-        command=tuple(sub(arg, values) for arg in service.command),
-        variables={k: sub(v, values) for k, v in service.variables.items()},
-    )
+    return dataclasses.replace(service, **_container(service, values))
 
 
 def substitute_operator(op: OperatorSpec, values: Mapping[str, str]) -> OperatorSpec:
     return dataclasses.replace(
         op,
-        image=sub(op.image, values),
-        tag=sub(op.tag, values),
-        command=tuple(sub(arg, values) for arg in op.command),
-        variables={k: sub(v, values) for k, v in op.variables.items()},
+        **_container(op, values),
         inputs=tuple(dataclasses.replace(i, path=sub(i.path, values)) for i in op.inputs),
         outputs=tuple(dataclasses.replace(o, path=sub(o.path, values)) for o in op.outputs),
         models=tuple(sub(m, values) for m in op.models),

@@ -86,3 +86,17 @@ async def test_docker_runs_on_the_host_network_with_its_gpu_flag(tmp_path: Path)
     assert "--env CLARA_RESULTSSERVICE_SERVICE_HOST=127.0.0.1" in call
     assert call.endswith("example/ai:1")  # no command: the image's entrypoint
     assert "--pod" not in call
+
+
+async def test_container_the_engine_refuses_to_create_is_not_started(tmp_path: Path) -> None:
+    binary = tmp_path / "podman"
+    binary.write_text('#!/bin/sh\ncase "$1" in\n  image) exit 0 ;;\n'
+                      '  run) echo "Error: invalid reference format" >&2; exit 125 ;;\n'
+                      '  inspect) echo "Error: no such container" >&2; exit 125 ;;\nesac\nexit 0\n')
+    binary.chmod(0o755)
+    executor = ContainerExecutor(ContainerEngine(str(binary)), ContainerOptions(network="host"))
+    run = OperatorRun(job_id="e" * 32, operator="ai", image="Bad Image", command=("x",), inputs=(), outputs=(),
+                      env={}, work_dir=tmp_path / "w", log_path=tmp_path / "ai.log", timeout=10)
+    result = await executor.run(run)
+    assert result.outcome == Outcome.NOT_STARTED and result.exit_code == 125
+    assert result.reason == "podman could not start operator 'ai': Error: invalid reference format"

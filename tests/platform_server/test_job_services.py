@@ -20,7 +20,7 @@ operators:
   container: {image: example/ai-seg, tag: "1.0"}
   input: [{path: /input}]
   output: [{path: /output}]
-  services:
+  services: &triton  # a YAML anchor: the second operator lists the very same service
   - name: trtis
     container:
       image: example/triton
@@ -33,15 +33,7 @@ operators:
   container: {image: example/ai-seg, tag: "1.0", command: [run]}
   input: [{from: segment, path: /input}]
   output: [{path: /output}]
-  services:
-  - name: trtis
-    container:
-      image: example/triton
-      tag: "19.08"
-      command: ["trtserver", "--model-store=$(NVIDIA_CLARA_SERVICE_DATA_PATH)/models", "--x=$$(KEEP)"]
-    requests: {gpu: 1}
-    connections:
-      http: [{name: NVIDIA_CLARA_TRTISURI, port: 8000}]
+  services: *triton
 """
 
 
