@@ -75,6 +75,7 @@ class PlatformServer:
             version = await self._executor.check()
             log.info("platform.executor.container", engine=self._executor.engine.binary, version=version,
                      network=self._executor.options.network)
+            await self._executor.sweep()  # nothing runs yet: what carries our label is a crash's leftover
         await self.db.start()
         await self.payloads.start()
         await self.models.start()
@@ -125,4 +126,6 @@ class PlatformServer:
         if self._scheduler is not None and self._runner is not None:
             self._runner.shutting_down = True
             await self._scheduler.stop(self.settings.shutdown.drain_timeout)
+        if isinstance(self._executor, ContainerExecutor):
+            await self._executor.close()
         await self.db.stop()

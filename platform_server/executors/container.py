@@ -5,16 +5,14 @@ Per operator: the image (pulled when missing, with the pipeline's `pull-secrets`
 **read-only** and outputs read-write at the declared paths, the model repository read-only, the same
 `NVIDIA_CLARA_*` environment as the local executor (with container paths), `requests` as limits
 (`--cpus`, `--memory`) and GPUs (`devices.py`). Its output goes to the operator's log file (ReadLogs),
-its exit code and OOM kill into the result, and the container is removed afterwards.
+its exit code and OOM kill into the result. The exit code comes from `run` itself; only a failed
+container is inspected (for an OOM kill). Images known to be present are not asked about again.
 
-Network (`network: pod`, Podman): one pod per job, created at its first container. The job's
-operators and services share the pod's network namespace, so an operator reaches a service at
-`localhost:<port>`, and the pod reaches the host's loopback services (results service, Platform
-API) at 10.0.2.2 (slirp4netns with host loopback allowed), so nothing has to listen on a public
-address. Service ports are published on host loopback only, for the readiness probe.
-`network: host`: containers share the host's network (Docker's only mode here; services' ports then
-share the host's port space). Every container and pod carries the job-id label: `reap` removes them
-after a platform crash.
+Network and clean-up are `jobspace.py`'s: a job with services gets one Podman pod (operators reach
+services at `localhost:<port>`), a job without gets a slirp4netns network per container; either way
+the host's loopback services (results service, Platform API) are at 10.0.2.2, so nothing has to
+listen on a public address. `network: host` shares the host's network (Docker's only mode here).
+Containers and pods are removed in the background once the job has its result.
 """
 
 from __future__ import annotations
@@ -29,15 +27,18 @@ import structlog
 
 from platform_server.executors.base import ExecutorError, Mount, OperatorResult, OperatorRun, Outcome, ServiceRun, tail
 from platform_server.executors.devices import gpu_arguments
-from platform_server.executors.engine import JOB_LABEL, ROLE_LABEL, ContainerEngine, EngineError
+from platform_server.executors.engine import ContainerEngine, EngineError
+from platform_server.executors.jobspace import JobSpaces, container_name, pod_name
 from platform_server.executors.probe import wait_until_answering
 
 log = structlog.get_logger()
-SLIRP_HOST_GATEWAY = "10.0.2.2"
+SLIRP_HOST_GATEWAY = "10.0.2.2"  # the host's loopback, seen from a slirp4netns network
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Environment variables that hold an address of a platform service on the host.
 HOST_ADDRESS_KEYS = ("CLARA_SERVICE_HOST", "CLARA_RESULTSSERVICE_SERVICE_HOST")
 SIGKILL_EXIT = 128 + 9
+# `podman run`/`docker run` exit with 125 when the engine itself failed, before the container ran.
+ENGINE_ERROR = 125
 READ_ONLY_HINT = "its inputs are mounted read-only: write results to a declared output path"
 
 
@@ -49,15 +50,16 @@ class ContainerOptions:
     tail_lines: int = 20
     pull_timeout: float = 1800.0
     pull_secrets: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+    platform_id: str = "openclara"  # labels this platform's containers (one engine may serve several)
 
 
 class ContainerExecutor:
     def __init__(self, engine: ContainerEngine, options: ContainerOptions) -> None:
         self.engine = engine
         self.options = options
-        self._pods: dict[str, asyncio.Task[str]] = {}
-        self._ports: dict[str, tuple[int, ...]] = {}
-        self._pull_lock = asyncio.Lock()
+        self.spaces = JobSpaces(engine, options.network, options.platform_id)
+        self._images: set[str] = set()  # known to be present: a removed image shows up as a run failure
+        self._pulls: dict[str, asyncio.Lock] = {}
         self._followers: set[asyncio.Task[None]] = set()
 
     async def check(self) -> str:
@@ -67,42 +69,25 @@ class ContainerExecutor:
             raise EngineError(f"container engine {self.engine.binary!r} does not work: {done.error}")
         return done.stdout.strip()
 
+    async def sweep(self) -> int:
+        """Remove what a crashed run of this platform left (called at start, before any job runs)."""
+        return await self.spaces.sweep()
+
+    async def close(self) -> None:
+        """Wait for the background clean-up of ended jobs."""
+        await self.spaces.drain()
+
     # ---- job life cycle -------------------------------------------------------------------------
 
     async def begin_job(self, job_id: str, service_ports: tuple[int, ...]) -> None:
-        self._ports[job_id] = service_ports
+        self.spaces.begin(job_id, service_ports)
 
     async def end_job(self, job_id: str) -> None:
-        self._ports.pop(job_id, None)
-        pod = self._pods.pop(job_id, None)
-        for name in await self.engine.labelled(JOB_LABEL, job_id):
-            await self.engine.remove(name)
-        if pod is not None:
-            await asyncio.gather(pod, return_exceptions=True)
-            await self.engine.remove_pod(pod_name(job_id))
+        self.spaces.end(job_id)
 
     async def reap(self, job_id: str, work_dir: Path) -> int:
         """Remove the containers and the pod of `job_id` left by a crashed platform; return how many."""
-        names = [n for n in await self.engine.labelled(JOB_LABEL, job_id) if n.startswith(pod_name(job_id) + "-")]
-        for name in names:
-            await self.engine.remove(name)
-            log.warning("executor.container.reaped", job_id=job_id, container=name)
-        for pod in await self.engine.labelled_pods(JOB_LABEL, job_id):
-            await self.engine.remove_pod(pod)  # with its infra container
-        return len(names)
-
-    async def _network(self, job_id: str) -> list[str]:
-        if self.options.network == "host":
-            return ["--network", "host"]
-        if job_id not in self._pods:
-            self._pods[job_id] = asyncio.create_task(self._create_pod(job_id))
-        return ["--pod", await asyncio.shield(self._pods[job_id])]
-
-    async def _create_pod(self, job_id: str) -> str:
-        name = pod_name(job_id)
-        await self.engine.create_pod(name, {JOB_LABEL: job_id}, "slirp4netns:allow_host_loopback=true",
-                                     self._ports.get(job_id, ()))
-        return name
+        return await self.spaces.reap(job_id)
 
     # ---- operators --------------------------------------------------------------------------------
 
@@ -118,13 +103,15 @@ class ContainerExecutor:
             proc = await self.engine.attached(["run", "--name", name, *args], sink)
         log.info("executor.container.started", job_id=run.job_id, operator=run.operator, container=name)
         try:
-            return await self._wait(run, name, proc)
+            result = await self._wait(run, name, proc)
         finally:
-            await asyncio.shield(self.engine.remove(name))
+            self.spaces.discard(run.job_id, name)
+        if result.outcome == Outcome.NOT_STARTED:
+            self._images.discard(run.image)  # perhaps removed since we last looked: check again next time
+        return result
 
     async def _run_args(self, run: OperatorRun) -> list[str]:
-        args = ["--pull", "never", "--label", f"{JOB_LABEL}={run.job_id}", "--label", f"{ROLE_LABEL}=operator",
-                *await self._network(run.job_id)]
+        args = ["--pull", "never", *self.spaces.labels(run.job_id, "operator"), *await self.spaces.network(run.job_id)]
         for mount in (*run.inputs, *run.extra_mounts, *run.outputs):
             if not mount.read_only:
                 mount.host_path.mkdir(parents=True, exist_ok=True)
@@ -164,9 +151,11 @@ class ContainerExecutor:
         except asyncio.CancelledError:
             await asyncio.shield(self._stop(name, proc))
             raise
-        state, oom = await self.engine.inspect_state(name)
         lines = tail(run.log_path, self.options.tail_lines)
-        if state is None and proc.returncode:
+        if proc.returncode == 0:  # `run` exits with the container's code: nothing more to ask
+            return OperatorResult(Outcome.COMPLETED, 0, lines)
+        state, oom = await self.engine.inspect_state(name)
+        if state is None and proc.returncode == ENGINE_ERROR:
             # No container to inspect: the engine refused to create it (a bad mount, a bad option).
             why = lines[-1] if lines else f"exit code {proc.returncode}"
             reason = f"{self.engine.name} could not start operator {run.operator!r}: {why}"
@@ -185,14 +174,18 @@ class ContainerExecutor:
             await proc.wait()
 
     async def _ensure_image(self, image: str, pull_secrets: tuple[str, ...]) -> None:
-        async with self._pull_lock:  # one pull of an image at a time, not one per parallel operator
-            if await self.engine.image_exists(image):
+        if image in self._images:
+            return
+        async with self._pulls.setdefault(image, asyncio.Lock()):  # one pull per image, not one per operator
+            if image in self._images:
                 return
-            authfile, note = self._authfile(pull_secrets)
-            try:
-                await self.engine.pull(image, authfile, self.options.pull_timeout)
-            except EngineError as exc:
-                raise ExecutorError(f"{exc}{note}") from exc
+            if not await self.engine.image_exists(image):
+                authfile, note = self._authfile(pull_secrets)
+                try:
+                    await self.engine.pull(image, authfile, self.options.pull_timeout)
+                except EngineError as exc:
+                    raise ExecutorError(f"{exc}{note}") from exc
+            self._images.add(image)
 
     def _authfile(self, pull_secrets: tuple[str, ...]) -> tuple[Path | None, str]:
         for secret in pull_secrets:
@@ -209,8 +202,8 @@ class ContainerExecutor:
     async def start_service(self, run: ServiceRun) -> Mapping[int, str]:
         await self._ensure_image(run.image, run.pull_secrets)
         name = container_name(run.job_id, f"service-{run.name}")
-        args = ["run", "--detach", "--name", name, "--pull", "never", "--label", f"{JOB_LABEL}={run.job_id}",
-                "--label", f"{ROLE_LABEL}=service", *await self._network(run.job_id)]
+        args = ["run", "--detach", "--name", name, "--pull", "never", *self.spaces.labels(run.job_id, "service"),
+                *await self.spaces.network(run.job_id)]
         for mount in run.mounts:
             args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
         for key, value in self._environment(run.env).items():
@@ -218,6 +211,7 @@ class ContainerExecutor:
         args += _limits(run.resources.cpu, run.resources.memory_mb)
         args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
         done = await self.engine.call(*args, run.image, *run.command, check=False)
+        self.spaces.service(run.job_id, name)
         if done.code != 0:
             raise ExecutorError(f"service {run.name!r} could not be started: {done.error}")
         log.info("executor.service.started", job_id=run.job_id, service=run.name, container=name)
@@ -258,14 +252,6 @@ class ContainerExecutor:
         task = asyncio.get_running_loop().create_task(follow())
         self._followers.add(task)  # `logs --follow` ends by itself when the container is removed
         task.add_done_callback(self._followers.discard)
-
-
-def pod_name(job_id: str) -> str:
-    return f"openclara-{job_id[:12]}"
-
-
-def container_name(job_id: str, role: str) -> str:
-    return f"openclara-{job_id[:12]}-{role}"
 
 
 def _limits(cpu: float, memory_mb: int) -> list[str]:

@@ -24,6 +24,7 @@ from platform_server.executors.base import ExecutorError
 log = structlog.get_logger()
 # Labels put on every container and pod we create: `reap` finds leftovers of a crashed platform by them.
 JOB_LABEL = "org.openclara.job-id"
+PLATFORM_LABEL = "org.openclara.platform"
 ROLE_LABEL = "org.openclara.role"
 
 

@@ -12,7 +12,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+# Quick polls first (most services answer within a second), then gentler ones for slow model loads.
+FIRST_POLLS = 0.05
 POLL_INTERVAL = 0.2
+QUICK_SECONDS = 2.0
 
 
 async def answers(url: str, timeout: float = 1.0) -> bool:
@@ -26,7 +29,8 @@ async def answers(url: str, timeout: float = 1.0) -> bool:
 
 async def wait_until_answering(url: str, timeout: float, alive: Callable[[], Awaitable[bool]]) -> bool:
     """Poll `url` until it answers (True), `timeout` passes or `alive()` turns False (False)."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     checks = 0
     while time.monotonic() < deadline:
         if await answers(url):
@@ -35,5 +39,5 @@ async def wait_until_answering(url: str, timeout: float, alive: Callable[[], Awa
         # Asking the engine costs a process: look at the container only every few polls.
         if checks % 5 == 0 and not await alive():
             return False
-        await asyncio.sleep(POLL_INTERVAL)
+        await asyncio.sleep(FIRST_POLLS if time.monotonic() - started < QUICK_SECONDS else POLL_INTERVAL)
     return False

@@ -81,6 +81,11 @@ async def only_job(endpoint: str, pipeline_id: str) -> str:
         return str(found.job_id)
 
 
+def assert_removed(job_id: str) -> None:
+    """A job's containers and pod go in the background once it has stopped: within seconds."""
+    wait_for(lambda: leftover_containers(f"{JOB_LABEL}={job_id}") == [], 15, f"job {job_id}'s containers removed")
+
+
 def payload_file(stack: Stack, job_id: str, relative: str) -> Path:
     [path] = (stack.root / "ps" / "platform" / "payloads").glob(f"*/{relative}")
     return path
@@ -118,7 +123,7 @@ def test_operator_calls_its_service_and_the_service_is_gone_after_the_job(stack:
     job_id, status, messages = job(definition, stack.platform)
     assert status == JobStatus.HEALTHY, messages
     assert payload_file(stack, job_id, "operators/op/output/page.txt").read_text() == "hello-from-the-service\n"
-    assert leftover_containers(f"{JOB_LABEL}={job_id}") == []
+    assert_removed(job_id)
 
 
 def test_operator_writing_to_its_input_faults_the_job(stack: Stack, busybox_image: str) -> None:
@@ -127,14 +132,14 @@ def test_operator_writing_to_its_input_faults_the_job(stack: Stack, busybox_imag
     assert status == JobStatus.FAULTED
     assert "read-only" in messages[0] and "declared output" in messages[0], messages
     assert payload_file(stack, job_id, "input/study.txt").read_text() == "original\n"
-    assert leftover_containers(f"{JOB_LABEL}={job_id}") == []
+    assert_removed(job_id)
 
 
 def test_missing_image_faults_the_job_clearly(stack: Stack) -> None:
     job_id, status, messages = job(busybox_pipeline("localhost/openclara-test/nothing:9", "true"), stack.platform)
     assert status == JobStatus.FAULTED
     assert "'localhost/openclara-test/nothing:9' is not on this machine and could not be pulled" in messages[0]
-    assert leftover_containers(f"{JOB_LABEL}={job_id}") == []
+    assert_removed(job_id)
 
 
 def test_gpu_request_without_gpus_faults_the_job(stack: Stack, busybox_image: str) -> None:
@@ -152,7 +157,7 @@ def test_service_that_never_answers_faults_the_job_with_a_timeout(stack: Stack, 
     assert status == JobStatus.FAULTED
     assert "service 'web'" in messages[0] and "did not answer HTTP on port 8000 within 4 s" in messages[0]
     assert "warming up" in "\n".join(messages)
-    assert leftover_containers(f"{JOB_LABEL}={job_id}") == []
+    assert_removed(job_id)
 
 
 def test_reference_pipeline_in_containers_turns_a_study_into_a_seg(stack: Stack, operator_image: str,
@@ -189,7 +194,7 @@ def test_reference_pipeline_in_containers_turns_a_study_into_a_seg(stack: Stack,
             raise AssertionError(f"{exc}\n--- adapter log ---\n{adapter.log()[-4000:]}") from None
     # register-results is the last operator: once the SEG is out, the job ends and its containers go.
     job_id = asyncio.run(only_job(stack.platform, pipeline_id))
-    wait_for(lambda: leftover_containers(f"{JOB_LABEL}={job_id}") == [], 30, "the job's containers removed")
+    assert_removed(job_id)
     [path] = received_files(out)
     seg = dcmread(path)
     assert seg.Modality == "SEG"

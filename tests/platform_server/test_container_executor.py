@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from platform_server.executors.base import ExecutorError, Mount, OperatorRun, Outcome, ResourceRequest, ServiceRun
-from platform_server.executors.container import ContainerExecutor, ContainerOptions, container_name, pod_name
+from platform_server.executors.container import ContainerExecutor, ContainerOptions
 from platform_server.executors.engine import JOB_LABEL, ContainerEngine
+from platform_server.executors.jobspace import container_name, pod_name
 from tests.containers import leftover_containers, podman_env
 
 pytestmark = pytest.mark.usefixtures("podman")
@@ -24,6 +25,12 @@ def job_id(tag: str) -> str:
 @pytest.fixture
 async def executor() -> AsyncIterator[ContainerExecutor]:
     yield ContainerExecutor(ContainerEngine("podman", podman_env()), ContainerOptions(kill_grace=1.0))
+
+
+async def finish(executor: ContainerExecutor, job: str) -> None:
+    """End the job and wait for the background clean-up, as the platform does when it stops."""
+    await executor.end_job(job)
+    await executor.close()
 
 
 def make_run(tmp_path: Path, image: str, command: list[str], job: str, **kwargs: object) -> OperatorRun:
@@ -49,15 +56,14 @@ async def test_operator_reads_read_only_input_and_writes_output(tmp_path, execut
     assert result.ok, result
     assert (tmp_path / "out" / "y.txt").read_text() == "hello"
     assert result.last_lines[-1] == "in=payload:/input out=result:/output results=10.0.2.2 gpus=void"
-    assert (await executor.engine.call("container", "exists", container_name(job, "op"), check=False)).code == 1
-    await executor.end_job(job)  # and the job's pod with it
+    await finish(executor, job)  # removed in the background once the job has its result
     assert leftover_containers(f"{JOB_LABEL}={job}") == []
 
 
 async def test_writing_to_an_input_fails_with_a_clear_message(tmp_path, executor, busybox_image) -> None:
     job = job_id("c2")
     result = await executor.run(make_run(tmp_path, busybox_image, ["sh", "-c", "echo x > /input/new.txt"], job))
-    await executor.end_job(job)
+    await finish(executor, job)
     assert result.outcome == Outcome.FAILED and result.exit_code != 0
     assert "read-only" in result.reason and "declared output" in result.reason
     assert any("Read-only file system" in line for line in result.last_lines)
@@ -68,14 +74,14 @@ async def test_entrypoint_runs_when_there_is_no_command(tmp_path, executor, busy
     """busybox images have no entrypoint: the image's default command (`sh`) runs and ends at once."""
     job = job_id("c3")
     result = await executor.run(make_run(tmp_path, busybox_image, [], job))
-    await executor.end_job(job)
+    await finish(executor, job)
     assert result.ok, result
 
 
 async def test_exit_code_and_log_lines_are_reported(tmp_path, executor, busybox_image) -> None:
     job = job_id("c4")
     result = await executor.run(make_run(tmp_path, busybox_image, ["sh", "-c", "echo bad input; exit 3"], job))
-    await executor.end_job(job)
+    await finish(executor, job)
     assert result.outcome == Outcome.FAILED and result.exit_code == 3
     assert result.reason == "operator 'op' exited with code 3"
     assert result.last_lines == ("bad input",)
@@ -86,7 +92,7 @@ async def test_missing_image_fails_clearly_and_leaves_nothing(tmp_path, executor
     job = job_id("c5")
     run = make_run(tmp_path, "localhost/openclara-test/does-not-exist:1", ["true"], job, pull_secrets=("ngc",))
     result = await executor.run(run)
-    await executor.end_job(job)
+    await finish(executor, job)
     assert result.outcome == Outcome.NOT_STARTED
     assert "localhost/openclara-test/does-not-exist:1" in result.reason and "could not be pulled" in result.reason
     assert "pull-secrets ngc are not configured" in result.reason
@@ -97,7 +103,7 @@ async def test_timeout_stops_the_container(tmp_path, executor, busybox_image) ->
     job = job_id("c6")
     started = time.monotonic()
     result = await executor.run(make_run(tmp_path, busybox_image, ["sleep", "60"], job, timeout=1.0))
-    await executor.end_job(job)
+    await finish(executor, job)
     assert result.outcome == Outcome.TIMED_OUT and "timed out after 1 s" in result.reason
     assert time.monotonic() - started < 6
     assert leftover_containers(f"{JOB_LABEL}={job}") == []
@@ -116,7 +122,7 @@ async def test_cancel_stops_the_container_within_two_seconds(tmp_path, executor,
     with pytest.raises(asyncio.CancelledError):
         await task
     assert time.monotonic() - cancelled < 2.0
-    await executor.end_job(job)
+    await finish(executor, job)
     assert leftover_containers(f"{JOB_LABEL}={job}") == []
 
 
@@ -128,7 +134,7 @@ async def test_memory_limit_and_oom_kill_reason(tmp_path, executor, busybox_imag
     run = make_run(tmp_path, busybox_image, ["sh", "-c", script], job,
                    resources=ResourceRequest(memory_mb=32, cpu=0.5))
     result = await executor.run(run)
-    await executor.end_job(job)
+    await finish(executor, job)
     assert str(32 * 1024 * 1024) in (tmp_path / "logs" / "op.log").read_text()
     assert result.outcome == Outcome.FAILED
     assert result.exit_code == 137 and "out of memory (memory limit 32 MiB)" in result.reason
@@ -141,7 +147,7 @@ async def test_gpu_request_gets_exactly_its_gpus(tmp_path, executor, busybox_ima
                                            resources=ResourceRequest(gpu=1, gpu_ids=(1,))))
     without = await executor.run(make_run(tmp_path, busybox_image, ["sh", "-c", script], job,
                                           operator="cpu-only", log_path=tmp_path / "logs" / "cpu.log"))
-    await executor.end_job(job)
+    await finish(executor, job)
     assert with_gpu.ok and with_gpu.last_lines == ("FAKE_GPU_1=present",)
     assert without.ok and without.last_lines == ("NVIDIA_VISIBLE_DEVICES=void",)
 
@@ -162,7 +168,7 @@ async def test_service_is_reachable_by_the_operator_and_gone_after_the_job(tmp_p
     result = await executor.run(run)
     assert result.ok, result
     assert (tmp_path / "out" / "page.html").read_text() == "hi from the service\n"
-    await executor.end_job(job)
+    await finish(executor, job)
     assert leftover_containers(f"{JOB_LABEL}={job}") == []
     assert (await executor.engine.call("pod", "exists", pod_name(job), check=False)).code != 0
 
@@ -173,7 +179,7 @@ async def test_service_that_never_answers_times_out_with_its_log(tmp_path, execu
     with pytest.raises(ExecutorError) as caught:
         await executor.start_service(service_run(tmp_path, busybox_image, job,
                                                  ["sh", "-c", "echo loading models; sleep 60"], timeout=2.0))
-    await executor.end_job(job)
+    await finish(executor, job)
     message = str(caught.value)
     assert "service 'web'" in message and "did not answer HTTP on port 8000 within 2 s" in message
     assert "loading models" in message
@@ -193,4 +199,4 @@ async def test_reap_removes_what_a_crashed_platform_left(tmp_path, executor, bus
     result = await task
     assert result.outcome == Outcome.FAILED
     assert leftover_containers(f"{JOB_LABEL}={job}") == []
-    await executor.end_job(job)
+    await finish(executor, job)

@@ -62,4 +62,5 @@ async def test_each_operator_sees_exactly_the_gpus_it_was_given(tmp_path: Path, 
         assert sorted(seen["first"] + seen["second"]) == ["FAKE_GPU_0=present", "FAKE_GPU_1=present"]
     finally:
         await platform.scheduler.stop(5)
+        await executor.close()
         await platform.db.stop()

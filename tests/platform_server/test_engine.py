@@ -78,6 +78,7 @@ async def test_docker_runs_on_the_host_network_with_its_gpu_flag(tmp_path: Path)
         log_path=tmp_path / "ai.log", timeout=10, resources=ResourceRequest(gpu=1, gpu_ids=(1,), memory_mb=512),
     )
     result = await executor.run(run)
+    await executor.close()  # the container is removed in the background
     assert result.outcome == Outcome.COMPLETED
     [call] = [line for line in log.read_text().splitlines() if line.startswith("run ")]
     assert "--network host" in call and "--gpus device=1" in call and "--memory 512m" in call
@@ -98,5 +99,6 @@ async def test_container_the_engine_refuses_to_create_is_not_started(tmp_path: P
     run = OperatorRun(job_id="e" * 32, operator="ai", image="Bad Image", command=("x",), inputs=(), outputs=(),
                       env={}, work_dir=tmp_path / "w", log_path=tmp_path / "ai.log", timeout=10)
     result = await executor.run(run)
+    await executor.close()
     assert result.outcome == Outcome.NOT_STARTED and result.exit_code == 125
     assert result.reason == "podman could not start operator 'ai': Error: invalid reference format"
