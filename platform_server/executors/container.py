@@ -37,6 +37,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 # Environment variables that hold an address of a platform service on the host.
 HOST_ADDRESS_KEYS = ("CLARA_SERVICE_HOST", "CLARA_RESULTSSERVICE_SERVICE_HOST")
 SIGKILL_EXIT = 128 + 9
+# What conmon writes into its working folder when the container was killed for memory.
+OOM_MARK = "oom"
 # `podman run`/`docker run` exit with 125 when the engine itself failed, before the container ran.
 ENGINE_ERROR = 125
 READ_ONLY_HINT = "its inputs are mounted read-only: write results to a declared output path"
@@ -99,8 +101,10 @@ class ContainerExecutor:
             return _not_started(run, str(exc))
         name = container_name(run.job_id, run.operator)
         run.log_path.parent.mkdir(parents=True, exist_ok=True)
+        run.work_dir.mkdir(parents=True, exist_ok=True)
+        (run.work_dir / OOM_MARK).unlink(missing_ok=True)
         with run.log_path.open("ab") as sink:
-            proc = await self.engine.attached(["run", "--name", name, *args], sink)
+            proc = await self.engine.attached(["run", "--name", name, *args], sink, cwd=run.work_dir)
         log.info("executor.container.started", job_id=run.job_id, operator=run.operator, container=name)
         try:
             result = await self._wait(run, name, proc)
@@ -154,7 +158,8 @@ class ContainerExecutor:
         lines = tail(run.log_path, self.options.tail_lines)
         if proc.returncode == 0:  # `run` exits with the container's code: nothing more to ask
             return OperatorResult(Outcome.COMPLETED, 0, lines)
-        state, oom = await self.engine.inspect_state(name)
+        state, flagged = await self.engine.inspect_state(name)
+        oom = flagged or (run.work_dir / OOM_MARK).exists()
         if state is None and proc.returncode == ENGINE_ERROR:
             # No container to inspect: the engine refused to create it (a bad mount, a bad option).
             why = lines[-1] if lines else f"exit code {proc.returncode}"
@@ -210,7 +215,8 @@ class ContainerExecutor:
             args += ["--env", f"{key}={value}"]
         args += _limits(run.resources.cpu, run.resources.memory_mb)
         args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
-        done = await self.engine.call(*args, run.image, *run.command, check=False)
+        run.log_path.parent.mkdir(parents=True, exist_ok=True)
+        done = await self.engine.call(*args, run.image, *run.command, check=False, cwd=run.log_path.parent)
         self.spaces.service(run.job_id, name)
         if done.code != 0:
             raise ExecutorError(f"service {run.name!r} could not be started: {done.error}")

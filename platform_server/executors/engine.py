@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ class ContainerEngine:
         self.name = Path(binary).name
         self._env = {**os.environ, **(env or {})}
         self._timeout = command_timeout
+        # Not the platform's own working folder: conmon leaves files (`oom`) where it is started.
+        self.scratch = Path(tempfile.gettempdir())
 
     @property
     def is_podman(self) -> bool:
@@ -68,9 +71,10 @@ class ContainerEngine:
                               "Debian: apt-get install podman)")
         return found
 
-    async def call(self, *args: str, timeout: float | None = None, check: bool = True) -> Completed:
+    async def call(self, *args: str, timeout: float | None = None, check: bool = True,
+                   cwd: Path | None = None) -> Completed:
         """Run `<engine> args...` and collect its output; raise EngineError on failure when `check`."""
-        proc = await self._spawn(args, asyncio.subprocess.PIPE)
+        proc = await self._spawn(args, asyncio.subprocess.PIPE, cwd)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout or self._timeout)
         except TimeoutError:
@@ -82,15 +86,21 @@ class ContainerEngine:
             raise EngineError(f"`{self.name} {' '.join(args[:2])}` failed: {done.error}")
         return done
 
-    async def attached(self, args: Sequence[str], sink: IO[bytes]) -> asyncio.subprocess.Process:
-        """Start `<engine> args...` with stdout and stderr going to `sink` (a container's log file)."""
-        return await self._spawn(args, sink)
+    async def attached(self, args: Sequence[str], sink: IO[bytes], cwd: Path | None = None
+                       ) -> asyncio.subprocess.Process:
+        """Start `<engine> args...` with stdout and stderr going to `sink` (a container's log file).
 
-    async def _spawn(self, args: Sequence[str], out: int | IO[bytes]) -> asyncio.subprocess.Process:
+        `cwd` matters for `run`: Podman's conmon writes a file named `oom` into its working folder when
+        the container is killed for memory, and the executor reads it (cgroup v1 hides OOM kills).
+        """
+        return await self._spawn(args, sink, cwd)
+
+    async def _spawn(self, args: Sequence[str], out: int | IO[bytes],
+                     cwd: Path | None = None) -> asyncio.subprocess.Process:
         binary = self.path()
         try:
             return await asyncio.create_subprocess_exec(
-                binary, *args, env=self._env, stdin=asyncio.subprocess.DEVNULL, stdout=out,
+                binary, *args, env=self._env, cwd=cwd or self.scratch, stdin=asyncio.subprocess.DEVNULL, stdout=out,
                 stderr=asyncio.subprocess.STDOUT if out is not asyncio.subprocess.PIPE else asyncio.subprocess.PIPE,
             )
         except OSError as exc:

@@ -137,7 +137,8 @@ async def test_memory_limit_and_oom_kill_reason(tmp_path, executor, busybox_imag
     await finish(executor, job)
     assert str(32 * 1024 * 1024) in (tmp_path / "logs" / "op.log").read_text()
     assert result.outcome == Outcome.FAILED
-    assert result.exit_code == 137 and "out of memory (memory limit 32 MiB)" in result.reason
+    assert result.exit_code == 137
+    assert result.reason == "operator 'op' was killed: out of memory (memory limit 32 MiB), exit code 137"
 
 
 async def test_gpu_request_gets_exactly_its_gpus(tmp_path, executor, busybox_image, fake_gpus) -> None:
