@@ -75,6 +75,12 @@ def job(definition: str, endpoint: str, files: dict[str, bytes] | None = None) -
     return asyncio.run(run_job(endpoint, definition, files or {}, 120))
 
 
+async def read_logs(endpoint: str, job_id: str, operator: str) -> list[str]:
+    """Jobs.ReadLogs: what the operator's container printed."""
+    async with PlatformClient(endpoint) as client:
+        return [line async for line in client.read_logs(job_id, operator)]
+
+
 async def only_job(endpoint: str, pipeline_id: str) -> str:
     async with PlatformClient(endpoint) as client:
         [found] = [j for j in await client.list_jobs() if str(j.pipeline_id) == pipeline_id]
@@ -132,6 +138,7 @@ def test_operator_writing_to_its_input_faults_the_job(stack: Stack, busybox_imag
     assert status == JobStatus.FAULTED
     assert "read-only" in messages[0] and "declared output" in messages[0], messages
     assert payload_file(stack, job_id, "input/study.txt").read_text() == "original\n"
+    assert any("Read-only file system" in line for line in asyncio.run(read_logs(stack.platform, job_id, "op")))
     assert_removed(job_id)
 
 
