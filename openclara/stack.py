@@ -79,6 +79,7 @@ class Stack:
     platform: Service
     results: Service
     dicom: Service
+    operators: str = "host processes (executor.kind: local)"
 
     @property
     def start_order(self) -> tuple[Service, ...]:
@@ -167,7 +168,14 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
         platform=_service("platform", config_dir, (grpc,), p_env),
         results=_service("results", config_dir, (rest,), r_env),
         dicom=_service("dicom", config_dir, (scp, api), d_env),
+        operators=_operators(ps),
     )
+
+
+def _operators(settings: PlatformSettings) -> str:
+    if settings.executor.kind == "local":
+        return "host processes (executor.kind: local)"
+    return f"{settings.executor.container.engine} containers (executor.kind: container, docs/containers.md)"
 
 
 # name -> (title, module, config file, HTTP readiness path; None = the gRPC port accepting connections)
@@ -229,6 +237,7 @@ def banner(stack: Stack) -> str:
     listeners = [listener for service in stack.start_order for listener in service.listeners]
     lines = [f"openclara is up (state in {clara_home()}):"]
     lines += [f"  {item.label:<20} {item.address:<24} {_HINTS[item.env_var]}" for item in listeners]
+    lines.append(f"  {'operators run as':<20} {stack.operators}")
     cli_env = stack.cli_environment()
     if cli_env != _CLI_DEFAULTS:
         exports = " ".join(f"{key}={value}" for key, value in cli_env.items())

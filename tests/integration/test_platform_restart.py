@@ -135,5 +135,6 @@ async def test_kill_9_mid_container_job_then_restart_reaps_the_container(tmp_pat
         assert server.stop() == 0
     finally:
         server.kill()
-        if job_id:  # whatever a failed test left
-            run_podman("pod", "rm", "--force", "--time", "0", f"openclara-{job_id[:12]}", check=False)
+        for name in leftover_containers(f"{JOB_LABEL}={job_id}") if job_id else []:  # what a failed test left
+            kind = ("pod", name.removeprefix("pod:")) if name.startswith("pod:") else ("container", name)
+            run_podman(*kind, "rm", "--force", "--time", "0", check=False)

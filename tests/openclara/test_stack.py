@@ -119,3 +119,9 @@ def test_banner_tells_the_cli_about_non_default_endpoints(tmp_path: Path, monkey
     text = banner(plan(tmp_path))
     assert "adapter REST API     http://127.0.0.1:5001" in text
     assert "CLARA_DICOM_ENDPOINT=http://127.0.0.1:5001" in text
+
+
+def test_banner_says_how_operators_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "operators run as     host processes (executor.kind: local)" in banner(plan(tmp_path))
+    monkeypatch.setenv("CLARA_PLATFORM_EXECUTOR__KIND", "container")
+    assert "podman containers (executor.kind: container" in banner(plan(tmp_path))
