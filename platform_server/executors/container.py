@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -41,6 +42,8 @@ SIGKILL_EXIT = 128 + 9
 OOM_MARK = "oom"
 # `podman run`/`docker run` exit with 125 when the engine itself failed, before the container ran.
 ENGINE_ERROR = 125
+# registry[:port]/path/name[:tag][@digest]; never starting with "-".
+IMAGE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
 READ_ONLY_HINT = "its inputs are mounted read-only: write results to a declared output path"
 
 
@@ -94,17 +97,17 @@ class ContainerExecutor:
     # ---- operators --------------------------------------------------------------------------------
 
     async def run(self, run: OperatorRun) -> OperatorResult:
+        name = container_name(run.job_id, run.operator)
         try:
             await self._ensure_image(run.image, run.pull_secrets)
-            args = await self._run_args(run)
-        except ExecutorError as exc:
+            args, env = await self._run_args(run)
+            run.log_path.parent.mkdir(parents=True, exist_ok=True)
+            run.work_dir.mkdir(parents=True, exist_ok=True)
+            (run.work_dir / OOM_MARK).unlink(missing_ok=True)
+            with run.log_path.open("ab") as sink:
+                proc = await self.engine.attached(["run", "--name", name, *args], sink, cwd=run.work_dir, env=env)
+        except (ExecutorError, OSError) as exc:
             return _not_started(run, str(exc))
-        name = container_name(run.job_id, run.operator)
-        run.log_path.parent.mkdir(parents=True, exist_ok=True)
-        run.work_dir.mkdir(parents=True, exist_ok=True)
-        (run.work_dir / OOM_MARK).unlink(missing_ok=True)
-        with run.log_path.open("ab") as sink:
-            proc = await self.engine.attached(["run", "--name", name, *args], sink, cwd=run.work_dir)
         log.info("executor.container.started", job_id=run.job_id, operator=run.operator, container=name)
         try:
             result = await self._wait(run, name, proc)
@@ -114,7 +117,7 @@ class ContainerExecutor:
             self._images.discard(run.image)  # perhaps removed since we last looked: check again next time
         return result
 
-    async def _run_args(self, run: OperatorRun) -> list[str]:
+    async def _run_args(self, run: OperatorRun) -> tuple[list[str], dict[str, str]]:
         args = ["--pull", "never", *self.spaces.labels(run.job_id, "operator"), *await self.spaces.network(run.job_id)]
         for mount in (*run.inputs, *run.extra_mounts, *run.outputs):
             if not mount.read_only:
@@ -123,11 +126,10 @@ class ContainerExecutor:
                 raise ExecutorError(f"operator {run.operator!r}: the folder for {mount.container_path} "
                                     f"({mount.label}) does not exist")
             args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
-        for key, value in self._environment(run.env, run.inputs, run.outputs, run.extra_mounts).items():
-            args += ["--env", f"{key}={value}"]
-        args += _limits(run.resources.cpu, run.resources.memory_mb)
+        env = self._environment(run.env, run.inputs, run.outputs, run.extra_mounts)
+        args += [*_env_names(env), *_limits(run.resources.cpu, run.resources.memory_mb)]
         args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
-        return [*args, run.image, *run.command]
+        return [*args, run.image, *run.command], env
 
     def _environment(self, env: Mapping[str, str], inputs: tuple[Mount, ...] = (),
                      outputs: tuple[Mount, ...] = (), extra: tuple[Mount, ...] = ()) -> dict[str, str]:
@@ -158,16 +160,15 @@ class ContainerExecutor:
         lines = tail(run.log_path, self.options.tail_lines)
         if proc.returncode == 0:  # `run` exits with the container's code: nothing more to ask
             return OperatorResult(Outcome.COMPLETED, 0, lines)
+        code = proc.returncode or 1
         state, flagged = await self.engine.inspect_state(name)
-        oom = flagged or (run.work_dir / OOM_MARK).exists()
-        if state is None and proc.returncode == ENGINE_ERROR:
-            # No container to inspect: the engine refused to create it (a bad mount, a bad option).
-            why = lines[-1] if lines else f"exit code {proc.returncode}"
+        if code == ENGINE_ERROR and state != ENGINE_ERROR:
+            # The engine failed before the container ran (a bad mount or option, a runtime error); a
+            # container it created but never started reports exit code 0, which must not read as success.
+            why = lines[-1] if lines else f"exit code {code}"
             reason = f"{self.engine.name} could not start operator {run.operator!r}: {why}"
-            return OperatorResult(Outcome.NOT_STARTED, proc.returncode, lines, reason)
-        code = state if state is not None else (proc.returncode or 0)
-        if code == 0:
-            return OperatorResult(Outcome.COMPLETED, 0, lines)
+            return OperatorResult(Outcome.NOT_STARTED, code, lines, reason)
+        oom = flagged or (run.work_dir / OOM_MARK).exists()
         return OperatorResult(Outcome.FAILED, code, lines, _failure_reason(run, code, oom, lines))
 
     async def _stop(self, name: str, proc: asyncio.subprocess.Process) -> None:
@@ -177,10 +178,14 @@ class ContainerExecutor:
         except TimeoutError:
             proc.kill()
             await proc.wait()
+            await self.engine.remove(name)  # created after our `stop`: conmon would keep it running
 
     async def _ensure_image(self, image: str, pull_secrets: tuple[str, ...]) -> None:
         if image in self._images:
             return
+        if not IMAGE_REFERENCE.match(image):
+            # It goes on the engine's command line: `--privileged` must never be read as an option.
+            raise ExecutorError(f"{image!r} is not an image reference (registry/name:tag or name@sha256:...)")
         async with self._pulls.setdefault(image, asyncio.Lock()):  # one pull per image, not one per operator
             if image in self._images:
                 return
@@ -211,13 +216,12 @@ class ContainerExecutor:
                 *await self.spaces.network(run.job_id)]
         for mount in run.mounts:
             args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
-        for key, value in self._environment(run.env).items():
-            args += ["--env", f"{key}={value}"]
-        args += _limits(run.resources.cpu, run.resources.memory_mb)
+        env = self._environment(run.env)
+        args += [*_env_names(env), *_limits(run.resources.cpu, run.resources.memory_mb)]
         args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
         run.log_path.parent.mkdir(parents=True, exist_ok=True)
-        done = await self.engine.call(*args, run.image, *run.command, check=False, cwd=run.log_path.parent)
-        self.spaces.service(run.job_id, name)
+        self.spaces.service(run.job_id, name)  # before it exists: a cancel mid-start still removes it
+        done = await self.engine.call(*args, run.image, *run.command, check=False, cwd=run.log_path.parent, env=env)
         if done.code != 0:
             raise ExecutorError(f"service {run.name!r} could not be started: {done.error}")
         log.info("executor.service.started", job_id=run.job_id, service=run.name, container=name)
@@ -258,6 +262,12 @@ class ContainerExecutor:
         task = asyncio.get_running_loop().create_task(follow())
         self._followers.add(task)  # `logs --follow` ends by itself when the container is removed
         task.add_done_callback(self._followers.discard)
+
+
+def _env_names(env: Mapping[str, str]) -> list[str]:
+    """`--env NAME` without the value: the engine takes it from its own environment, so values (which
+    may be credentials) never appear on a command line that `ps` shows every local user."""
+    return [arg for key in env for arg in ("--env", key)]
 
 
 def _limits(cpu: float, memory_mb: int) -> list[str]:

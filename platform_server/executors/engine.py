@@ -26,7 +26,6 @@ log = structlog.get_logger()
 # Labels put on every container and pod we create: `reap` finds leftovers of a crashed platform by them.
 JOB_LABEL = "org.openclara.job-id"
 PLATFORM_LABEL = "org.openclara.platform"
-ROLE_LABEL = "org.openclara.role"
 
 
 class EngineError(ExecutorError):
@@ -72,36 +71,43 @@ class ContainerEngine:
         return found
 
     async def call(self, *args: str, timeout: float | None = None, check: bool = True,
-                   cwd: Path | None = None) -> Completed:
-        """Run `<engine> args...` and collect its output; raise EngineError on failure when `check`."""
-        proc = await self._spawn(args, asyncio.subprocess.PIPE, cwd)
+                   cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Completed:
+        """Run `<engine> args...` and collect its output; raise EngineError on failure when `check`.
+
+        `env` is added to the engine's environment: `--env NAME` arguments take their values from there.
+        """
+        proc = await self._spawn(args, asyncio.subprocess.PIPE, cwd, env)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), timeout or self._timeout)
         except TimeoutError:
             proc.kill()
             await proc.wait()
             raise EngineError(f"`{self.name} {args[0]}` did not answer within {timeout or self._timeout:g} s") from None
+        except asyncio.CancelledError:
+            proc.kill()  # a cancelled job must not leave a `run --detach` or a pull going on
+            raise
         done = Completed(proc.returncode or 0, out.decode(errors="replace"), err.decode(errors="replace"))
         if check and done.code != 0:
             raise EngineError(f"`{self.name} {' '.join(args[:2])}` failed: {done.error}")
         return done
 
-    async def attached(self, args: Sequence[str], sink: IO[bytes], cwd: Path | None = None
-                       ) -> asyncio.subprocess.Process:
+    async def attached(self, args: Sequence[str], sink: IO[bytes], cwd: Path | None = None,
+                       env: Mapping[str, str] | None = None) -> asyncio.subprocess.Process:
         """Start `<engine> args...` with stdout and stderr going to `sink` (a container's log file).
 
         `cwd` matters for `run`: Podman's conmon writes a file named `oom` into its working folder when
         the container is killed for memory, and the executor reads it (cgroup v1 hides OOM kills).
         """
-        return await self._spawn(args, sink, cwd)
+        return await self._spawn(args, sink, cwd, env)
 
-    async def _spawn(self, args: Sequence[str], out: int | IO[bytes],
-                     cwd: Path | None = None) -> asyncio.subprocess.Process:
+    async def _spawn(self, args: Sequence[str], out: int | IO[bytes], cwd: Path | None = None,
+                     env: Mapping[str, str] | None = None) -> asyncio.subprocess.Process:
         binary = self.path()
+        stderr = asyncio.subprocess.STDOUT if out is not asyncio.subprocess.PIPE else asyncio.subprocess.PIPE
         try:
             return await asyncio.create_subprocess_exec(
-                binary, *args, env=self._env, cwd=cwd or self.scratch, stdin=asyncio.subprocess.DEVNULL, stdout=out,
-                stderr=asyncio.subprocess.STDOUT if out is not asyncio.subprocess.PIPE else asyncio.subprocess.PIPE,
+                binary, *args, env={**self._env, **(env or {})}, cwd=cwd or self.scratch,
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=stderr,
             )
         except OSError as exc:
             raise EngineError(f"cannot run {binary!r}: {exc.strerror or exc}") from exc
@@ -113,11 +119,14 @@ class ContainerEngine:
 
     async def pull(self, reference: str, authfile: Path | None, timeout: float) -> None:
         args = ["pull", "--quiet"]
-        if authfile is not None:
-            # Podman takes the auth file directly; Docker reads config.json from the folder given to --config.
-            args = ["pull", "--quiet", "--authfile", str(authfile)] if self.is_podman else \
-                ["--config", str(authfile.parent), "pull", "--quiet"]
-        done = await self.call(*args, reference, timeout=timeout, check=False)
+        with tempfile.TemporaryDirectory(prefix="openclara-auth-") as folder:
+            if authfile is not None and self.is_podman:
+                args += ["--authfile", str(authfile)]
+            elif authfile is not None:
+                # Docker only reads `config.json` from the folder given to --config.
+                shutil.copyfile(authfile, Path(folder) / "config.json")
+                args = ["--config", folder, *args]
+            done = await self.call(*args, reference, timeout=timeout, check=False)
         if done.code != 0:
             raise EngineError(f"image {reference!r} is not on this machine and could not be pulled: {done.error}")
         log.info("executor.image.pulled", image=reference)

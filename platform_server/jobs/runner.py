@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from platform_server.domain import Job, JobState, JobStatus, OperatorDetail, OperatorStatus, now
-from platform_server.errors import PlatformServerError
+from platform_server.errors import PlatformServerError, ResourceExhausted
 from platform_server.executors.base import Executor, Mount, OperatorResult, OperatorRun, Outcome, ResourceRequest
 from platform_server.jobs.gpus import GpuPool
 from platform_server.jobs.services import JobServices, ServiceContext, service_ports
@@ -99,6 +99,7 @@ class JobRunner:
 
     async def _run_job(self, job: Job, definition: PipelineDefinition) -> list[str]:
         """The job's operators with its services around them; services stop when the job ends."""
+        self._check_gpus(definition)
         services = JobServices(self._executor, self._gpus, ServiceContext(
             job.job_id, self._config.log_root / job.job_id, self._models.root,
             self._config.service_ready_timeout, definition.pull_secrets))
@@ -107,6 +108,19 @@ class JobRunner:
             return await self._run_dag(job, definition, services)
         finally:
             await asyncio.shield(self._end_job(job.job_id, services))
+
+    def _check_gpus(self, definition: PipelineDefinition) -> None:
+        """Services keep their GPUs until the job ends: if the rest cannot serve an operator, fault now
+        instead of waiting for ever."""
+        services = {s.name: s.requests.gpu for op in definition.operators for s in op.services}
+        largest = max((op.requests.gpu for op in definition.operators), default=0)
+        needed = sum(services.values()) + largest
+        # Without services the GPU pool itself refuses an operator asking for more than there is.
+        if sum(services.values()) and needed > self._gpus.total:
+            raise ResourceExhausted(
+                f"the job needs {needed} GPU(s) at once ({sum(services.values())} for its services while they run, "
+                f"{largest} for its largest operator) but the platform has {self._gpus.total} "
+                "(scheduler.gpus in config/platform-server.yaml)")
 
     async def _end_job(self, job_id: str, services: JobServices) -> None:
         await services.close()

@@ -18,6 +18,8 @@ from platform_server.executors.engine import Completed, ContainerEngine, EngineE
 
 FAKE = """#!/bin/sh
 printf '%s\\n' "$*" >> "{log}"
+[ -n "$CLARA_RESULTSSERVICE_SERVICE_HOST" ] && echo "env: $CLARA_RESULTSSERVICE_SERVICE_HOST" >> "{log}"
+case " $* " in *" --config "*) ls "$2" >> "{log}" ;; esac
 case " $* " in
   *" pull "*) echo "Error: unauthorized: authentication required" >&2; exit 125 ;;
   " image "*) exit 0 ;;
@@ -63,7 +65,12 @@ async def test_pull_uses_the_auth_file_each_engine_understands(tmp_path: Path, n
     auth.write_text(json.dumps({"auths": {}}))
     with pytest.raises(EngineError, match="could not be pulled: Error: unauthorized"):
         await engine.pull("registry.example/ai:1", auth, timeout=10)
-    assert log.read_text().splitlines() == [expected.format(auth=auth, folder=auth.parent)]
+    lines = log.read_text().splitlines()
+    if name == "podman":
+        assert lines == [expected.format(auth=auth)]
+    else:  # Docker reads only config.json, from a folder: the file is copied into a temporary one
+        folder = lines[0].split()[1]
+        assert folder.startswith("/") and lines == [expected.format(folder=folder), "config.json"]
 
 
 async def test_docker_runs_on_the_host_network_with_its_gpu_flag(tmp_path: Path) -> None:
@@ -83,8 +90,10 @@ async def test_docker_runs_on_the_host_network_with_its_gpu_flag(tmp_path: Path)
     [call] = [line for line in log.read_text().splitlines() if line.startswith("run ")]
     assert "--network host" in call and "--gpus device=1" in call and "--memory 512m" in call
     assert f"--volume {tmp_path / 'in'}:/input:ro" in call and f"--volume {tmp_path / 'out'}:/output:rw" in call
-    # On the host network the results service is reachable as configured: no gateway rewrite.
-    assert "--env CLARA_RESULTSSERVICE_SERVICE_HOST=127.0.0.1" in call
+    # On the host network the results service is reachable as configured: no gateway rewrite. The value
+    # reaches the engine through its environment, never its command line (which `ps` shows everyone).
+    assert "--env CLARA_RESULTSSERVICE_SERVICE_HOST " in call and "127.0.0.1" not in call
+    assert "env: 127.0.0.1" in log.read_text().splitlines()
     assert call.endswith("example/ai:1")  # no command: the image's entrypoint
     assert "--pod" not in call
 
@@ -96,9 +105,20 @@ async def test_container_the_engine_refuses_to_create_is_not_started(tmp_path: P
                       '  inspect) echo "Error: no such container" >&2; exit 125 ;;\nesac\nexit 0\n')
     binary.chmod(0o755)
     executor = ContainerExecutor(ContainerEngine(str(binary)), ContainerOptions(network="host"))
-    run = OperatorRun(job_id="e" * 32, operator="ai", image="Bad Image", command=("x",), inputs=(), outputs=(),
+    run = OperatorRun(job_id="e" * 32, operator="ai", image="example/ai:1", command=("x",), inputs=(), outputs=(),
                       env={}, work_dir=tmp_path / "w", log_path=tmp_path / "ai.log", timeout=10)
     result = await executor.run(run)
     await executor.close()
     assert result.outcome == Outcome.NOT_STARTED and result.exit_code == 125
     assert result.reason == "podman could not start operator 'ai': Error: invalid reference format"
+
+
+async def test_an_image_that_looks_like_an_option_is_refused(tmp_path: Path) -> None:
+    engine, log = fake_engine(tmp_path, "podman")
+    executor = ContainerExecutor(engine, ContainerOptions(network="host"))
+    run = OperatorRun(job_id="f" * 32, operator="ai", image="--privileged", command=("x",), inputs=(), outputs=(),
+                      env={}, work_dir=tmp_path / "w", log_path=tmp_path / "ai.log", timeout=10)
+    result = await executor.run(run)
+    await executor.close()
+    assert result.outcome == Outcome.NOT_STARTED and "'--privileged' is not an image reference" in result.reason
+    assert not log.exists()  # the engine was never called

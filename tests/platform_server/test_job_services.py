@@ -103,3 +103,21 @@ def test_model_mounts_name_the_models_or_all_of_them(tmp_path: Path) -> None:
         "/clara/service-data/models/liver", "/clara/service-data/models/lung"]
     only = model_mounts(tmp_path, ("lung",))
     assert [(m.host_path, m.read_only) for m in only] == [(tmp_path / "lung", True)]
+
+
+async def test_gpus_for_services_and_an_operator_that_cannot_all_fit_fault_at_once(tmp_path: Path) -> None:
+    """Triton keeps its GPU while the job runs: with one GPU an operator that needs one would wait for ever."""
+    fake = FakeExecutor()
+    platform = await build(tmp_path, fake, gpus=1)
+    try:
+        greedy = TRITON.replace("  container: {image: example/ai-seg, tag: \"1.0\", command: [run]}",
+                                "  container: {image: example/ai-seg, tag: \"1.0\", command: [run]}\n"
+                                "  requests: {gpu: 1}")
+        job = await platform.wait_stopped(await start_job(platform, greedy))
+        assert job.status == JobStatus.FAULTED
+        assert job.messages[0].startswith("the job needs 2 GPU(s) at once (1 for its services while they run, "
+                                          "1 for its largest operator) but the platform has 1")
+        assert fake.runs == [] and fake.services == []
+    finally:
+        await platform.scheduler.stop(5)
+        await platform.db.stop()
