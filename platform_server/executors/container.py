@@ -26,7 +26,16 @@ from typing import Literal
 
 import structlog
 
-from platform_server.executors.base import ExecutorError, Mount, OperatorResult, OperatorRun, Outcome, ServiceRun, tail
+from platform_server.executors.base import (
+    ExecutorError,
+    Mount,
+    OperatorResult,
+    OperatorRun,
+    Outcome,
+    ResourceRequest,
+    ServiceRun,
+    tail,
+)
 from platform_server.executors.devices import gpu_arguments
 from platform_server.executors.engine import ContainerEngine, EngineError
 from platform_server.executors.jobspace import JobSpaces, container_name, pod_name
@@ -118,18 +127,25 @@ class ContainerExecutor:
         return result
 
     async def _run_args(self, run: OperatorRun) -> tuple[list[str], dict[str, str]]:
-        args = ["--pull", "never", *self.spaces.labels(run.job_id, "operator"), *await self.spaces.network(run.job_id)]
-        for mount in (*run.inputs, *run.extra_mounts, *run.outputs):
+        mounts = (*run.inputs, *run.extra_mounts, *run.outputs)
+        for mount in mounts:
             if not mount.read_only:
                 mount.host_path.mkdir(parents=True, exist_ok=True)
             if not mount.host_path.exists():
                 raise ExecutorError(f"operator {run.operator!r}: the folder for {mount.container_path} "
                                     f"({mount.label}) does not exist")
-            args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
         env = self._environment(run.env, run.inputs, run.outputs, run.extra_mounts)
-        args += [*_env_names(env), *_limits(run.resources.cpu, run.resources.memory_mb)]
-        args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
+        args = await self._container_args(run.job_id, "operator", mounts, env, run.resources)
         return [*args, run.image, *run.command], env
+
+    async def _container_args(self, job_id: str, role: str, mounts: tuple[Mount, ...], env: Mapping[str, str],
+                              resources: ResourceRequest) -> list[str]:
+        """What operators and services share: labels, network, mounts, environment names, limits, GPUs."""
+        args = ["--pull", "never", *self.spaces.labels(job_id, role), *await self.spaces.network(job_id)]
+        for mount in mounts:
+            args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
+        args += [*_env_names(env), *_limits(resources.cpu, resources.memory_mb)]
+        return [*args, *gpu_arguments(resources.gpu_ids, self.options.gpu_mode)]
 
     def _environment(self, env: Mapping[str, str], inputs: tuple[Mount, ...] = (),
                      outputs: tuple[Mount, ...] = (), extra: tuple[Mount, ...] = ()) -> dict[str, str]:
@@ -212,27 +228,24 @@ class ContainerExecutor:
     async def start_service(self, run: ServiceRun) -> Mapping[int, str]:
         await self._ensure_image(run.image, run.pull_secrets)
         name = container_name(run.job_id, f"service-{run.name}")
-        args = ["run", "--detach", "--name", name, "--pull", "never", *self.spaces.labels(run.job_id, "service"),
-                *await self.spaces.network(run.job_id)]
-        for mount in run.mounts:
-            args += ["--volume", f"{mount.host_path}:{mount.container_path}:{'ro' if mount.read_only else 'rw'}"]
         env = self._environment(run.env)
-        args += [*_env_names(env), *_limits(run.resources.cpu, run.resources.memory_mb)]
-        args += gpu_arguments(run.resources.gpu_ids, self.options.gpu_mode)
+        args = await self._container_args(run.job_id, "service", run.mounts, env, run.resources)
         run.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.spaces.service(run.job_id, name)  # before it exists: a cancel mid-start still removes it
-        done = await self.engine.call(*args, run.image, *run.command, check=False, cwd=run.log_path.parent, env=env)
+        done = await self.engine.call("run", "--detach", "--name", name, *args, run.image, *run.command,
+                                      check=False, cwd=run.log_path.parent, env=env)
         if done.code != 0:
             raise ExecutorError(f"service {run.name!r} could not be started: {done.error}")
         log.info("executor.service.started", job_id=run.job_id, service=run.name, container=name)
         self._follow_logs(name, run.log_path)
-        addresses = {}
+        published = {p: p for p in run.ports}
+        if self.options.network != "host" and run.ports:
+            published = await self.engine.pod_ports(pod_name(run.job_id))
         for port in run.ports:
-            pod = pod_name(run.job_id)
-            host_port = port if self.options.network == "host" else await self.engine.pod_port(pod, port)
-            await self._wait_ready(run, name, port, host_port)
-            addresses[port] = f"localhost:{port}"
-        return addresses
+            if port not in published:
+                raise ExecutorError(f"service {run.name!r}: the job's pod publishes no host port for {port}")
+            await self._wait_ready(run, name, port, published[port])
+        return {port: f"localhost:{port}" for port in run.ports}
 
     async def _wait_ready(self, run: ServiceRun, name: str, port: int, host_port: int) -> None:
         answered = await wait_until_answering(f"http://127.0.0.1:{host_port}/", run.ready_timeout,

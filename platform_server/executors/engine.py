@@ -166,15 +166,16 @@ class ContainerEngine:
         await self.call(*args)
         await self.call("pod", "start", name)
 
-    async def pod_port(self, pod: str, port: int) -> int:
-        """The loopback host port that forwards to `port` inside the pod."""
+    async def pod_ports(self, pod: str) -> dict[int, int]:
+        """Each published TCP port of the pod -> the loopback host port that forwards to it (two calls in all)."""
         infra = (await self.call("pod", "inspect", "--format", "{{.InfraContainerID}}", pod)).stdout.strip()
-        done = await self.call("port", infra, f"{port}/tcp")
-        address = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
-        try:
-            return int(address.rsplit(":", 1)[1])
-        except (IndexError, ValueError):
-            raise EngineError(f"pod {pod} publishes no host port for {port}: {address!r}") from None
+        ports: dict[int, int] = {}
+        for line in (await self.call("port", infra)).stdout.splitlines():  # "8000/tcp -> 127.0.0.1:34817"
+            inside, _, outside = line.partition(" -> ")
+            number, _, protocol = inside.partition("/")
+            if protocol == "tcp" and number.isdigit() and outside.rsplit(":", 1)[-1].isdigit():
+                ports[int(number)] = int(outside.rsplit(":", 1)[-1])
+        return ports
 
     async def remove_pod(self, name: str) -> None:
         await self.call("pod", "rm", "--force", "--time", "0", name, check=False)
