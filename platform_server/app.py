@@ -29,7 +29,6 @@ from platform_server.api.payloads import PayloadsServicer
 from platform_server.api.pipelines import PipelinesServicer
 from platform_server.db import Database
 from platform_server.executors.base import Executor
-from platform_server.executors.container import ContainerExecutor
 from platform_server.executors.factory import make_executor
 from platform_server.jobs.gpus import GpuPool
 from platform_server.jobs.runner import JobRunner, RunnerConfig
@@ -58,8 +57,8 @@ class PlatformServer:
         self.settings = settings
         data = settings.data_dir
         self.db = Database(data / "platform.db")
-        self.payloads = PayloadStore(self.db, data / "payloads")
-        self.models = ModelRepository(self.db, data / "models")
+        self.payloads = PayloadStore(self.db, settings.payloads_dir)
+        self.models = ModelRepository(self.db, settings.models_dir)
         self.jobs = JobRepository(self.db)
         self.pipelines = PipelineRepository(self.db)
         self._executor = executor or make_executor(settings)
@@ -71,11 +70,9 @@ class PlatformServer:
 
     async def start(self) -> None:
         s = self.settings
-        if isinstance(self._executor, ContainerExecutor):
-            version = await self._executor.check()
-            log.info("platform.executor.container", engine=self._executor.engine.binary, version=version,
-                     network=self._executor.options.network)
-            await self._executor.sweep()  # nothing runs yet: what carries our label is a crash's leftover
+        # Nothing runs yet: what carries this platform's label is a crash's leftover, removed here.
+        described = await self._executor.start()
+        log.info("platform.executor", kind=s.executor.kind, runs=described)
         await self.db.start()
         await self.payloads.start()
         await self.models.start()
@@ -110,7 +107,7 @@ class PlatformServer:
         return RunnerConfig(
             work_root=s.data_dir / "work", log_root=s.data_dir / "logs", platform_host=host,
             platform_port=self.port, results_url=s.results_service.url, default_timeout=s.executor.default_timeout,
-            service_ready_timeout=s.executor.container.service_ready_timeout,
+            service_ready_timeout=s.executor.service_ready_timeout,
         )
 
     def _add_servicers(self, server: grpc.aio.Server, jobs: JobService) -> None:
@@ -126,6 +123,5 @@ class PlatformServer:
         if self._scheduler is not None and self._runner is not None:
             self._runner.shutting_down = True
             await self._scheduler.stop(self.settings.shutdown.drain_timeout)
-        if isinstance(self._executor, ContainerExecutor):
-            await self._executor.close()
+        await self._executor.close()
         await self.db.stop()

@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openclara.paths import clara_home
 
+# GPUs the platform may ask a cluster for at once when `scheduler.gpus` is auto: more than any one
+# platform's jobs hold, so the cluster's scheduler, not this count, decides.
+CLUSTER_GPUS = 256
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,6 +32,10 @@ class ServerSettings(_Section):
 
 class StorageSettings(_Section):
     data_dir: Path | None = Field(None, description="default: $CLARA_HOME/platform")
+    # On Kubernetes these two live on a ReadWriteMany volume that operator pods mount too, while the
+    # SQLite database stays on the platform's own volume (one writer, no network file system locks).
+    payloads_dir: Path | None = Field(None, description="default: <data_dir>/payloads")
+    models_dir: Path | None = Field(None, description="default: <data_dir>/models")
 
 
 class SchedulerSettings(_Section):
@@ -41,7 +49,6 @@ class ContainerSettings(_Section):
     network: Literal["pod", "host"] | None = Field(None, description="default: pod for Podman, host for Docker")
     gpu_devices: Literal["cdi", "gpus"] | None = Field(None, description="default: cdi for Podman, gpus for Docker")
     pull_timeout: float = Field(1800.0, gt=0)
-    service_ready_timeout: float = Field(300.0, gt=0)
     pull_secrets: dict[str, Path] = Field(default_factory=dict, description="pull-secret name -> auth file")
 
     @property
@@ -66,12 +73,69 @@ class ContainerSettings(_Section):
         return self.gpu_devices or ("cdi" if self.is_podman else "gpus")
 
 
+class SharedVolume(_Section):
+    """A ReadWriteMany claim the platform has mounted at `path`: operator pods mount it with subPaths."""
+
+    claim: str = Field(pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    path: Path
+
+
+class Toleration(_Section):
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(None, ge=0)
+
+    def manifest(self) -> dict[str, str | int]:
+        """As the Pod API spells it (camelCase, unset fields left out)."""
+        names = {"toleration_seconds": "tolerationSeconds"}
+        return {names.get(key, key): value for key, value in self.model_dump(exclude_none=True).items()}
+
+
+class KubernetesSettings(_Section):
+    kubeconfig: Path | None = Field(None, description="null: in-cluster service account, else $KUBECONFIG")
+    namespace: str | None = Field(None, description="null: the platform pod's namespace, else the kubeconfig's")
+    volumes: list[SharedVolume] = Field(default_factory=list)
+    platform_host: str | None = Field(None, description="how operators reach the Platform API (its Service)")
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    gpu_node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    gpu_tolerations: list[Toleration] = Field(
+        default_factory=lambda: [Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")])
+    image_pull_secrets: list[str] = Field(default_factory=list)
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    run_as_user: int | None = Field(None, ge=0)
+    run_as_group: int | None = Field(None, ge=0)
+    service_account: str | None = None
+    schedule_timeout: float = Field(600.0, gt=0, description="seconds a pod may wait for a node")
+
+    @model_validator(mode="after")
+    def _check(self) -> KubernetesSettings:
+        if self.kubeconfig is not None and not self.kubeconfig.is_file():
+            raise ValueError(f"kubeconfig {self.kubeconfig} does not exist")
+        relative = [str(v.path) for v in self.volumes if not v.path.is_absolute()]
+        if relative:
+            raise ValueError(f"volumes: path must be absolute: {', '.join(relative)}")
+        return self
+
+
 class ExecutorSettings(_Section):
-    kind: Literal["local", "container"] = Field("local", description="local processes or containers")
+    kind: Literal["local", "container", "kubernetes"] = Field(
+        "local", description="local processes, containers, or pods on a Kubernetes cluster")
     default_timeout: float = Field(3600.0, gt=0, description="seconds an operator may run without its own timeout")
     kill_grace: float = Field(1.0, gt=0, le=30, description="seconds between SIGTERM and SIGKILL")
     log_tail_lines: int = Field(20, ge=1, le=1000)
+    service_ready_timeout: float = Field(300.0, gt=0, description="seconds a service may take to answer")
     container: ContainerSettings = ContainerSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
+
+    @model_validator(mode="after")
+    def _check(self) -> ExecutorSettings:
+        if self.kind == "kubernetes" and not self.kubernetes.volumes:
+            raise ValueError("executor.kind: kubernetes needs executor.kubernetes.volumes: the ReadWriteMany "
+                             "claim(s) holding storage.payloads_dir and storage.models_dir")
+        return self
 
 
 class JobSettings(_Section):
@@ -103,9 +167,31 @@ class PlatformSettings(BaseSettings):
     shutdown: ShutdownSettings = ShutdownSettings()
     log: LogSettings = LogSettings()
 
+    @model_validator(mode="after")
+    def _shared_folders(self) -> PlatformSettings:
+        """On Kubernetes, operator pods can only see what lies on a shared claim: check it now, not per job."""
+        if self.executor.kind != "kubernetes":
+            return self
+        roots = [v.path for v in self.executor.kubernetes.volumes]
+        outside = [f"storage.{name} ({folder})" for name, folder in
+                   (("payloads_dir", self.payloads_dir), ("models_dir", self.models_dir))
+                   if not any(folder == root or root in folder.parents for root in roots)]
+        if outside:
+            raise ValueError(f"{' and '.join(outside)} must lie on a volume of executor.kubernetes.volumes "
+                             f"({', '.join(str(r) for r in roots)}): operator pods mount only those")
+        return self
+
     @property
     def data_dir(self) -> Path:
         return self.storage.data_dir or clara_home() / "platform"
+
+    @property
+    def payloads_dir(self) -> Path:
+        return self.storage.payloads_dir or self.data_dir / "payloads"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.storage.models_dir or self.data_dir / "models"
 
     @property
     def endpoint(self) -> str:
@@ -115,6 +201,8 @@ class PlatformSettings(BaseSettings):
         """The configured GPU count, or the number `nvidia-smi -L` lists when set to `auto`."""
         if self.scheduler.gpus != "auto":
             return self.scheduler.gpus
+        if self.executor.kind == "kubernetes":
+            return CLUSTER_GPUS  # the cluster's scheduler and device plugin decide; set a number to cap it
         return detect_gpus()
 
 

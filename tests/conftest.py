@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 # Podman fixtures (podman, busybox_image, operator_image) for the container tests.
-pytest_plugins = ["tests.containers"]
+pytest_plugins = ["tests.containers", "tests.kube_api"]
 
 
 def free_port() -> int:
@@ -53,3 +53,13 @@ def require_peer(executable: str) -> str:
 def _nodelay_peers(monkeypatch: pytest.MonkeyPatch) -> None:
     # DCMTK and Orthanc leave Nagle on unless told; with it, every instance waits for a delayed ACK.
     monkeypatch.setenv("TCP_NODELAY", "1")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say in capitals when the real-cluster test was skipped: a quiet skip would read as a pass."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "cluster" in getattr(r, "keywords", {})]
+    if skipped:
+        terminalreporter.write_sep("!", "KUBERNETES: THE REAL-CLUSTER TEST DID NOT RUN", yellow=True, bold=True)
+        terminalreporter.write_line(f"{len(skipped)} test(s) in tests/integration/test_kubernetes_cluster.py were "
+                                    "skipped: no OPENCLARA_TEST_KUBECONFIG. The executor was tested against a fake "
+                                    "API server and podman kube play only.")

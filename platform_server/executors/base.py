@@ -7,6 +7,9 @@ paths; the container executor bind-mounts them (inputs read-only); a Kubernetes 
 the same run into a pod. Cancelling the awaiting task cancels the run: the executor must stop the
 operator before re-raising `asyncio.CancelledError`.
 
+An executor's life in the platform: `start` (check the engine or cluster, remove what a crashed run
+left; returns a line for the log), then jobs, then `close` (wait for background clean-up).
+
 A job's life in an executor: `begin_job` (what the job will need: service ports), then `run` per
 operator and `start_service` per service an operator uses (once per job), then `end_job`, which
 stops the job's services and frees whatever the executor made for the job. `reap` cleans up after
@@ -104,6 +107,12 @@ class OperatorResult:
 
 class Executor(Protocol):
     """Runs operators; `run` returns when the operator has ended (or raises CancelledError after stopping it)."""
+
+    async def start(self) -> str:
+        """Before any job: check what runs operators works (ExecutorError otherwise) and sweep leftovers."""
+        ...
+
+    async def close(self) -> None: ...
 
     async def begin_job(self, job_id: str, service_ports: tuple[int, ...]) -> None: ...
 

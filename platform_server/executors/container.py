@@ -38,22 +38,19 @@ from platform_server.executors.base import (
 )
 from platform_server.executors.devices import gpu_arguments
 from platform_server.executors.engine import ContainerEngine, EngineError
+from platform_server.executors.environment import HOST_ADDRESS_KEYS, container_environment
+from platform_server.executors.failures import failure_reason, not_started
 from platform_server.executors.jobspace import JobSpaces, container_name, pod_name
 from platform_server.executors.probe import wait_until_answering
 
 log = structlog.get_logger()
 SLIRP_HOST_GATEWAY = "10.0.2.2"  # the host's loopback, seen from a slirp4netns network
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-# Environment variables that hold an address of a platform service on the host.
-HOST_ADDRESS_KEYS = ("CLARA_SERVICE_HOST", "CLARA_RESULTSSERVICE_SERVICE_HOST")
-SIGKILL_EXIT = 128 + 9
 # What conmon writes into its working folder when the container was killed for memory.
 OOM_MARK = "oom"
 # `podman run`/`docker run` exit with 125 when the engine itself failed, before the container ran.
 ENGINE_ERROR = 125
 # registry[:port]/path/name[:tag][@digest]; never starting with "-".
 IMAGE_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$")
-READ_ONLY_HINT = "its inputs are mounted read-only: write results to a declared output path"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +79,12 @@ class ContainerExecutor:
         if done.code != 0:
             raise EngineError(f"container engine {self.engine.binary!r} does not work: {done.error}")
         return done.stdout.strip()
+
+    async def start(self) -> str:
+        """Check the engine, then remove what a crashed run left (nothing of this platform runs yet)."""
+        version = await self.check()
+        await self.sweep()
+        return f"{self.engine.name} {version} containers, network {self.options.network}"
 
     async def sweep(self) -> int:
         """Remove what a crashed run of this platform left (called at start, before any job runs)."""
@@ -116,7 +119,7 @@ class ContainerExecutor:
             with run.log_path.open("ab") as sink:
                 proc = await self.engine.attached(["run", "--name", name, *args], sink, cwd=run.work_dir, env=env)
         except (ExecutorError, OSError) as exc:
-            return _not_started(run, str(exc))
+            return not_started(run, str(exc))
         log.info("executor.container.started", job_id=run.job_id, operator=run.operator, container=name)
         try:
             result = await self._wait(run, name, proc)
@@ -149,19 +152,8 @@ class ContainerExecutor:
 
     def _environment(self, env: Mapping[str, str], inputs: tuple[Mount, ...] = (),
                      outputs: tuple[Mount, ...] = (), extra: tuple[Mount, ...] = ()) -> dict[str, str]:
-        """The run's environment as the container sees it: container paths and addresses, no host paths."""
-        result = {key: value for key, value in env.items() if key != "OPENCLARA_PAYLOAD_PATH"}
-        for mount in extra:  # e.g. NVIDIA_CLARA_MODEL_REPOSITORY=<host models folder> -> /clara/models
-            host = str(mount.host_path)
-            result = {key: value.replace(host, mount.container_path) for key, value in result.items()}
-        if self.options.network == "pod":
-            for key in HOST_ADDRESS_KEYS:
-                if result.get(key) in LOOPBACK:
-                    result[key] = SLIRP_HOST_GATEWAY
-        if inputs or outputs:
-            result["NVIDIA_CLARA_INPUTPATHS"] = ";".join(f"{m.label}:{m.container_path}" for m in inputs)
-            result["NVIDIA_CLARA_OUTPUTPATHS"] = ";".join(f"{m.label}:{m.container_path}" for m in outputs)
-        return result
+        hosts = dict.fromkeys(HOST_ADDRESS_KEYS, SLIRP_HOST_GATEWAY) if self.options.network == "pod" else {}
+        return container_environment(env, inputs, outputs, extra, hosts)
 
     async def _wait(self, run: OperatorRun, name: str, proc: asyncio.subprocess.Process) -> OperatorResult:
         try:
@@ -185,7 +177,7 @@ class ContainerExecutor:
             reason = f"{self.engine.name} could not start operator {run.operator!r}: {why}"
             return OperatorResult(Outcome.NOT_STARTED, code, lines, reason)
         oom = flagged or (run.work_dir / OOM_MARK).exists()
-        return OperatorResult(Outcome.FAILED, code, lines, _failure_reason(run, code, oom, lines))
+        return OperatorResult(Outcome.FAILED, code, lines, failure_reason(run, code, oom, lines))
 
     async def _stop(self, name: str, proc: asyncio.subprocess.Process) -> None:
         await self.engine.stop(name, self.options.kill_grace)
@@ -290,26 +282,3 @@ def _limits(cpu: float, memory_mb: int) -> list[str]:
     if memory_mb > 0:
         args += ["--memory", f"{memory_mb}m"]
     return args
-
-
-def _not_started(run: OperatorRun, reason: str) -> OperatorResult:
-    run.log_path.parent.mkdir(parents=True, exist_ok=True)
-    with run.log_path.open("ab") as sink:
-        sink.write(f"openclara: {reason}\n".encode())
-    return OperatorResult(Outcome.NOT_STARTED, None, (reason,), reason)
-
-
-def _failure_reason(run: OperatorRun, code: int, oom: bool, lines: tuple[str, ...]) -> str:
-    limit = f" (memory limit {run.resources.memory_mb} MiB)" if run.resources.memory_mb else ""
-    if oom:
-        return f"operator {run.operator!r} was killed: out of memory{limit}, exit code {code}"
-    if code == SIGKILL_EXIT and run.resources.memory_mb:
-        # cgroup v1 engines do not always flag OOM kills; a SIGKILL under a memory limit almost always is one.
-        return f"operator {run.operator!r} was killed (SIGKILL, exit code {code}): most likely out of memory{limit}"
-    if code in (126, 127) and any("executable file not found" in line or "no such file" in line.lower()
-                                  for line in lines):
-        return f"operator {run.operator!r} could not start its command in {run.image}: exit code {code}"
-    reason = f"operator {run.operator!r} exited with code {code}"
-    if any("Read-only file system" in line for line in lines):
-        reason += f" ({READ_ONLY_HINT})"
-    return reason

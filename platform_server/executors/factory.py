@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import PurePosixPath
 
 from platform_server.executors.base import Executor
 from platform_server.executors.container import ContainerExecutor, ContainerOptions
 from platform_server.executors.engine import ContainerEngine
+from platform_server.executors.kubeclient import connect
+from platform_server.executors.kubernetes import KubernetesExecutor, KubernetesOptions
 from platform_server.executors.local import LocalExecutor
+from platform_server.executors.pods import PodOptions, SharedClaim
 from platform_server.settings import PlatformSettings
 
 
@@ -20,9 +24,29 @@ def make_executor(settings: PlatformSettings) -> Executor:
     s = settings.executor
     if s.kind == "local":
         return LocalExecutor(s.kill_grace, s.log_tail_lines)
+    if s.kind == "kubernetes":
+        return kubernetes_executor(settings)
     c = s.container
     env = {"CONTAINERS_CONF": str(c.containers_conf)} if c.containers_conf is not None else {}
     options = ContainerOptions(network=c.network_mode, gpu_mode=c.gpu_mode, kill_grace=s.kill_grace,
                                tail_lines=s.log_tail_lines, pull_timeout=c.pull_timeout,
                                pull_secrets=dict(c.pull_secrets), platform_id=platform_id(settings))
     return ContainerExecutor(ContainerEngine(c.engine, env), options)
+
+
+def kubernetes_executor(settings: PlatformSettings) -> KubernetesExecutor:
+    k = settings.executor.kubernetes
+    pods = PodOptions(
+        namespace=k.namespace or "default",  # the connection's namespace replaces it at start when unset
+        platform_id=platform_id(settings),
+        claims=tuple(SharedClaim(v.claim, PurePosixPath(v.path)) for v in k.volumes),
+        node_selector=k.node_selector, gpu_node_selector=k.gpu_node_selector,
+        tolerations=tuple(t.manifest() for t in k.tolerations),
+        gpu_tolerations=tuple(t.manifest() for t in k.gpu_tolerations),
+        image_pull_secrets=tuple(k.image_pull_secrets), image_pull_policy=k.image_pull_policy,
+        run_as_user=k.run_as_user, run_as_group=k.run_as_group, service_account=k.service_account,
+        kill_grace=settings.executor.kill_grace,
+    )
+    options = KubernetesOptions(pods=pods, platform_host=k.platform_host, schedule_timeout=k.schedule_timeout,
+                                tail_lines=settings.executor.log_tail_lines)
+    return KubernetesExecutor(lambda: connect(k.kubeconfig, k.namespace), options)

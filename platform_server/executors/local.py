@@ -91,6 +91,12 @@ class LocalExecutor:
         self._tail_lines = tail_lines
         self._python = python
 
+    async def start(self) -> str:
+        return f"host processes ({self._python})"
+
+    async def close(self) -> None:
+        return None
+
     async def begin_job(self, job_id: str, service_ports: tuple[int, ...]) -> None:
         return None
 

@@ -45,8 +45,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, podman: None) -> Iterator[St
     for name in ("rs", "ps"):
         (root / name).mkdir()
     executor = {"kind": "container", "kill_grace": 1.0,
-                "container": {"containers_conf": str(ROOT / "deploy" / "podman" / "containers.conf"),
-                              "service_ready_timeout": 4}}
+                "container": {"containers_conf": str(ROOT / "deploy" / "podman" / "containers.conf")},
+                "service_ready_timeout": 4}
     with (
         results_service(root / "rs", free_port(), lease={"seconds": 60, "sweep_interval_seconds": 0.5}) as results,
         platform_server(root / "ps", free_port(), results, executor=executor) as platform,

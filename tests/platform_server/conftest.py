@@ -53,6 +53,12 @@ class FakeExecutor:
             return OperatorResult(Outcome.FAILED, 1, ("boom",), f"operator {run.operator!r} exited with code 1")
         return OperatorResult(Outcome.COMPLETED, 0)
 
+    async def start(self) -> str:
+        return "a fake"
+
+    async def close(self) -> None:
+        return None
+
     async def reap(self, job_id: str, work_dir: Path) -> int:
         return 0
 

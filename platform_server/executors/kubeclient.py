@@ -1,0 +1,169 @@
+"""The Kubernetes API as the executor uses it: one connection, errors mapped once, logs copied into files.
+
+`connect` reads the platform's credentials (the pod's service account in a cluster, a kubeconfig file
+otherwise) through `lightkube`, a small typed async client on httpx. `KubeApi` wraps the calls the
+executor makes (create, get, watch, delete by name or label, logs) so that every API or network failure
+reaches the executor as one `ExecutorError` with the API server's own message, and a missing object is
+not an error where gone is what was wanted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import structlog
+from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
+from lightkube.codecs import from_dict
+from lightkube.resources.core_v1 import Pod, Service
+from lightkube.types import CascadeType
+
+from platform_server.executors.base import ExecutorError
+
+log = structlog.get_logger()
+NOT_FOUND = 404
+CONFLICT = 409
+LOG_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class LogCopy:
+    lines: int
+    complete: bool
+
+
+@dataclass(frozen=True)
+class Connection:
+    client: AsyncClient
+    namespace: str
+    server: str
+
+
+def connect(kubeconfig: Path | None, namespace: str | None) -> Connection:
+    """The API server and namespace: in a pod its service account, else `kubeconfig` or $KUBECONFIG."""
+    try:
+        config = KubeConfig.from_file(kubeconfig) if kubeconfig is not None else KubeConfig.from_env()
+        single = config.get()
+        if single is None:
+            raise ConfigError("the configuration names no current context")
+    except (ConfigError, OSError, ValueError) as exc:
+        raise ExecutorError(f"no Kubernetes configuration: {exc} (run the platform in a pod with a service account, "
+                            "or set executor.kubernetes.kubeconfig / $KUBECONFIG)") from exc
+    chosen = namespace or single.namespace or "default"
+    client = AsyncClient(config, namespace=chosen, field_manager="openclara", trust_env=False)
+    return Connection(client, chosen, single.cluster.server)
+
+
+def describe(exc: Exception) -> str:
+    if isinstance(exc, ApiError):
+        return f"{exc.status.code} {exc.status.reason}: {exc.status.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+class KubeApi:
+    def __init__(self, connection: Connection) -> None:
+        self.client = connection.client
+        self.namespace = connection.namespace
+
+    async def create(self, manifest: Mapping[str, Any]) -> Any:
+        """Create the object; an object of that name left by an earlier attempt is deleted first."""
+        obj = from_dict(dict(manifest))
+        kind = Pod if manifest["kind"] == "Pod" else Service
+        for _ in range(40):
+            try:
+                return await self.client.create(obj)
+            except ApiError as exc:
+                if exc.status.code != CONFLICT:
+                    raise _error(f"creating {manifest['kind']} {manifest['metadata']['name']}", exc) from exc
+            except httpx2.HTTPError as exc:
+                raise _error(f"creating {manifest['kind']} {manifest['metadata']['name']}", exc) from exc
+            await self.delete(kind, manifest["metadata"]["name"], grace=0)
+            await asyncio.sleep(0.25)  # deletion is asynchronous: the old one goes once its containers stop
+        raise ExecutorError(f"{manifest['kind']} {manifest['metadata']['name']} exists and would not go away")
+
+    async def get_pod(self, name: str) -> Pod | None:
+        try:
+            return await self.client.get(Pod, name)
+        except ApiError as exc:
+            if exc.status.code == NOT_FOUND:
+                return None
+            raise _error(f"reading pod {name}", exc) from exc
+        except httpx2.HTTPError as exc:
+            raise _error(f"reading pod {name}", exc) from exc
+
+    async def watch_pod(self, name: str, resource_version: str | None) -> AsyncIterator[tuple[str, Pod]]:
+        """ADDED/MODIFIED/DELETED events of one pod; lightkube re-opens the watch when the server closes it."""
+        try:
+            async for event, pod in self.client.watch(Pod, fields={"metadata.name": name},
+                                                      resource_version=resource_version):
+                yield event, pod
+        except httpx2.HTTPError as exc:
+            raise _error(f"watching pod {name}", exc) from exc
+
+    async def delete(self, kind: type[Pod] | type[Service], name: str, grace: float | None = None) -> bool:
+        """Delete (foreground: dependants first); False when it was already gone."""
+        try:
+            await self.client.delete(kind, name, grace_period=None if grace is None else int(grace),
+                                     cascade=CascadeType.FOREGROUND)
+            return True
+        except ApiError as exc:
+            if exc.status.code == NOT_FOUND:
+                return False
+            raise _error(f"deleting {kind.__name__.lower()} {name}", exc) from exc
+        except httpx2.HTTPError as exc:
+            raise _error(f"deleting {kind.__name__.lower()} {name}", exc) from exc
+
+    async def delete_labelled(self, labels: Mapping[str, str], grace: float = 0) -> int:
+        """Delete every pod and service carrying `labels`; return how many pods there were."""
+        try:
+            pods = [p async for p in self.client.list(Pod, labels=dict(labels))]
+            services = [s async for s in self.client.list(Service, labels=dict(labels))]
+        except httpx2.HTTPError as exc:
+            raise _error(f"listing pods labelled {_selector(labels)}", exc) from exc
+        for service in services:
+            if service.metadata is not None and service.metadata.name:
+                await self.delete(Service, service.metadata.name)
+        for pod in pods:
+            if pod.metadata is not None and pod.metadata.name:
+                await self.delete(Pod, pod.metadata.name, grace)
+        return len(pods)
+
+    async def copy_log(self, name: str, container: str, path: Path, follow: bool, skip_lines: int = 0) -> LogCopy:
+        """Append the container's log to `path`, following it until the container ends; never raises."""
+        seen = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as sink:
+            try:
+                async for line in self.client.log(name, container=container, follow=follow):
+                    seen += 1
+                    if seen > skip_lines:
+                        sink.write(line.encode("utf-8", errors="replace"))
+                        sink.flush()
+            except (httpx2.HTTPError, RuntimeError) as exc:
+                # RuntimeError: lightkube 1.0.1 reads a refused follow request (container not started yet)
+                # synchronously from an async stream instead of raising ApiError.
+                log.warning("executor.kubernetes.log_interrupted", pod=name, error=describe(exc))
+                return LogCopy(seen, complete=False)
+        return LogCopy(seen, complete=True)
+
+    async def tail_log(self, name: str, container: str, lines: int) -> tuple[str, ...]:
+        try:
+            text = [line.rstrip("\n") async for line in self.client.log(name, container=container, tail_lines=lines)]
+        except httpx2.HTTPError:
+            return ()
+        return tuple(text[-lines:])
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _selector(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in labels.items())
+
+
+def _error(action: str, exc: Exception) -> ExecutorError:
+    return ExecutorError(f"Kubernetes API: {action} failed: {describe(exc)}")

@@ -1,0 +1,267 @@
+"""The Kubernetes executor against a fake API server on a real socket (tests/kube_api): the calls it makes and
+how every way a pod can end reaches the job. The pod specs themselves run under Podman in test_pods_podman.py."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+
+from platform_server.executors.base import ExecutorError, Mount, OperatorRun, Outcome, ResourceRequest, ServiceRun
+from platform_server.executors.kubeclient import connect
+from platform_server.executors.kubernetes import KubernetesExecutor, KubernetesOptions
+from platform_server.executors.pods import JOB_LABEL, PLATFORM_LABEL, PodOptions, SharedClaim
+from tests.kube_api import FakeKubernetes, PodScript, mounted_path, write_file
+
+JOB = "feedface" * 4
+NAMESPACE = "clara"
+
+
+@pytest.fixture
+async def executor(fake_kubernetes: FakeKubernetes, tmp_path: Path) -> AsyncIterator[KubernetesExecutor]:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    fake_kubernetes.volumes = {"oc-shared": shared}
+    kubeconfig = fake_kubernetes.kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
+    pods = PodOptions(namespace="unset", platform_id="platform-a",
+                      claims=(SharedClaim("oc-shared", PurePosixPath(shared)),), kill_grace=1.0)
+    built = KubernetesExecutor(lambda: connect(kubeconfig, None),
+                               KubernetesOptions(pods=pods, platform_host="oc-platform", schedule_timeout=5))
+    await built.start()
+    yield built
+    await built.close()
+
+
+def operator_run(tmp_path: Path, operator: str = "seg", timeout: float = 30, **changes: Any) -> OperatorRun:
+    payload = tmp_path / "shared" / "payloads" / "p1"
+    (payload / "input").mkdir(parents=True, exist_ok=True)
+    (payload / "input" / "study.txt").write_text("ct\n")
+    base: dict[str, Any] = {
+        "job_id": JOB, "operator": operator, "image": "registry.example/seg:1", "command": ("seg",),
+        "inputs": (Mount("payload", "/input", payload / "input", True),),
+        "outputs": (Mount("output", "/output", payload / "operators" / operator / "output", False),),
+        "env": {"CLARA_SERVICE_HOST": "127.0.0.1", "OPENCLARA_PAYLOAD_PATH": str(payload)},
+        "work_dir": tmp_path / "work", "log_path": tmp_path / "logs" / f"{operator}.log", "timeout": timeout,
+    }
+    return OperatorRun(**{**base, **changes})
+
+
+def script(fake: FakeKubernetes, **fields: Any) -> None:
+    fake.script = lambda pod: PodScript(**fields)
+
+
+async def test_operator_reads_its_input_writes_its_output_and_its_log_reaches_the_file(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def operator(pod: dict[str, Any]) -> int:
+        source, _ = mounted_path(fake_kubernetes, pod, "/input")
+        write_file(fake_kubernetes, pod, "/output/mask.txt", (source / "study.txt").read_bytes().upper())
+        seen["env"] = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+        try:
+            write_file(fake_kubernetes, pod, "/input/x", b"no")
+        except OSError as exc:
+            seen["input"] = str(exc)
+        return 0
+
+    script(fake_kubernetes, run=operator, logs=("loading", "segmenting", "done"), duration=0.2)
+    run = operator_run(tmp_path)
+    result = await executor.run(run)
+    assert result.outcome == Outcome.COMPLETED, result
+    assert (run.outputs[0].host_path / "mask.txt").read_bytes() == b"CT\n"
+    assert "Read-only" in seen["input"]
+    assert seen["env"]["CLARA_SERVICE_HOST"] == "oc-platform"  # loopback means nothing inside a pod
+    assert "OPENCLARA_PAYLOAD_PATH" not in seen["env"]
+    assert seen["env"]["NVIDIA_CLARA_INPUTPATHS"] == "payload:/input"
+    assert run.log_path.read_text().splitlines() == ["loading", "segmenting", "done"]
+    await asyncio.sleep(0.5)
+    assert fake_kubernetes.pods(NAMESPACE) == []  # deleted once the job had the result
+
+
+async def test_failing_operator_reports_its_exit_code_and_last_lines(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, logs=("reading", "Traceback: no CT series"), exit_code=3)
+    result = await executor.run(operator_run(tmp_path))
+    assert (result.outcome, result.exit_code) == (Outcome.FAILED, 3)
+    assert result.reason == "operator 'seg' exited with code 3"
+    assert result.last_lines[-1] == "Traceback: no CT series"
+
+
+async def test_oom_killed_operator_names_its_memory_limit(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, oom=True)
+    result = await executor.run(operator_run(tmp_path, resources=ResourceRequest(memory_mb=512)))
+    assert result.outcome == Outcome.FAILED
+    assert result.reason == "operator 'seg' was killed: out of memory (memory limit 512 MiB), exit code 137"
+
+
+async def test_evicted_pod_says_why_the_node_evicted_it(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, evict="The node was low on resource: ephemeral-storage.")
+    result = await executor.run(operator_run(tmp_path))
+    assert result.outcome == Outcome.FAILED
+    assert "evicted from its node: The node was low on resource: ephemeral-storage." in result.reason
+
+
+async def test_image_pull_backoff_fails_at_once_with_the_kubelets_message(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, waiting_sequence=(
+        ("ErrImagePull", 'failed to pull image "registry.example/seg:1": not found'),
+        ("ImagePullBackOff", 'Back-off pulling image "registry.example/seg:1"')))
+    run = operator_run(tmp_path)
+    result = await executor.run(run)
+    assert result.outcome == Outcome.NOT_STARTED
+    assert result.reason == ("operator 'seg' (registry.example/seg:1): its image cannot be pulled: ImagePullBackOff: "
+                             'Back-off pulling image "registry.example/seg:1"')
+    assert result.reason in run.log_path.read_text()  # ReadLogs says it too
+
+
+async def test_pod_no_node_can_take_fails_after_the_schedule_timeout(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    executor.options = executor.options.__class__(**{**executor.options.__dict__, "schedule_timeout": 0.5})
+    script(fake_kubernetes, unschedulable="0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
+    result = await executor.run(operator_run(tmp_path, resources=ResourceRequest(gpu=1)))
+    assert result.outcome == Outcome.NOT_STARTED
+    assert result.reason == ("operator 'seg': no node could run its pod within 0.5 s: "
+                             "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
+
+
+async def test_active_deadline_is_the_operators_timeout(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True, logs=("working",))
+    result = await executor.run(operator_run(tmp_path, timeout=1))
+    assert result.outcome == Outcome.TIMED_OUT
+    assert result.reason == "operator 'seg' timed out after 1 s and was stopped"
+
+
+async def test_cancel_deletes_the_pod_in_the_foreground(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True)
+    task = asyncio.create_task(executor.run(operator_run(tmp_path)))
+    await asyncio.sleep(0.5)
+    assert len(fake_kubernetes.pods(NAMESPACE)) == 1
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    expected = {"propagationPolicy": "Foreground", "gracePeriodSeconds": 1}
+    assert expected.items() <= fake_kubernetes.delete_options[0].items()
+    await asyncio.sleep(0.6)
+    assert fake_kubernetes.pods(NAMESPACE) == []
+
+
+async def test_pod_deleted_by_someone_else_fails_the_operator(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True)
+    task = asyncio.create_task(executor.run(operator_run(tmp_path)))
+    await asyncio.sleep(0.5)
+    [pod] = fake_kubernetes.pods(NAMESPACE)
+    await executor.api.delete(type(await executor.api.get_pod(pod["metadata"]["name"])), pod["metadata"]["name"], 0)
+    result = await asyncio.wait_for(task, 10)
+    assert result.outcome == Outcome.FAILED
+
+
+async def test_leftover_pod_of_the_same_name_is_replaced(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True)
+    first = asyncio.create_task(executor.run(operator_run(tmp_path)))
+    await asyncio.sleep(0.3)
+    script(fake_kubernetes, logs=("second attempt",))
+    result = await executor.run(operator_run(tmp_path))  # e.g. the job run again after a platform crash
+    assert result.ok, result
+    assert await asyncio.wait_for(first, 10) is not None
+
+
+async def test_folder_outside_the_shared_claim_is_not_started(
+        executor: KubernetesExecutor, tmp_path: Path) -> None:
+    run = operator_run(tmp_path, inputs=(Mount("payload", "/input", tmp_path / "elsewhere", True),))
+    result = await executor.run(run)
+    assert result.outcome == Outcome.NOT_STARTED
+    assert "on no shared volume" in result.reason
+
+
+async def test_api_server_refusing_the_pod_is_not_started_with_its_message(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    fake_kubernetes.fail_next("POST", "/pods", 403, "Forbidden",
+                              'pods is forbidden: User "system:serviceaccount:clara:oc" cannot create resource "pods"')
+    result = await executor.run(operator_run(tmp_path))
+    assert result.outcome == Outcome.NOT_STARTED
+    assert "403 Forbidden" in result.reason and "cannot create resource" in result.reason
+
+
+async def test_api_server_down_is_not_started(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    fake_kubernetes.stop()
+    try:
+        result = await executor.run(operator_run(tmp_path))
+    finally:
+        fake_kubernetes.start()
+    assert result.outcome == Outcome.NOT_STARTED
+    assert "Kubernetes API: creating Pod" in result.reason
+
+
+async def test_start_sweeps_this_platforms_leftovers_only(fake_kubernetes: FakeKubernetes, tmp_path: Path,
+                                                          executor: KubernetesExecutor) -> None:
+    script(fake_kubernetes, forever=True)
+    running = asyncio.create_task(executor.run(operator_run(tmp_path, operator="a")))
+    await asyncio.sleep(0.3)
+    other = executor.options.pods.__class__(**{**executor.options.pods.__dict__, "platform_id": "platform-b"})
+    foreign = KubernetesExecutor(executor._connect, KubernetesOptions(pods=other))
+    await foreign.start()
+    assert len(fake_kubernetes.pods(NAMESPACE)) == 1  # platform-b leaves platform-a's pod alone
+    again = KubernetesExecutor(executor._connect, executor.options)
+    await again.start()  # platform-a restarted: its pod is a crash's leftover
+    result = await asyncio.wait_for(running, 10)
+    assert result.outcome == Outcome.FAILED
+    for built in (foreign, again):
+        await built.close()
+
+
+async def test_reap_deletes_the_jobs_pods_and_services(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True)
+    task = asyncio.create_task(executor.run(operator_run(tmp_path)))
+    await asyncio.sleep(0.3)
+    assert await executor.reap(JOB, tmp_path) == 1
+    await asyncio.wait_for(task, 10)
+    labels = {JOB_LABEL: JOB, PLATFORM_LABEL: "platform-a"}
+    assert all(not labels.items() <= p["metadata"]["labels"].items() for p in fake_kubernetes.pods(NAMESPACE))
+
+
+def service_run(tmp_path: Path, timeout: float = 5) -> ServiceRun:
+    models = tmp_path / "shared" / "models" / "liver"
+    models.mkdir(parents=True, exist_ok=True)
+    return ServiceRun(job_id=JOB, name="triton", image="registry.example/triton:1", command=("tritonserver",),
+                      env={"NVIDIA_CLARA_SERVICE_DATA_PATH": "/clara/service-data"}, ports=(8000, 8001),
+                      log_path=tmp_path / "logs" / "service-triton.log", ready_timeout=timeout,
+                      mounts=(Mount("model-liver", "/clara/service-data/models/liver", models, True),))
+
+
+async def test_service_is_a_pod_behind_a_cluster_ip_service_reached_by_name(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True, ready_after=0.2, logs=("model liver loaded",))
+    addresses = await executor.start_service(service_run(tmp_path))
+    [service] = fake_kubernetes.services(NAMESPACE)
+    name = service["metadata"]["name"]
+    assert addresses == {8000: f"{name}:8000", 8001: f"{name}:8001"}
+    assert [p["port"] for p in service["spec"]["ports"]] == [8000, 8001]
+    await executor.end_job(JOB)
+    await asyncio.sleep(0.8)
+    assert fake_kubernetes.services(NAMESPACE) == [] and fake_kubernetes.pods(NAMESPACE) == []
+    assert "model liver loaded" in (tmp_path / "logs" / "service-triton.log").read_text()
+
+
+async def test_service_never_ready_fails_with_its_last_log_lines(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True, never_ready=True, logs=("error: model store is empty",))
+    with pytest.raises(ExecutorError, match=r"(?s)was not ready \(port 8000\) within 1 s.*model store is empty"):
+        await executor.start_service(service_run(tmp_path, timeout=1))
+
+
+async def test_service_whose_image_cannot_be_pulled_fails_at_once(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, waiting=("ImagePullBackOff", 'Back-off pulling image "registry.example/triton:1"'))
+    with pytest.raises(ExecutorError, match="cannot start: ImagePullBackOff"):
+        await executor.start_service(service_run(tmp_path, timeout=10))
