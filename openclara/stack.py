@@ -175,6 +175,9 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
 def _operators(settings: PlatformSettings) -> str:
     if settings.executor.kind == "local":
         return "host processes (executor.kind: local)"
+    if settings.executor.kind == "kubernetes":
+        namespace = settings.executor.kubernetes.namespace or "the kubeconfig's namespace"
+        return f"Kubernetes pods in {namespace} (executor.kind: kubernetes, docs/kubernetes.md)"
     return f"{settings.executor.container.engine} containers (executor.kind: container, docs/containers.md)"
 
 
