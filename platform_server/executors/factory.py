@@ -16,8 +16,16 @@ from platform_server.settings import PlatformSettings
 
 
 def platform_id(settings: PlatformSettings) -> str:
-    """Names this platform's containers: the same data folder is the same platform across restarts."""
-    return hashlib.sha256(str(settings.data_dir.resolve()).encode()).hexdigest()[:16]
+    """Names this platform's containers and pods: the same data folder is the same platform across restarts.
+
+    On Kubernetes every release's platform has the same data folder inside its pod, so the namespace and
+    the platform's Service name (what tells two releases apart) are part of it too.
+    """
+    identity = str(settings.data_dir.resolve())
+    if settings.executor.kind == "kubernetes":
+        k = settings.executor.kubernetes
+        identity += f"|{k.namespace or ''}|{k.platform_host or ''}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 def make_executor(settings: PlatformSettings) -> Executor:

@@ -20,14 +20,16 @@ import structlog
 from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import Pod, Service
-from lightkube.types import CascadeType
+from lightkube.types import CascadeType, OnErrorAction, OnErrorResult
 
 from platform_server.executors.base import ExecutorError
 
 log = structlog.get_logger()
 NOT_FOUND = 404
 CONFLICT = 409
-LOG_CHUNK = 64 * 1024
+# A watch that loses its connection (API server restart, network blip) is re-opened from the last
+# resourceVersion it saw, this many times in a row, waiting 0.25, 0.5, 1, 2, 4, 5, 5 … s in between.
+WATCH_RETRIES = 12
 
 
 @dataclass(frozen=True)
@@ -96,13 +98,28 @@ class KubeApi:
             raise _error(f"reading pod {name}", exc) from exc
 
     async def watch_pod(self, name: str, resource_version: str | None) -> AsyncIterator[tuple[str, Pod]]:
-        """ADDED/MODIFIED/DELETED events of one pod; lightkube re-opens the watch when the server closes it."""
-        try:
-            async for event, pod in self.client.watch(Pod, fields={"metadata.name": name},
-                                                      resource_version=resource_version):
-                yield event, pod
-        except httpx2.HTTPError as exc:
-            raise _error(f"watching pod {name}", exc) from exc
+        """ADDED/MODIFIED/DELETED events of one pod, across API server restarts.
+
+        lightkube re-opens a watch the server closed and, through `_retry_transport`, one that broke
+        mid-stream; a refused reconnection it raises, so that is retried here, from the last version seen.
+        """
+        version, attempt = resource_version, 0
+        while True:
+            try:
+                async for event, pod in self.client.watch(Pod, fields={"metadata.name": name},
+                                                          resource_version=version, on_error=_retry_transport):
+                    attempt = 0
+                    version = pod.metadata.resourceVersion if pod.metadata is not None else version
+                    yield event, pod
+                return
+            except httpx2.TransportError as exc:
+                attempt += 1
+                if attempt > WATCH_RETRIES:
+                    raise _error(f"watching pod {name}", exc) from exc
+                log.warning("executor.kubernetes.watch_retry", pod=name, attempt=attempt, error=describe(exc))
+                await asyncio.sleep(_backoff(attempt))
+            except httpx2.HTTPError as exc:
+                raise _error(f"watching pod {name}", exc) from exc
 
     async def delete(self, kind: type[Pod] | type[Service], name: str, grace: float | None = None) -> bool:
         """Delete (foreground: dependants first); False when it was already gone."""
@@ -159,6 +176,22 @@ class KubeApi:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _retry_transport(exc: Exception, attempt: int) -> OnErrorResult:
+    """Reconnect a watch after a lost connection or a 5xx; an API error such as 403 or 404 is final."""
+    if attempt > WATCH_RETRIES:
+        return OnErrorResult(OnErrorAction.RAISE)
+    if isinstance(exc, ApiError) and exc.status.code not in (410, 500, 502, 503, 504):
+        return OnErrorResult(OnErrorAction.RAISE)
+    if isinstance(exc, ApiError | httpx2.TransportError):
+        log.warning("executor.kubernetes.watch_retry", attempt=attempt, error=describe(exc))
+        return OnErrorResult(OnErrorAction.RETRY, sleep=_backoff(attempt))
+    return OnErrorResult(OnErrorAction.RAISE)
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(0.25 * 2 ** (attempt - 1), 5.0))
 
 
 def _selector(labels: Mapping[str, str]) -> str:

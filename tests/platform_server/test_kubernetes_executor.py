@@ -202,6 +202,20 @@ async def test_api_server_down_is_not_started(
     assert "Kubernetes API: creating Pod" in result.reason
 
 
+async def test_api_server_restart_while_the_operator_runs_loses_neither_result_nor_log(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, logs=tuple(f"slice {i}" for i in range(10)), duration=2.0, exit_code=0)
+    run = operator_run(tmp_path)
+    task = asyncio.create_task(executor.run(run))
+    await asyncio.sleep(0.6)
+    fake_kubernetes.stop()  # the pod goes on running on its node meanwhile
+    await asyncio.sleep(0.8)
+    fake_kubernetes.start()
+    result = await asyncio.wait_for(task, 20)
+    assert result.outcome == Outcome.COMPLETED, result
+    assert run.log_path.read_text().splitlines() == [f"slice {i}" for i in range(10)]
+
+
 async def test_start_sweeps_this_platforms_leftovers_only(fake_kubernetes: FakeKubernetes, tmp_path: Path,
                                                           executor: KubernetesExecutor) -> None:
     script(fake_kubernetes, forever=True)
