@@ -19,7 +19,7 @@ import httpx2
 import structlog
 from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
 from lightkube.codecs import from_dict
-from lightkube.resources.core_v1 import Pod, Service
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, Service
 from lightkube.types import CascadeType, OnErrorAction, OnErrorResult
 
 from platform_server.executors.base import ExecutorError
@@ -86,6 +86,20 @@ class KubeApi:
             await self.delete(kind, manifest["metadata"]["name"], grace=0)
             await asyncio.sleep(0.25)  # deletion is asynchronous: the old one goes once its containers stop
         raise ExecutorError(f"{manifest['kind']} {manifest['metadata']['name']} exists and would not go away")
+
+    async def claim_access(self, name: str) -> tuple[str, ...] | None:
+        """The access modes of claim `name` (bound ones from its status), None when it does not exist."""
+        try:
+            claim = await self.client.get(PersistentVolumeClaim, name)
+        except ApiError as exc:
+            if exc.status.code == NOT_FOUND:
+                return None
+            raise _error(f"reading persistentvolumeclaim {name}", exc) from exc
+        except httpx2.HTTPError as exc:
+            raise _error(f"reading persistentvolumeclaim {name}", exc) from exc
+        modes = (claim.status.accessModes if claim.status is not None else None) or (
+            claim.spec.accessModes if claim.spec is not None else None) or []
+        return tuple(modes)
 
     async def get_pod(self, name: str) -> Pod | None:
         try:

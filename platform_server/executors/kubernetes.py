@@ -80,10 +80,22 @@ class KubernetesExecutor:
         self._api = KubeApi(connection)
         self.options = dataclasses.replace(
             self.options, pods=dataclasses.replace(self.options.pods, namespace=connection.namespace))
+        await self._check_claims()
         removed = await self.api.delete_labelled({PLATFORM_LABEL: self.options.pods.platform_id})
         if removed:
             log.warning("executor.kubernetes.swept", pods=removed, namespace=connection.namespace)
         return f"Kubernetes at {connection.server}, namespace {connection.namespace}"
+
+    async def _check_claims(self) -> None:
+        """A missing shared claim would leave every operator pod Pending: refuse to start instead."""
+        for claim in self.options.pods.claims:
+            modes = await self.api.claim_access(claim.claim)
+            if modes is None:
+                raise ExecutorError(f"executor.kubernetes.volumes: claim {claim.claim!r} does not exist in namespace "
+                                    f"{self.api.namespace!r}")
+            if "ReadWriteMany" not in modes:
+                # Operators on other nodes cannot mount it; fine on a one-node cluster, so only a warning.
+                log.warning("executor.kubernetes.claim_not_shared", claim=claim.claim, access_modes=list(modes))
 
     async def close(self) -> None:
         if self._background:

@@ -68,7 +68,7 @@ def release() -> Iterator[tuple[str, str]]:
             "--timeout", "10m", "--set", f"image.repository={repository}", "--set", f"image.tag={tag}"]
     storage_class = os.environ.get("OPENCLARA_TEST_STORAGE_CLASS")
     if storage_class:
-        args += ["--set", f"persistence.storageClass={storage_class}"]
+        args += ["--set", f"sharedVolume.storageClass={storage_class}"]
     try:
         _run(*args)
         yield namespace, "oc"

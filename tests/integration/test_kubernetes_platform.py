@@ -41,6 +41,7 @@ def platform(root: Path, fake: FakeKubernetes) -> ServerProcess:
     shared = root / "shared"
     shared.mkdir(parents=True, exist_ok=True)
     fake.volumes = {"oc-shared": shared}
+    fake.add_claim("oc-shared", NAMESPACE)
     kubeconfig = fake.kubeconfig(root / "kubeconfig", namespace=NAMESPACE)
     return ServerProcess(
         root, free_port(),

@@ -2,7 +2,8 @@
 lightkube's AsyncClient) and platform servers started as subprocesses (through a kubeconfig) can both talk to it.
 
 What it fakes, following the documented behaviour of the Kubernetes API (and the apiserver's/kubelet's wording
-where clients show it): core/v1 `pods` and `services` in any namespace - create, get, list (label and field
+where clients show it): core/v1 `pods` and `services` in any namespace (and `persistentvolumeclaims` to read:
+`fake.add_claim`) - create, get, list (label and field
 selectors, limit/continue), watch (ADDED/MODIFIED/DELETED, resume from a resourceVersion, 410 Expired after
 compaction, timeoutSeconds), delete (DeleteOptions in the body or the query, graceful pod deletion, foreground
 finalizer) and deletecollection - `pods/log` (tailLines, sinceSeconds, timestamps, follow) and `/version`, `/api`,

@@ -1,5 +1,6 @@
-"""The HTTP endpoints: a Starlette app with core/v1 `pods`, `pods/log` and `services`, plus `/version` and the
-`/api` discovery documents. Handlers run on the fake's event loop, next to the store and the kubelet."""
+"""The HTTP endpoints: a Starlette app with core/v1 `pods`, `pods/log`, `services` and `persistentvolumeclaims`,
+plus `/version` and the `/api` discovery documents. Handlers run on the fake's event loop, next to the store and
+the kubelet."""
 
 from __future__ import annotations
 
@@ -130,6 +131,8 @@ class Api:
             {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": verbs},
             {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]},
             {"name": "services", "singularName": "service", "namespaced": True, "kind": "Service", "verbs": verbs},
+            {"name": "persistentvolumeclaims", "singularName": "persistentvolumeclaim", "namespaced": True,
+             "kind": "PersistentVolumeClaim", "verbs": verbs},
         ]
         return JSONResponse({"kind": "APIResourceList", "groupVersion": "v1", "resources": resources})
 

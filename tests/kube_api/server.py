@@ -209,6 +209,14 @@ class FakeKubernetes:
     def services(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return self._call(lambda: copy.deepcopy(self.store.items_of("services", namespace)))
 
+    def add_claim(self, name: str, namespace: str, access_modes: tuple[str, ...] = ("ReadWriteMany",)) -> None:
+        """A bound PersistentVolumeClaim, as a cluster admin or the Helm chart would have made it."""
+        claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                 "metadata": {"name": name, "namespace": namespace},
+                 "spec": {"accessModes": list(access_modes), "resources": {"requests": {"storage": "1Gi"}}},
+                 "status": {"phase": "Bound", "accessModes": list(access_modes)}}
+        self._call(lambda: self.store.create("persistentvolumeclaims", claim))
+
     def compact(self) -> None:
         """Drop the event history (etcd compaction): a watch resuming from an older resourceVersion gets 410."""
         self._call(self.store.compact)

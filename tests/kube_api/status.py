@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 # Kind of each resource, as named in `Invalid` errors ("Pod \"x\" is invalid: ...").
-KINDS = {"pods": "Pod", "services": "Service"}
+KINDS = {"pods": "Pod", "services": "Service", "persistentvolumeclaims": "PersistentVolumeClaim"}
 
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")

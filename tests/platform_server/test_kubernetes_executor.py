@@ -25,6 +25,7 @@ async def executor(fake_kubernetes: FakeKubernetes, tmp_path: Path) -> AsyncIter
     shared = tmp_path / "shared"
     shared.mkdir()
     fake_kubernetes.volumes = {"oc-shared": shared}
+    fake_kubernetes.add_claim("oc-shared", NAMESPACE)
     kubeconfig = fake_kubernetes.kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
     pods = PodOptions(namespace="unset", platform_id="platform-a",
                       claims=(SharedClaim("oc-shared", PurePosixPath(shared)),), kill_grace=1.0)
@@ -231,6 +232,16 @@ async def test_start_sweeps_this_platforms_leftovers_only(fake_kubernetes: FakeK
     assert result.outcome == Outcome.FAILED
     for built in (foreign, again):
         await built.close()
+
+
+async def test_a_missing_shared_claim_stops_the_platform_from_starting(
+        executor: KubernetesExecutor, tmp_path: Path) -> None:
+    pods = executor.options.pods.__class__(**{**executor.options.pods.__dict__, "claims": (
+        SharedClaim("not-there", PurePosixPath(tmp_path)),)})
+    built = KubernetesExecutor(executor._connect, KubernetesOptions(pods=pods))
+    with pytest.raises(ExecutorError, match="claim 'not-there' does not exist in namespace 'clara'"):
+        await built.start()
+    await built.close()
 
 
 async def test_reap_deletes_the_jobs_pods_and_services(
