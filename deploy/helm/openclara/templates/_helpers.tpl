@@ -1,7 +1,210 @@
+{{/*
+Names, labels and the three services' configuration files.
+
+Fixed paths inside every pod: the component's own volume at /var/lib/openclara (CLARA_HOME, also the
+image user's home), the shared ReadWriteMany volume at /var/lib/openclara-shared (platform only), the
+rendered configuration file under /config, and an emptyDir at /tmp (the root file system is read-only).
+*/}}
+
+{{- define "openclara.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "openclara.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "openclara.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of one component: (dict "root" $ "component" "platform"). */}}
+{{- define "openclara.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "openclara.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Every label of one component: (dict "root" $ "component" "platform"). */}}
 {{- define "openclara.labels" -}}
+helm.sh/chart: {{ include "openclara.chart" .root }}
+{{ include "openclara.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: openclara
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end -}}
+{{- end }}
+
 {{- define "openclara.image" -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag }}
-{{- end -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{- define "openclara.dataPath" -}}/var/lib/openclara{{- end }}
+{{- define "openclara.sharedPath" -}}/var/lib/openclara-shared{{- end }}
+
+{{/* Service names: the services find each other by these, operators find the platform by them. */}}
+{{- define "openclara.platformHost" -}}{{ include "openclara.fullname" . }}-platform{{- end }}
+{{- define "openclara.resultsHost" -}}{{ include "openclara.fullname" . }}-results{{- end }}
+{{- define "openclara.platformEndpoint" -}}
+{{ include "openclara.platformHost" . }}:{{ .Values.platform.service.port }}
+{{- end }}
+{{- define "openclara.resultsUrl" -}}
+http://{{ include "openclara.resultsHost" . }}:{{ .Values.results.service.port }}
+{{- end }}
+
+{{- define "openclara.serviceAccountName" -}}
+{{- if .Values.platform.serviceAccount.create }}
+{{- default (printf "%s-platform" (include "openclara.fullname" .)) .Values.platform.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.platform.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "openclara.sharedClaim" -}}
+{{- .Values.sharedVolume.existingClaim | default (printf "%s-shared" (include "openclara.fullname" .)) }}
+{{- end }}
+
+{{/* Pod-level settings every openclara pod shares. */}}
+{{- define "openclara.podSpecCommon" -}}
+# Kubernetes would add <SERVICE>_PORT=tcp://... variables for every Service of the namespace: a Service
+# named clara-results would set CLARA_RESULTS_PORT and break the results service's settings.
+enableServiceLinks: false
+terminationGracePeriodSeconds: 60
+securityContext: {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* nodeSelector, tolerations and affinity of one component's values. */}}
+{{- define "openclara.scheduling" -}}
+{{- with .nodeSelector }}
+nodeSelector: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .tolerations }}
+tolerations: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .affinity }}
+affinity: {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* Kubernetes tolerations (tolerationSeconds) as the platform's settings spell them (toleration_seconds), as JSON. */}}
+{{- define "openclara.settingsTolerations" -}}
+{{- $out := list }}
+{{- range $toleration := . }}
+{{- $t := dict }}
+{{- range $from, $to := dict "key" "key" "operator" "operator" "value" "value" "effect" "effect" "tolerationSeconds" "toleration_seconds" }}
+{{- if hasKey $toleration $from }}
+{{- $_ := set $t $to (get $toleration $from) }}
+{{- end }}
+{{- end }}
+{{- $out = append $out $t }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+The platform's platform-server.yaml. Three layers, later ones win: chart defaults (JSON logs),
+platform.config from values, then the wiring below (addresses, paths, executor): the keys the chart
+must control for the pods and Services to fit together.
+*/}}
+{{- define "openclara.platform.config" -}}
+{{- $v := .Values.platform }}
+{{- $data := include "openclara.dataPath" . }}
+{{- $shared := include "openclara.sharedPath" . }}
+{{- $wiring := dict
+  "server" (dict "host" "0.0.0.0" "port" $v.service.port)
+  "storage" (dict "data_dir" (printf "%s/platform" $data))
+  "scheduler" (dict "max_concurrent_jobs" $v.maxConcurrentJobs "gpus" $v.gpus)
+  "executor" (dict "kind" $v.executor)
+  "results_service" (dict "url" (include "openclara.resultsUrl" .))
+}}
+{{- if eq $v.executor "kubernetes" }}
+{{- $o := $v.operators }}
+{{- $_ := set $wiring.storage "payloads_dir" (printf "%s/payloads" $shared) }}
+{{- $_ = set $wiring.storage "models_dir" (printf "%s/models" $shared) }}
+{{- $kubernetes := dict
+  "namespace" .Release.Namespace
+  "volumes" (list (dict "claim" (include "openclara.sharedClaim" .) "path" $shared))
+  "platform_host" (include "openclara.platformHost" .)
+  "node_selector" $o.nodeSelector
+  "tolerations" (include "openclara.settingsTolerations" $o.tolerations | fromJsonArray)
+  "gpu_node_selector" $o.gpuNodeSelector
+  "gpu_tolerations" (include "openclara.settingsTolerations" $o.gpuTolerations | fromJsonArray)
+  "image_pull_secrets" (concat .Values.imagePullSecrets $o.imagePullSecrets | uniq)
+  "image_pull_policy" $o.imagePullPolicy
+  "schedule_timeout" $o.scheduleTimeout
+}}
+{{- /* Operators run as the platform's user, so the platform can read and delete what they write. */}}
+{{- with .Values.podSecurityContext.runAsUser }}
+{{- $_ = set $kubernetes "run_as_user" . }}
+{{- end }}
+{{- with .Values.podSecurityContext.runAsGroup }}
+{{- $_ = set $kubernetes "run_as_group" . }}
+{{- end }}
+{{- $_ = set $wiring.executor "kubernetes" $kubernetes }}
+{{- end }}
+{{- toYaml (mustMergeOverwrite (dict "log" (dict "format" "json")) (deepCopy $v.config) $wiring) }}
+{{- end }}
+
+{{/* The results service's results-service.yaml (same layering as the platform's). */}}
+{{- define "openclara.results.config" -}}
+{{- $v := .Values.results }}
+{{- $wiring := dict
+  "host" "0.0.0.0"
+  "port" $v.service.port
+  "platform_endpoint" (include "openclara.platformEndpoint" .)
+  "database" (dict "path" (printf "%s/results/results.db" (include "openclara.dataPath" .)))
+  "cleanup" (dict "enabled" $v.cleanup.enabled "retain_data_for_minutes" $v.cleanup.retainDataForMinutes)
+}}
+{{- toYaml (mustMergeOverwrite (dict "log_format" "json") (deepCopy $v.config) $wiring) }}
+{{- end }}
+
+{{/* The DICOM adapter's dicom-adapter.yaml (same layering as the platform's). */}}
+{{- define "openclara.dicomAdapter.config" -}}
+{{- $v := .Values.dicomAdapter }}
+{{- $data := include "openclara.dataPath" . }}
+{{- $wiring := dict
+  "scp" (dict "host" "0.0.0.0" "port" 11112)
+  "api" (dict "host" "0.0.0.0" "port" 5000)
+  "platform" (dict "endpoint" (include "openclara.platformEndpoint" .))
+  "results" (dict "endpoint" (include "openclara.resultsUrl" .))
+  "database" (dict "path" (printf "%s/dicom/adapter.db" $data))
+  "storage" (dict "spool_dir" (printf "%s/dicom/spool" $data))
+  "export" (dict "state_dir" (printf "%s/dicom/export" $data))
+}}
+{{- toYaml (mustMergeOverwrite (dict "logging" (dict "format" "json")) (deepCopy $v.config) $wiring) }}
+{{- end }}
+
+{{/* A PersistentVolumeClaim: (dict "root" $ "component" "platform" "name" "..." "persistence" ... "accessMode" "ReadWriteOnce"). */}}
+{{- define "openclara.pvc" -}}
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ .name }}
+  labels: {{- include "openclara.labels" . | nindent 4 }}
+  {{- if .root.Values.keepVolumesOnUninstall }}
+  annotations:
+    helm.sh/resource-policy: keep
+  {{- end }}
+spec:
+  accessModes: [{{ .accessMode }}]
+  {{- with .persistence.storageClass }}
+  storageClassName: {{ . | quote }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ .persistence.size }}
+{{- end }}

@@ -1,0 +1,1 @@
+"""The Helm chart (deploy/helm/openclara) and the container image it runs."""

