@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import structlog
@@ -25,6 +25,7 @@ from lightkube.types import CascadeType, OnErrorAction, OnErrorResult
 from platform_server.executors.base import ExecutorError
 
 log = structlog.get_logger()
+_Kind = TypeVar("_Kind", Pod, PersistentVolumeClaim)
 NOT_FOUND = 404
 CONFLICT = 409
 # A watch that loses its connection (API server restart, network blip) is re-opened from the last
@@ -89,27 +90,25 @@ class KubeApi:
 
     async def claim_access(self, name: str) -> tuple[str, ...] | None:
         """The access modes of claim `name` (bound ones from its status), None when it does not exist."""
-        try:
-            claim = await self.client.get(PersistentVolumeClaim, name)
-        except ApiError as exc:
-            if exc.status.code == NOT_FOUND:
-                return None
-            raise _error(f"reading persistentvolumeclaim {name}", exc) from exc
-        except httpx2.HTTPError as exc:
-            raise _error(f"reading persistentvolumeclaim {name}", exc) from exc
+        claim = await self._get(PersistentVolumeClaim, name)
+        if claim is None:
+            return None
         modes = (claim.status.accessModes if claim.status is not None else None) or (
             claim.spec.accessModes if claim.spec is not None else None) or []
         return tuple(modes)
 
     async def get_pod(self, name: str) -> Pod | None:
+        return await self._get(Pod, name)
+
+    async def _get(self, kind: type[_Kind], name: str) -> _Kind | None:
         try:
-            return await self.client.get(Pod, name)
+            return await self.client.get(kind, name)
         except ApiError as exc:
             if exc.status.code == NOT_FOUND:
                 return None
-            raise _error(f"reading pod {name}", exc) from exc
+            raise _error(f"reading {kind.__name__.lower()} {name}", exc) from exc
         except httpx2.HTTPError as exc:
-            raise _error(f"reading pod {name}", exc) from exc
+            raise _error(f"reading {kind.__name__.lower()} {name}", exc) from exc
 
     async def watch_pod(self, name: str, resource_version: str | None) -> AsyncIterator[tuple[str, Pod]]:
         """ADDED/MODIFIED/DELETED events of one pod, across API server restarts.
