@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import PurePosixPath
 
 from platform_server.executors.base import Executor
@@ -52,7 +53,11 @@ def kubernetes_executor(settings: PlatformSettings) -> KubernetesExecutor:
         tolerations=tuple(t.manifest() for t in k.tolerations),
         gpu_tolerations=tuple(t.manifest() for t in k.gpu_tolerations),
         image_pull_secrets=tuple(k.image_pull_secrets), image_pull_policy=k.image_pull_policy,
-        run_as_user=k.run_as_user, run_as_group=k.run_as_group, service_account=k.service_account,
+        # Unset: the platform's own user, so operators can write the output folders the platform made and
+        # the platform can read and delete what they wrote (with no capabilities, even root could not).
+        run_as_user=os.getuid() if k.run_as_user is None else k.run_as_user,
+        run_as_group=os.getgid() if k.run_as_group is None else k.run_as_group,
+        service_account=k.service_account,
         kill_grace=settings.executor.kill_grace,
     )
     options = KubernetesOptions(pods=pods, platform_host=k.platform_host, schedule_timeout=k.schedule_timeout,

@@ -149,7 +149,7 @@ def cluster_service(run: ServiceRun, options: PodOptions) -> Manifest:
         "metadata": {"name": service_name(run), "namespace": options.namespace, "labels": labels},
         "spec": {
             "type": "ClusterIP",
-            "selector": labels,
+            "selector": dict(labels),
             "ports": [{"name": f"p{port}", "port": port, "targetPort": port, "protocol": "TCP"}
                       for port in run.ports],
         },

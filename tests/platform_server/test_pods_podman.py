@@ -1,0 +1,318 @@
+"""The Kubernetes executor's pod specs (executors/pods.py) run for real with `podman kube play`.
+
+The operator writes its output, cannot write its input, and the platform reads the result from the shared
+folder; chained operators, exit codes and a service pod too. Every manifest is first validated against the
+Kubernetes 1.29 schemas, then given to Podman with one translation (see `resolve_sub_paths`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import socket
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from platform_server.executors.base import Mount, OperatorRun, ResourceRequest, ServiceRun
+from platform_server.executors.environment import container_environment
+from platform_server.executors.pods import (
+    OPERATOR_CONTAINER,
+    PLATFORM_LABEL,
+    SERVICE_CONTAINER,
+    Manifest,
+    PodOptions,
+    SharedClaim,
+    cluster_service,
+    operator_pod,
+    service_pod,
+)
+from platform_server.jobs.runner import MODELS_PATH, PAYLOAD_MOUNTS
+from platform_server.jobs.services import SERVICE_DATA_PATH
+from platform_server.payloads.store import INPUT, OPERATORS
+from tests.containers import leftover_containers, run_podman
+
+pytestmark = pytest.mark.usefixtures("podman")
+
+CLAIM = "openclara-shared"
+KUBERNETES_VERSION = "1.29.0"
+PLATFORM_UID = 1000  # the platform image's user (Dockerfile): it makes the output folders on the claim
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The platform's shared folder (what the claim holds), laid out as the platform lays it out."""
+
+    root: Path
+    payload_id: str
+
+    @property
+    def payload(self) -> Path:
+        return self.root / "payloads" / self.payload_id
+
+    @property
+    def input(self) -> Path:
+        return self.payload / INPUT
+
+    @property
+    def models(self) -> Path:
+        return self.root / "models"
+
+    def output(self, operator: str, name: str) -> Path:
+        return self.payload / OPERATORS / operator / name
+
+
+@dataclass(frozen=True)
+class Ended:
+    exit_code: int
+    logs: str
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Shared:
+    folders = Shared(tmp_path / "shared", uuid.uuid4().hex)
+    folders.input.mkdir(parents=True)
+    (folders.input / "study.txt").write_text("CT study\n")
+    (folders.models / "seg").mkdir(parents=True)
+    (folders.models / "seg" / "config.pbtxt").write_text('name: "seg"\n')
+    return folders
+
+
+def options(shared: Shared, **overrides: object) -> PodOptions:
+    values: dict[str, object] = dict(
+        namespace="openclara",
+        platform_id=f"test-{uuid.uuid4().hex[:8]}",
+        claims=(SharedClaim(CLAIM, PurePosixPath(shared.root)),),
+    )
+    values.update(overrides)
+    return PodOptions(**values)  # type: ignore[arg-type]
+
+
+def operator_run(
+    shared: Shared,
+    operator: str,
+    image: str,
+    command: Sequence[str],
+    inputs: Sequence[Mount],
+    job_id: str | None = None,
+) -> OperatorRun:
+    """One operator with one output `result` at /output, its environment built as the job runner builds it."""
+    job_id = job_id or uuid.uuid4().hex
+    outputs = (Mount("result", "/output", shared.output(operator, "result"), False),)
+    models = Mount("models", MODELS_PATH, shared.models, True)
+    env = {
+        "NVIDIA_CLARA_JOBID": job_id, "NVIDIA_CLARA_PAYLOADID": shared.payload_id, "NVIDIA_CLARA_STAGENAME": operator,
+        "NVIDIA_CLARA_MODEL_REPOSITORY": str(shared.models), "OPENCLARA_PAYLOAD_PATH": str(shared.payload),
+        PAYLOAD_MOUNTS: ";".join(f"{m.container_path}={m.host_path.relative_to(shared.payload).as_posix()}"
+                                 for m in (*inputs, *outputs)),
+        "CLARA_RESULTSSERVICE_SERVICE_HOST": "openclara-results",
+    }  # fmt: skip
+    return OperatorRun(
+        job_id=job_id, operator=operator, image=image, command=tuple(command),
+        inputs=tuple(inputs), outputs=outputs, env=env, work_dir=shared.root.parent / "work",
+        log_path=shared.root.parent / "logs" / f"{operator}.log", timeout=60, extra_mounts=(models,),
+    )  # fmt: skip
+
+
+def payload_input(shared: Shared) -> Mount:
+    return Mount("payload", "/input", shared.input, True)
+
+
+def resolve_sub_paths(manifest: Manifest, claim_folders: Mapping[str, Path]) -> Manifest:
+    """`manifest` as Podman 4.3 can run it: what the kubelet does with `subPath`, done beforehand.
+
+    `podman kube play` turns a claim into a named volume of its own and ignores `subPath` (on claims and
+    hostPath volumes alike), though it honours `readOnly`. The kubelet bind-mounts `<claim>/<subPath>` at
+    `mountPath`; so each subPath mount of a claim becomes its own hostPath volume (type Directory) at that
+    folder, keeping `mountPath` and `readOnly`. Everything else stays exactly as pods.py made it.
+    """
+    if manifest["kind"] != "Pod":
+        return manifest  # a ClusterIP Service: Podman accepts it and does nothing with it
+    result = copy.deepcopy(manifest)
+    spec = result["spec"]
+    claims = {
+        v["name"]: claim_folders[v["persistentVolumeClaim"]["claimName"]]
+        for v in spec["volumes"]
+        if "persistentVolumeClaim" in v
+    }
+    volumes = [v for v in spec["volumes"] if v["name"] not in claims]
+    for container in (*spec.get("initContainers", ()), *spec["containers"]):
+        for index, mount in enumerate(container.get("volumeMounts", [])):
+            if mount["name"] in claims:
+                folder = claims[mount["name"]] / mount.pop("subPath", "")
+                mount["name"] = f"{mount['name']}-{container['name']}-{index}"
+                volumes.append({"name": mount["name"], "hostPath": {"path": str(folder), "type": "Directory"}})
+    spec["volumes"] = volumes
+    return result
+
+
+@contextmanager
+def played(manifests: Sequence[Manifest], shared: Shared, platform_id: str) -> Iterator[None]:
+    """`podman kube play` the manifests (validated first); `podman kube down` them however the block ends."""
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+    documents = [resolve_sub_paths(m, {CLAIM: shared.root}) for m in manifests]
+    path = shared.root.parent / f"kube-{uuid.uuid4().hex[:8]}.yaml"
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    try:
+        run_podman("kube", "play", str(path), timeout=60)
+        yield
+    finally:
+        for pod in (m for m in manifests if m["kind"] == "Pod"):
+            # Podman 4.3 ignores terminationGracePeriodSeconds (and activeDeadlineSeconds, readinessProbe):
+            # stop with the pod's grace as the kubelet would, not podman's 10 s default.
+            grace = str(pod["spec"]["terminationGracePeriodSeconds"])
+            run_podman("pod", "stop", "--time", grace, pod["metadata"]["name"], check=False, timeout=60)
+        run_podman("kube", "down", str(path), check=False, timeout=60)
+    assert leftover_containers(f"{PLATFORM_LABEL}={platform_id}") == []
+
+
+def run_operator(run: OperatorRun, shared: Shared, pod_options: PodOptions) -> Ended:
+    """What the Kubernetes executor does with `run`, with Podman as the cluster: outputs made, pod run to its end."""
+    for mount in run.outputs:  # the executor makes them (the operator's user may not create folders there)
+        mount.host_path.mkdir(parents=True, exist_ok=True)
+    env = container_environment(run.env, run.inputs, run.outputs, run.extra_mounts)
+    pod = operator_pod(run, env, pod_options)
+    container = f"{pod['metadata']['name']}-{OPERATOR_CONTAINER}"
+    with played([pod], shared, pod_options.platform_id):
+        exit_code = int(run_podman("wait", container, timeout=60).stdout.strip())
+        logs = run_podman("logs", container)
+    return Ended(exit_code, logs.stdout + logs.stderr)
+
+
+def environment(logs: str) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in logs.splitlines() if "=" in line)
+    return {key: value for key, value in pairs if key.isidentifier()}
+
+
+def test_operator_writes_its_output_cannot_write_its_input_and_the_platform_reads_the_result(
+    shared: Shared, busybox_image: str
+) -> None:
+    """As a production deployment runs it: the operator as the platform's user, who owns the shared folders."""
+    script = (
+        "cp /input/study.txt /output/study.txt; copied=$?; "
+        "echo x > /input/new.txt; echo x > /clara/models/new.txt; "
+        "echo uid=$(id -u) gid=$(id -g); echo model=$(cat /clara/models/seg/config.pbtxt); env; exit $copied"
+    )
+    run = operator_run(shared, "copy", busybox_image, ["sh", "-c", script], [payload_input(shared)])
+    for mount in run.outputs:
+        mount.host_path.mkdir(parents=True)
+    for path in (shared.root, *shared.root.rglob("*")):  # as the platform, running as PLATFORM_UID, made them
+        os.chown(path, PLATFORM_UID, PLATFORM_UID)  # (rootful Podman, as the other container tests)
+    ended = run_operator(run, shared, options(shared, run_as_user=PLATFORM_UID, run_as_group=PLATFORM_UID))
+
+    assert ended.exit_code == 0, ended.logs
+    # The platform reads the result where it keeps the payload: <shared>/payloads/<id>/operators/copy/result.
+    assert (shared.output("copy", "result") / "study.txt").read_text() == "CT study\n"
+    assert ended.logs.count("Read-only file system") == 2, ended.logs  # the input and the model repository
+    assert sorted(p.name for p in shared.input.iterdir()) == ["study.txt"]
+    assert not (shared.models / "new.txt").exists()
+    seen = environment(ended.logs)
+    assert (seen["uid"], seen["model"]) == (f"{PLATFORM_UID} gid={PLATFORM_UID}", 'name: "seg"')
+    assert seen["NVIDIA_CLARA_INPUTPATHS"] == "payload:/input"
+    assert seen["NVIDIA_CLARA_OUTPUTPATHS"] == "result:/output"
+    assert seen["NVIDIA_CLARA_MODEL_REPOSITORY"] == MODELS_PATH
+    assert seen[PAYLOAD_MOUNTS] == "/input=input;/output=operators/copy/result"  # relative: no host path
+    assert "OPENCLARA_PAYLOAD_PATH" not in seen
+    assert str(shared.root) not in ended.logs  # no host path leaks into the container
+
+
+def test_chained_operators_read_the_previous_output_read_only(
+    shared: Shared, busybox_image: str, operator_image: str
+) -> None:
+    """Two pods one after the other (the bundled operator image second), as the runner runs a chain."""
+    job_id = uuid.uuid4().hex
+    pod_options = options(shared)
+    script = "tr a-z A-Z < /input/study.txt > /output/study.txt"
+    first = operator_run(shared, "upper", busybox_image, ["sh", "-c", script], [payload_input(shared)], job_id)
+    assert run_operator(first, shared, pod_options) == Ended(0, "")
+    program = (
+        "import os, pathlib; text = pathlib.Path('/input/study.txt').read_text(); "
+        "pathlib.Path('/output/report.txt').write_text(f'{len(text.split())} words: {text}'); "
+        "print(os.environ['NVIDIA_CLARA_INPUTPATHS']); open('/input/new.txt', 'w')"
+    )
+    upper = Mount("upper", "/input", shared.output("upper", "result"), True)
+    second = operator_run(shared, "report", operator_image, ["python3", "-c", program], [upper], job_id)
+    ended = run_operator(second, shared, pod_options)
+
+    assert ended.exit_code == 1  # the write to its input, after the report was written
+    assert "upper:/input" in ended.logs and "Read-only file system: '/input/new.txt'" in ended.logs, ended.logs
+    assert (shared.output("report", "result") / "report.txt").read_text() == "2 words: CT STUDY\n"
+    assert sorted(p.name for p in shared.output("upper", "result").iterdir()) == ["study.txt"]
+
+
+def test_exit_code_of_a_failing_operator_is_what_podman_reports(shared: Shared, busybox_image: str) -> None:
+    script = "echo 'no series found' >&2; exit 3"
+    run = operator_run(shared, "fail", busybox_image, ["sh", "-c", script], [payload_input(shared)])
+    ended = run_operator(run, shared, options(shared))
+    assert ended == Ended(3, "no series found\n")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_service_pod_serves_the_model_repository_on_its_port(shared: Shared, busybox_image: str) -> None:
+    """Podman 4.3 publishes a containerPort on the host's same port and ignores readinessProbe: we probe it."""
+    port = free_port()
+    run = ServiceRun(
+        job_id=uuid.uuid4().hex, name="triton", image=busybox_image,
+        command=("httpd", "-f", "-p", str(port), "-h", f"{SERVICE_DATA_PATH}/models"),
+        env={"NVIDIA_CLARA_SERVICE_DATA_PATH": SERVICE_DATA_PATH}, ports=(port,),
+        log_path=shared.root.parent / "logs" / "service-triton.log", ready_timeout=10,
+        mounts=(Mount("model-seg", f"{SERVICE_DATA_PATH}/models/seg", shared.models / "seg", True),),
+    )  # fmt: skip
+    pod_options = options(shared)
+    pod = service_pod(run, container_environment(run.env, extra=run.mounts), pod_options)
+    assert pod["spec"]["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": port}
+    with played([cluster_service(run, pod_options), pod], shared, pod_options.platform_id):
+        url = f"http://127.0.0.1:{port}/seg/config.pbtxt"
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # whatever *_proxy says
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with direct.open(url, timeout=2) as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        state = run_podman("inspect", "--format", "{{.State.Status}}", f"{pod['metadata']['name']}-{SERVICE_CONTAINER}")
+    assert body == 'name: "seg"\n'
+    assert state.stdout.strip() == "running"
+
+
+def test_manifests_with_every_option_are_valid_kubernetes(shared: Shared) -> None:
+    """What Podman cannot run (GPUs, scheduling, pull secrets) is still checked against the 1.29 schemas."""
+    gpu = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    pod_options = options(
+        shared, node_selector={"kubernetes.io/os": "linux"}, gpu_node_selector={"nvidia.com/gpu.present": "true"},
+        tolerations=({"key": "openclara", "operator": "Equal", "value": "jobs", "effect": "NoSchedule"},),
+        gpu_tolerations=tuple(gpu), image_pull_secrets=("registry",), run_as_user=0, run_as_group=0,
+        service_account="openclara-operator",
+    )  # fmt: skip
+    run = operator_run(shared, "Seg_Model.v2", "nvcr.io/nvidia/clara/ai-spleen:0.8", [], [payload_input(shared)])
+    run = dataclasses.replace(run, resources=ResourceRequest(cpu=1.5, gpu=2, memory_mb=4096), pull_secrets=("ngc",))
+    service = ServiceRun(
+        job_id=run.job_id, name="trtis", image="nvcr.io/nvidia/tritonserver:23.10-py3", command=("tritonserver",),
+        env={}, ports=(8000, 8001, 8002), log_path=shared.root / "triton.log", ready_timeout=60,
+        resources=ResourceRequest(gpu=1),
+    )  # fmt: skip
+    env = container_environment(run.env, run.inputs, run.outputs, run.extra_mounts)
+    pod = operator_pod(run, env, pod_options)
+    for manifest in (pod, service_pod(service, {}, pod_options), cluster_service(service, pod_options)):
+        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+    assert "args" not in pod["spec"]["containers"][0]  # no command: the image's entrypoint runs
