@@ -14,6 +14,7 @@ from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import Daemon, DaemonError, python_module_argv
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
+from openclara.auth.credentials import auth_headers
 
 DAEMON = Daemon("dicom-adapter")
 KINDS = {
@@ -52,8 +53,8 @@ class KindGroup(click.Group):
 
 
 def http_client(timeout: float = 30.0) -> httpx.Client:
-    """The HTTP client every command uses (tests swap in a mock transport)."""
-    return httpx.Client(timeout=timeout)
+    """The HTTP client every command uses (tests swap in a mock transport), with the stack's admin token."""
+    return httpx.Client(timeout=timeout, headers=auth_headers())
 
 
 def _fail(message: str) -> NoReturn:

@@ -18,6 +18,7 @@ from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import Daemon, DaemonError, python_module_argv
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
+from openclara.auth.credentials import auth_headers
 
 DAEMON = Daemon("results")
 COLUMNS = ("taskId", "agent", "jobId", "state", "retries", "parameters", "updated", "lastError")
@@ -32,7 +33,8 @@ class ResultsApi:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
-            response = httpx.request(method, f"{self.endpoint}{path}", timeout=self._timeout, **kwargs)
+            response = httpx.request(method, f"{self.endpoint}{path}", timeout=self._timeout,
+                                     headers=auth_headers(), **kwargs)
         except httpx.TransportError as exc:
             raise CliError(
                 f"results service is not reachable at {self.endpoint} ({type(exc).__name__}); "

@@ -14,6 +14,7 @@ from pathlib import Path
 from dicom_adapter.errors import PlatformRejected, PlatformUnavailable
 from dicom_adapter.jobs import IDEMPOTENCY_KEY, ExistingJob
 from dicom_adapter.models import JobPriority
+from openclara.auth.credentials import SERVICES, client_token
 from platform_api import errors as platform_errors
 from platform_api.client import PlatformClient
 from platform_api.types import JobPriority as WirePriority
@@ -45,7 +46,7 @@ class PlatformGateway:
 
     def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
         self.endpoint = endpoint
-        self._client = PlatformClient(endpoint, timeout=timeout)
+        self._client = PlatformClient(endpoint, timeout=timeout, token=client_token(SERVICES))
 
     async def start(self) -> None:
         """Nothing to do: the gRPC channel connects lazily and reconnects by itself."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from dicom_adapter.settings import AdapterSettings, apply_clara_environment
+from openclara.auth.credentials import default_path
 from openclara.paths import clara_home
 from openclara.settings import ConfigError, load_settings
 from platform_server.settings import PlatformSettings
@@ -241,6 +242,7 @@ def banner(stack: Stack) -> str:
     lines = [f"openclara is up (state in {clara_home()}):"]
     lines += [f"  {item.label:<20} {item.address:<24} {_HINTS[item.env_var]}" for item in listeners]
     lines.append(f"  {'operators run as':<20} {stack.operators}")
+    lines.append(f"  {'API tokens':<20} {default_path()} (0600; clara reads it, docs/security.md)")
     cli_env = stack.cli_environment()
     if cli_env != _CLI_DEFAULTS:
         exports = " ".join(f"{key}={value}" for key, value in cli_env.items())

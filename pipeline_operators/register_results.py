@@ -32,6 +32,7 @@ import click
 import httpx
 import structlog
 
+from openclara.auth.credentials import OPERATORS, auth_headers
 from pipeline_operators.entrypoint import run_operator
 from pipeline_operators.environment import INPUT_PATHS, parse_paths
 from pipeline_operators.errors import EnvironmentConfigError, OperatorError
@@ -154,7 +155,8 @@ class ResultsRegistrar:
     ) -> None:
         self._endpoint = endpoint
         self._retry_seconds = retry_seconds
-        self._client = client or httpx.Client(timeout=10.0)
+        # The platform hands operators their token in CLARA_API_TOKEN (the stack's "operators" credential).
+        self._client = client or httpx.Client(timeout=10.0, headers=auth_headers(OPERATORS))
         self._sleep = sleep
         self._clock = clock
 

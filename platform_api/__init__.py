@@ -21,6 +21,7 @@ from platform_api.errors import (
     Conflict,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     PlatformError,
     PlatformProtocolError,
     PlatformRequestError,
@@ -28,6 +29,7 @@ from platform_api.errors import (
     PlatformUnavailable,
     ResourceExhausted,
     ResponseCode,
+    Unauthenticated,
 )
 from platform_api.transfer import Progress
 from platform_api.types import (
@@ -84,6 +86,7 @@ __all__ = [
     "PayloadFileDetails",
     "PayloadId",
     "PayloadType",
+    "PermissionDenied",
     "PipelineDagNode",
     "PipelineDefinitionFile",
     "PipelineDetails",
@@ -97,6 +100,7 @@ __all__ = [
     "Progress",
     "ResourceExhausted",
     "ResponseCode",
+    "Unauthenticated",
     "Version",
     "from_clara_seconds",
     "to_clara_seconds",

@@ -16,6 +16,8 @@ from typing import Any, Self
 
 import grpc
 
+from openclara.auth.credentials import client_token
+from openclara.auth.grpc_client import token_interceptors
 from platform_api import _convert, transfer
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2,
@@ -67,9 +69,13 @@ def _check(response: Any, rpc: str) -> None:
 class PlatformClient:
     """Async client of the Platform API; use as `async with PlatformClient("127.0.0.1:30031") as c:`."""
 
-    def __init__(self, endpoint: str, *, timeout: float = 30.0, user_agent: str = _convert.USER_AGENT) -> None:
+    def __init__(self, endpoint: str, *, timeout: float = 30.0, user_agent: str = _convert.USER_AGENT,
+                 token: str | None = None) -> None:
+        """`token`: the API token sent with every call; None = `CLARA_API_TOKEN`, else the stack's admin token
+        from its credentials file ($CLARA_CREDENTIALS or $CLARA_HOME/credentials.yaml), else none."""
         self.endpoint = endpoint
         self.timeout = timeout
+        self._token = token if token is not None else client_token()
         self._header = _convert.request_header(user_agent)
         self._channel: grpc.aio.Channel | None = None
         self._stubs: dict[str, Any] = {}
@@ -85,7 +91,8 @@ class PlatformClient:
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS)
+            self._channel = grpc.aio.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS,
+                                                      interceptors=token_interceptors(self._token))
             self._stubs = {name: stub(self._channel) for name, stub in _STUBS.items()}
         return self._channel
 

@@ -85,6 +85,14 @@ class ResourceExhausted(PlatformRequestError):
     """The platform can never satisfy the request as configured (e.g. an operator asks for 4 GPUs of 2)."""
 
 
+class Unauthenticated(PlatformRequestError):
+    """The call carried no valid API token (see CLARA_API_TOKEN and $CLARA_HOME/credentials.yaml)."""
+
+
+class PermissionDenied(PlatformRequestError):
+    """The token is valid but its role may not make this call."""
+
+
 _BY_CODE: dict[int, type[PlatformRequestError]] = {
     ResponseCode.INVALID_ARGUMENT: InvalidArgument,
     ResponseCode.NOT_FOUND: NotFound,
@@ -98,6 +106,8 @@ _BY_STATUS: dict[grpc.StatusCode, type[PlatformRequestError]] = {
     grpc.StatusCode.FAILED_PRECONDITION: Conflict,
     grpc.StatusCode.ALREADY_EXISTS: Conflict,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 
 
@@ -140,6 +150,7 @@ __all__ = [
     "Conflict",
     "InvalidArgument",
     "NotFound",
+    "PermissionDenied",
     "PlatformError",
     "PlatformProtocolError",
     "PlatformRequestError",
@@ -147,6 +158,7 @@ __all__ = [
     "PlatformUnavailable",
     "ResourceExhausted",
     "ResponseCode",
+    "Unauthenticated",
     "check_header",
     "map_grpc_errors",
     "request_error",

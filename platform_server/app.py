@@ -15,6 +15,10 @@ from collections.abc import Callable
 import grpc
 import structlog
 
+from openclara.auth.audit import AuditLog
+from openclara.auth.credentials import OPERATORS, credential
+from openclara.auth.grpc_server import AuthInterceptor
+from openclara.auth.roles import Role
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2_grpc,
     jobs_pb2_grpc,
@@ -22,6 +26,7 @@ from platform_api._generated.nvidia.clara.platform import (
     payloads_pb2_grpc,
     pipelines_pb2_grpc,
 )
+from platform_server.api.access import audited_methods, method_roles
 from platform_server.api.clara import ClaraServicer
 from platform_server.api.jobs import JobsServicer
 from platform_server.api.models import ModelsServicer
@@ -81,7 +86,7 @@ class PlatformServer:
                    # gRPC sets SO_REUSEPORT by default: a second platform on the same port would silently
                    # share the traffic with the first. Refuse to start instead.
                    ("grpc.so_reuseport", 0)]
-        self._server = grpc.aio.server(options=options)
+        self._server = grpc.aio.server(options=options, interceptors=[self._authenticator()])
         try:
             self.port = self._server.add_insecure_port(s.endpoint)
         except RuntimeError:
@@ -101,13 +106,19 @@ class PlatformServer:
         log.info("platform.ready", endpoint=f"{s.server.host}:{self.port}", data_dir=str(s.data_dir),
                  max_concurrent_jobs=s.scheduler.max_concurrent_jobs)
 
+    def _authenticator(self) -> AuthInterceptor:
+        """Every call needs a token (the stack's credentials file is made at the first start) or a trusted address."""
+        auth = self.settings.auth
+        return AuthInterceptor(auth.table(), method_roles(), Role.ADMIN, AuditLog(auth.audit_path, "platform"),
+                               audited_methods())
+
     def _runner_config(self) -> RunnerConfig:
         s = self.settings
         host = "127.0.0.1" if s.server.host in ("0.0.0.0", "::", "") else s.server.host
         return RunnerConfig(
             work_root=s.data_dir / "work", log_root=s.data_dir / "logs", platform_host=host,
             platform_port=self.port, results_url=s.results_service.url, default_timeout=s.executor.default_timeout,
-            service_ready_timeout=s.executor.service_ready_timeout,
+            service_ready_timeout=s.executor.service_ready_timeout, operator_token=credential(OPERATORS),
         )
 
     def _add_servicers(self, server: grpc.aio.Server, jobs: JobService) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from openclara.auth.settings import AuthSettings
 from openclara.paths import clara_home
 
 # GPUs the platform may ask a cluster for at once when `scheduler.gpus` is auto: more than any one
@@ -166,6 +167,7 @@ class PlatformSettings(BaseSettings):
     results_service: ResultsServiceSettings = ResultsServiceSettings()
     shutdown: ShutdownSettings = ShutdownSettings()
     log: LogSettings = LogSettings()
+    auth: AuthSettings = AuthSettings()
 
     @model_validator(mode="after")
     def _shared_folders(self) -> PlatformSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform_api
+from openclara.auth.credentials import SERVICES, client_token
 from results_service.cleanup import PayloadNotFound
 
 
@@ -10,7 +11,7 @@ class PlatformPayloadDeleter:
     """Deletes payloads through `platform_api.PlatformClient`; the channel opens on first use."""
 
     def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
-        self._client = platform_api.PlatformClient(endpoint, timeout=timeout)
+        self._client = platform_api.PlatformClient(endpoint, timeout=timeout, token=client_token(SERVICES))
 
     async def delete_payload(self, payload_id: str) -> None:
         try:

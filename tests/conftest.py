@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from openclara.auth.credentials import ENV_FILE, load_or_create
+
 # Podman fixtures (podman, busybox_image, operator_image) for the container tests.
 pytest_plugins = ["tests.containers", "tests.kube_api"]
 
@@ -19,6 +21,21 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_credentials(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One credentials file for the whole session, as one stack has: every service a test starts (in
+    process or as a subprocess, which inherits the variable) accepts its tokens, every client sends them."""
+    path = tmp_path_factory.mktemp("credentials") / "credentials.yaml"
+    load_or_create(path)
+    previous = os.environ.get(ENV_FILE)
+    os.environ[ENV_FILE] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop(ENV_FILE, None)
+    else:
+        os.environ[ENV_FILE] = previous
 
 
 @pytest.fixture

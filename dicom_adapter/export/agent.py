@@ -31,6 +31,7 @@ from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.export.task import ExportTask, destination_names
 from dicom_adapter.models import DestinationAeTitle
+from openclara.auth.credentials import SERVICES, client_token
 
 log = structlog.get_logger()
 
@@ -275,7 +276,7 @@ def _platform_source(endpoint: str) -> PayloadSource:
     # Imported here so the agent (and its unit tests) load without the gRPC stack.
     from platform_api.client import PlatformClient
 
-    client: PayloadSource = PlatformClient(endpoint)
+    client: PayloadSource = PlatformClient(endpoint, token=client_token(SERVICES))
     return client
 
 

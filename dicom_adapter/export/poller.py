@@ -16,6 +16,7 @@ import structlog
 
 from dicom_adapter.export.errors import ResultsServiceError
 from dicom_adapter.export.task import ExportTask, task_from_json
+from openclara.auth.credentials import SERVICES, auth_headers
 
 log = structlog.get_logger()
 
@@ -30,7 +31,8 @@ class ResultsClient:
         self, endpoint: str, agent: str, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self._agent = agent
-        self._client = httpx.AsyncClient(base_url=endpoint.rstrip("/"), timeout=timeout, transport=transport)
+        self._client = httpx.AsyncClient(base_url=endpoint.rstrip("/"), timeout=timeout, transport=transport,
+                                         headers=auth_headers(SERVICES))
 
     async def aclose(self) -> None:
         await self._client.aclose()

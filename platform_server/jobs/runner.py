@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from openclara.auth.credentials import ENV_TOKEN
 from platform_server.domain import Job, JobState, JobStatus, OperatorDetail, OperatorStatus, now
 from platform_server.errors import PlatformServerError, ResourceExhausted
 from platform_server.executors.base import Executor, Mount, OperatorResult, OperatorRun, Outcome, ResourceRequest
@@ -43,6 +44,8 @@ class RunnerConfig:
     results_url: str
     default_timeout: float
     service_ready_timeout: float = 300.0
+    # Given to operators as CLARA_API_TOKEN: register-results and Platform API calls from inside a pipeline.
+    operator_token: str | None = None
 
 
 class JobRunner:
@@ -229,6 +232,7 @@ class JobRunner:
             "CLARA_SERVICE_PORT_API": str(self._config.platform_port),
             "CLARA_RESULTSSERVICE_SERVICE_HOST": results.hostname or "127.0.0.1",
             "CLARA_RESULTSSERVICE_SERVICE_PORT": str(results.port or (443 if results.scheme == "https" else 80)),
+            **({ENV_TOKEN: self._config.operator_token} if self._config.operator_token else {}),
         }
 
 

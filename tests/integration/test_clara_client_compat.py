@@ -87,6 +87,9 @@ def _platform(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]
         "scheduler": {"max_concurrent_jobs": 2, "gpus": 0},
         "executor": {"kill_grace": 0.5},
         "shutdown": {"drain_timeout": 5},
+        # Clara's client opens its own insecure channel and sends no token: the documented way to serve it
+        # unchanged is to trust its address (docs/security.md).
+        "auth": {"trusted_clients": [{"network": "127.0.0.1/32", "role": "admin"}]},
     }))
     log = root / "platform-server.log"
     env = {**os.environ, "CLARA_HOME": str(root / "home")}

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from clara_cli.main import cli
 from clara_cli.platform import DAEMON
+from openclara.auth.credentials import client_token
 from tests.conftest import free_port
 from tests.platform_api.test_wire import decode, field_bytes, zigzag
 
@@ -159,10 +160,13 @@ def test_download_of_unknown_payload_is_a_clear_error(shared_endpoint: str, tmp_
 def test_raw_protobuf_against_the_real_server(shared_endpoint: str) -> None:
     """Hand-encoded bytes on the Clara method paths, no generated code: the wire contract itself."""
     with grpc.insecure_channel(shared_endpoint) as channel:
-        version = channel.unary_unary("/nvidia.clara.platform.Clara/Version", None, None)(b"", timeout=10)
+        auth = [("authorization", f"Bearer {client_token()}")]
+        version = channel.unary_unary("/nvidia.clara.platform.Clara/Version", None, None)(b"", timeout=10,
+                                                                                           metadata=auth)
         # JobsStatusRequest{job_id=2: Identifier{value=1}} without any header, like Clara's metadata calls.
         status_request = field_bytes(2, field_bytes(1, b"2" * 32))
-        status = channel.unary_unary("/nvidia.clara.platform.Jobs/Status", None, None)(status_request, timeout=10)
+        status = channel.unary_unary("/nvidia.clara.platform.Jobs/Status", None, None)(status_request, timeout=10,
+                                                                                       metadata=auth)
     fields = decode(version)
     header, version_bytes = fields.get(1, [b""])[0], fields[2][0]
     assert isinstance(header, bytes) and isinstance(version_bytes, bytes)

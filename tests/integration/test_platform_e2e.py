@@ -10,6 +10,8 @@ from pathlib import Path
 import grpc
 import pytest
 
+from openclara.auth.credentials import client_token
+from openclara.auth.grpc_client import token_interceptors
 from platform_api import Conflict, InvalidArgument, JobPriority, JobState, JobStatus, NotFound, PlatformClient
 from platform_api._generated.nvidia.clara.platform import payloads_pb2, payloads_pb2_grpc
 from tests.conftest import free_port
@@ -152,7 +154,7 @@ async def test_fan_out_fan_in_pipeline_from_folder(client: PlatformClient, tmp_p
 
 async def test_raw_protobuf_with_contract_field_numbers(server: ServerProcess) -> None:
     """Clara.Version and Jobs.Status as hand-encoded bytes: field numbers straight from the contract."""
-    async with grpc.aio.insecure_channel(server.endpoint) as channel:
+    async with grpc.aio.insecure_channel(server.endpoint, interceptors=token_interceptors(client_token())) as channel:
         version = channel.unary_unary("/nvidia.clara.platform.Clara/Version")
         # ClaraVersionRequest{header(1): RequestHeader{user_agent(2): "raw"}}
         raw = await version(bytes([0x0A, 0x05, 0x12, 0x03]) + b"raw")
@@ -258,7 +260,7 @@ async def test_bad_definitions_are_refused_with_file_and_line(client: PlatformCl
 
 async def test_traversal_names_in_uploads_are_refused(client: PlatformClient, server: ServerProcess) -> None:
     payload_id = await client.create_payload()
-    async with grpc.aio.insecure_channel(server.endpoint) as channel:
+    async with grpc.aio.insecure_channel(server.endpoint, interceptors=token_interceptors(client_token())) as channel:
         stub = payloads_pb2_grpc.PayloadsStub(channel)
         for name, reason in [("../../escape.txt", "contains '..'"), ("/etc/passwd", "is absolute")]:
             async def chunks(name: str = name):

@@ -11,6 +11,8 @@ from typing import Any
 import grpc
 import pytest
 
+from openclara.auth.credentials import client_token
+from openclara.auth.grpc_client import token_interceptors
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2,
     clara_pb2_grpc,
@@ -39,7 +41,8 @@ async def channel(tmp_path: Path) -> AsyncIterator[grpc.aio.Channel]:
     stops: list[bool] = []
     server = PlatformServer(settings, request_stop=lambda: stops.append(True))
     await server.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as chan:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}",
+                                         interceptors=token_interceptors(client_token())) as chan:
         yield chan
     await server.stop()
 
