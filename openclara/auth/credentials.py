@@ -61,7 +61,9 @@ def load(path: Path) -> tuple[Credential, ...]:
         raise CredentialsError(f"{path}: cannot read the credentials file: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise CredentialsError(f"{path}: the credentials file is not valid YAML: {exc}") from exc
-    if path.stat().st_mode & 0o077:
+    # Other users must not read it. Group read is tolerated: Kubernetes adds it to a mounted Secret for the
+    # pod's fsGroup, which is the service's own group.
+    if path.stat().st_mode & 0o007:
         raise CredentialsError(f"{path}: the credentials file is readable by other users: chmod 600 {path}")
     try:
         return tuple(Credential(str(t["name"]), Role.parse(str(t["role"])), str(t["token"]))

@@ -48,6 +48,8 @@ def test_a_file_others_can_read_is_refused(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(CredentialsError, match="readable by other users: chmod 600"):
         load(path)
+    path.chmod(0o440)  # a Kubernetes Secret mounted for the pod's fsGroup
+    assert len(load(path)) == 3
 
 
 def test_clients_prefer_the_environment_then_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
