@@ -9,6 +9,10 @@ from collections.abc import Generator
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import HTTP_PROTOCOLS
+from uvicorn.importer import import_from_string
+
+from openclara.http_guards import bounded_headers
 
 
 class _QuietServer(uvicorn.Server):
@@ -22,7 +26,11 @@ class ApiServer:
     """Serves `app` on host:port (0 = any free port, see `bound_port`)."""
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off")
+        # The request head is bounded too: uvicorn's httptools protocol would hold a header of any length.
+        protocol = bounded_headers(import_from_string(HTTP_PROTOCOLS["auto"]))
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="off", http=protocol
+        )
         self._server = _QuietServer(config)
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None

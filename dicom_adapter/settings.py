@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
 
 
@@ -28,6 +29,16 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=5000, ge=0, le=65535)
+    # Larger request bodies get 413 before they are read: this process also receives DICOM.
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    # Host names clients use besides the loopback names, IP addresses and `host` (DNS rebinding guard);
+    # "*.example.org" takes its sub-domains, "*" any name.
+    allowed_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        return check_allowed_hosts(value)
 
 
 class PlatformSettings(BaseModel):

@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from stat import S_ISREG
 
 import structlog
 
@@ -39,9 +40,13 @@ LOW = 64  # while receiving, refill only below this many (also the smallest `sto
 QUIET = 1.0  # seconds without a spare taken before the pool is topped up
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 # No O_TRUNC: spares are empty by construction (one SCP per spool), and truncating on open costs an
-# inode update per instance (-3 to -6 % throughput, measured).
-_OPEN = os.O_WRONLY | getattr(os, "O_CLOEXEC", 0)
+# inode update per instance (-3 to -6 % throughput, measured). Read too: the receiver reads element
+# headers back to check that a data set is whole.
+_OPEN = os.O_RDWR | getattr(os, "O_CLOEXEC", 0)
 SUFFIX = ".part"
+# Received instances are PHI: only the adapter's user may read them, whatever the process umask.
+FILE_MODE = 0o600
+DIRECTORY_MODE = 0o700
 
 
 def fsync_directory(path: Path) -> None:
@@ -51,6 +56,25 @@ def fsync_directory(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_private_directory(directory: Path) -> list[Path]:
+    """`directory` and its missing parents, each 0700 whatever the umask; returns those it created,
+    parents first (a new entry is durable only once its parent directory is fsync'd)."""
+    missing: list[Path] = []
+    path = directory
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    created: list[Path] = []
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIRECTORY_MODE)
+        except FileExistsError:
+            continue  # made meanwhile by someone else: theirs to set
+        os.chmod(path, DIRECTORY_MODE)  # mkdir's mode went through the umask
+        created.append(path)
+    return created
 
 
 class SparePool:
@@ -83,11 +107,20 @@ class SparePool:
         """Take over the empty `.part` files of `directory` (spares of an earlier run); call after
         recovery, before receiving. Their entries are made durable again with one directory fsync."""
         known = set(self._spares)
-        adopted = [
-            path
-            for path in sorted(self.directory.glob(f"*{SUFFIX}"))
-            if path not in known and path.is_file() and path.stat().st_size == 0
-        ]
+        adopted = []
+        for path in sorted(self.directory.glob(f"*{SUFFIX}")):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if path in known or not S_ISREG(stat.st_mode) or stat.st_size:
+                continue
+            if stat.st_mode & 0o777 != FILE_MODE:
+                try:
+                    os.chmod(path, FILE_MODE)  # made 0644 by an earlier release
+                except PermissionError:
+                    continue  # not ours: never stream PHI into it
+            adopted.append(path)
         if adopted and self._fsync:
             fsync_directory(self.directory)
         self._spares.extend(adopted)
@@ -127,7 +160,7 @@ class SparePool:
         try:
             for _ in range(count):
                 path = self.directory / f"{uuid.uuid4().hex}{SUFFIX}"
-                os.close(os.open(path, _CREATE, 0o644))
+                os.close(os.open(path, _CREATE, FILE_MODE))
                 made.append(path)
         except OSError as exc:
             if not made:

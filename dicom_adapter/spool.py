@@ -5,6 +5,13 @@ Layout::
     <root>/.incoming/<random>.part                               spare and in-flight files
     <root>/<called AE, file-system safe>/<association id>/<SOP Instance UID>.dcm
 
+The SCP stores only instances whose SOP Instance UID is a valid UID (PS3.5 9.1: digits and dots, at
+most 64 characters) and matches the data set's, so the UID itself is the file name: two instances
+share a file only when they are the same instance (a re-send within one association replaces the
+earlier copy). Any other name (files of earlier releases, recovered from `.incoming/`) becomes
+`_<sha256 of the UID>.dcm`, which no UID can collide with. Everything is private to the adapter's
+user: directories 0700, files 0600 (instances are PHI), whatever the umask.
+
 One flush per instance: a data set is streamed into a spare file whose directory entry was made
 durable beforehand (`spares.SparePool`: made ahead, while nothing is received); its completion
 record (length, checksum, association id: `scp.completion`) is written into the file meta; one
@@ -17,6 +24,7 @@ calling AE titles and the sender's address, so `scan()` rebuilds `StoredInstance
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -30,7 +38,8 @@ from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.errors import StoreError
 from dicom_adapter.scp.part10 import parse_tag, read_header_file
 from dicom_adapter.scp.recovery import Recovery, recover_incoming
-from dicom_adapter.spares import SUFFIX, SparePool, fsync_directory
+from dicom_adapter.scp.uids import is_valid_uid
+from dicom_adapter.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
 
 log = structlog.get_logger()
 
@@ -44,6 +53,15 @@ def safe_name(text: str) -> str:
     """A path component from an AE title or UID: unsafe characters become '_', never empty or '.'."""
     cleaned = _UNSAFE.sub("_", text.strip())
     return cleaned if cleaned.strip(".") else f"_{cleaned}"
+
+
+def instance_file_name(sop_instance_uid: str) -> str:
+    """`<uid>.dcm` for a valid UID (digits and dots: one UID, one name); otherwise a hash of it, so
+    that `X/9` and `X_9` stay apart and 300 characters still make a file name."""
+    if is_valid_uid(sop_instance_uid):
+        return f"{sop_instance_uid}.dcm"
+    digest = hashlib.sha256(sop_instance_uid.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"_{digest}.dcm"
 
 
 def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
@@ -75,7 +93,8 @@ class Spool:
     def prepare(self) -> int:
         """Create the directories, recover complete files a crash left in `.incoming/` (deleting those
         never acknowledged), keep the empty ones as spares; returns how many files were deleted."""
-        self.incoming.mkdir(parents=True, exist_ok=True)
+        make_private_directory(self.incoming)
+        self._tighten()
         removed = self.recover().deleted
         self.spares.adopt()
         for left in self.incoming.iterdir():
@@ -89,6 +108,19 @@ class Spool:
         if removed:
             log.info("spool.partials.removed", count=removed)
         return removed
+
+    def _tighten(self) -> None:
+        """A spool made by an earlier release is 0755: closing the root closes everything below it."""
+        for directory in (self.root, self.incoming):
+            mode = directory.stat().st_mode & 0o777
+            if mode == DIRECTORY_MODE:
+                continue
+            try:
+                os.chmod(directory, DIRECTORY_MODE)
+            except PermissionError:
+                # Not ours (a volume's root owned by another user, shared through a group): keep serving,
+                # and say so, since other users may be able to read what is received.
+                log.warning("spool.permissions.unchanged", path=str(directory), mode=f"{mode:o}")
 
     def recover(self) -> Recovery:
         """Move every complete file of `.incoming/` to its final name, delete the incomplete ones
@@ -116,7 +148,7 @@ class Spool:
         return self.root / safe_name(called_ae_title) / safe_name(association_id)
 
     def final_path(self, called_ae_title: str, association_id: str, sop_instance_uid: str) -> Path:
-        return self.association_dir(called_ae_title, association_id) / f"{safe_name(sop_instance_uid)}.dcm"
+        return self.association_dir(called_ae_title, association_id) / instance_file_name(sop_instance_uid)
 
     def start_writeback(self, fd: int, offset: int, length: int) -> None:
         """Let the disk start on bytes already written, so the fdatasync at commit waits less
@@ -127,7 +159,7 @@ class Spool:
     def commit(self, fd: int, temp: Path, directory: Path, sop_instance_uid: str) -> Path:
         """`flush` then `place` under `<directory>/<uid>.dcm` (the SCP calls them apart, answering in between)."""
         self.flush(fd)
-        final = directory / f"{safe_name(sop_instance_uid)}.dcm"
+        final = directory / instance_file_name(sop_instance_uid)
         self.place(temp, final)
         return final
 
@@ -157,8 +189,7 @@ class Spool:
     def _make_directory(self, directory: Path) -> None:
         # Once per association: a new directory's own entry is made durable, so a rename into it that
         # survives a crash is reachable.
-        created = [p for p in (directory.parent, directory) if not p.exists()]
-        directory.mkdir(parents=True, exist_ok=True)
+        created = make_private_directory(directory)
         if self._fsync:
             for path in created:
                 fsync_directory(path.parent)

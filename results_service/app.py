@@ -12,8 +12,8 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList, openapi_responses
 from results_service.api import problems, routes_health, routes_tasks
-from results_service.api.body_limit import BodyLimit
 from results_service.api.hot_routes import HotRoutes
 from results_service.cleanup import PayloadCleaner, PayloadDeleter
 from results_service.db import CHECKPOINT_INTERVAL_SECONDS, Database
@@ -72,13 +72,16 @@ def create_app(
         lifespan=lifespan,
         # FastAPI's OpenTelemetry hook re-checks the providers on every request (~20 us); we export none.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        responses=openapi_responses(),
     )
     problems.install(app)
     app.include_router(routes_tasks.router)
     app.include_router(routes_health.router)
-    # Added first, so it runs inside BodyLimit: the hot routes see bodies that are already bounded.
+    # The last added runs first: Host check, then the body limit, then the hot routes (which therefore see
+    # only bodies that are already bounded), then FastAPI.
     app.add_middleware(HotRoutes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HostAllowList, allowed=AllowedHosts(settings.host, settings.allowed_hosts))
     return app
 
 

@@ -5,8 +5,10 @@ ResultsError
 ├── TaskNotFound            404  no task with that id
 ├── TransitionRejected      409  e.g. success for a task that is not InProgress
 ├── PayloadGone             409  registering/retrying after cleanup deleted the job's payload
-├── BodyTooLarge            413  request body above `max_body_bytes`
 └── StoreUnavailable        503  the SQLite database cannot be used
+
+413 (body above `max_body_bytes`) and 421 (Host not in `allowed_hosts`) come from `openclara.http_guards`,
+in front of the application.
 """
 
 from __future__ import annotations
@@ -34,14 +36,6 @@ class TransitionRejected(ResultsError):
 
 class PayloadGone(ResultsError):
     """The payload of this job was deleted by cleanup, so its files can no longer be delivered."""
-
-
-class BodyTooLarge(ResultsError):
-    """The request body exceeds the configured limit."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body is larger than the limit of {limit} bytes (max_body_bytes)")
-        self.limit = limit
 
 
 class StoreUnavailable(ResultsError):

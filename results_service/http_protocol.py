@@ -16,6 +16,8 @@ from typing import Any, cast
 from uvicorn.config import HTTP_PROTOCOLS
 from uvicorn.importer import import_from_string
 
+from openclara.http_guards import bounded_headers
+
 
 class CoalescingTransport:
     """Wraps an asyncio transport; `write` is deferred to the next loop turn, everything else passes through."""
@@ -47,7 +49,8 @@ class CoalescingTransport:
 
 
 def protocol_class(parser: str) -> type[asyncio.Protocol]:
-    """uvicorn's protocol class for `parser` ("auto", "h11", "httptools"), writing through CoalescingTransport."""
+    """uvicorn's protocol class for `parser` ("auto", "h11", "httptools"), writing through CoalescingTransport,
+    with the request head bounded (`openclara.http_guards.bounded_headers`)."""
     base: type[asyncio.Protocol] = import_from_string(HTTP_PROTOCOLS[parser])
 
     class Coalescing(base):  # type: ignore[valid-type, misc]
@@ -56,4 +59,4 @@ def protocol_class(parser: str) -> type[asyncio.Protocol]:
             super().connection_made(CoalescingTransport(cast(asyncio.Transport, transport)))
 
     Coalescing.__name__ = Coalescing.__qualname__ = f"Coalescing{base.__name__}"
-    return Coalescing
+    return bounded_headers(Coalescing)

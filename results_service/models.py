@@ -11,6 +11,9 @@ from enum import StrEnum
 # Clara's rule for agent names (letters, digits, '-'; starts with a letter; does not end with '-').
 AGENT_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?$")
 AGENT_RULE = "letters, digits and '-' only, starting with a letter, not ending with '-', at most 64 characters"
+# Paging bounds of task listings: a page of at most MAX_LIMIT tasks, offsets that fit a signed 32-bit int.
+MAX_LIMIT = 1000
+MAX_OFFSET = 2**31 - 1
 
 
 class TaskState(StrEnum):

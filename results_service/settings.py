@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
 
 
@@ -89,7 +90,10 @@ class ResultsSettings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     platform_endpoint: str = "127.0.0.1:30031"
-    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)
+    # Host names clients use besides the loopback names, IP addresses and `host` (DNS rebinding guard);
+    # "*.example.org" takes its sub-domains, "*" any name.
+    allowed_hosts: list[str] = Field(default_factory=list)
     drain_timeout_seconds: float = Field(10.0, ge=0)
     # uvicorn's HTTP/1.1 parser: "auto" takes httptools (C, about a third cheaper per request) when it is
     # installed, else h11 (pure Python).
@@ -98,3 +102,8 @@ class ResultsSettings(BaseSettings):
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        return check_allowed_hosts(value)

@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from dicom_adapter.api import config_routes, status_routes
 from dicom_adapter.api.deps import ApiDependencies
-from dicom_adapter.api.problems import CaseInsensitiveConfigRoutes, install_problem_handlers
+from dicom_adapter.api.problems import RESPONSES, CaseInsensitiveConfigRoutes, install_problem_handlers
+from dicom_adapter.settings import ApiSettings
+from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList
 
 
-def create_app(deps: ApiDependencies) -> FastAPI:
+def create_app(deps: ApiDependencies, settings: ApiSettings | None = None) -> FastAPI:
+    """The API over `deps`, behind the Host allow-list and body limit of `settings` (defaults when None)."""
+    settings = settings or ApiSettings()
     app = FastAPI(
         title="openclara DICOM adapter",
         description="Clara Deploy 0.8 compatible configuration API, plus health, metrics and history.",
         version="0.1.0",
+        responses=RESPONSES,
     )
     app.state.deps = deps
     install_problem_handlers(app)
     app.include_router(config_routes.router)
     app.include_router(status_routes.router)
+    _without_fastapi_422(app)
+    # The last added runs first: Host check, body limit, then Clara's case-insensitive paths.
     app.add_middleware(CaseInsensitiveConfigRoutes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, setting="api.max_body_bytes")
+    app.add_middleware(
+        HostAllowList, allowed=AllowedHosts(settings.host, settings.allowed_hosts), setting="api.allowed_hosts"
+    )
     return app
+
+
+def _without_fastapi_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every route with parameters; here validation errors are 400 (Clara's
+    "Validation error."), so the OpenAPI document must not promise a 422 that never comes."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for operations in default().get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+        return default()  # cached by FastAPI from the first call on
+
+    app.openapi = openapi  # type: ignore[method-assign]

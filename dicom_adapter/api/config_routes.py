@@ -192,7 +192,9 @@ async def delete_destination(name: str, deps: Deps) -> dict[str, Any]:
     return destination_to_wire(entity)
 
 
-@router.post("/destinationaetitle/{name}/cecho")
+@router.post(
+    "/destinationaetitle/{name}/cecho", responses={502: {"description": "The destination did not answer the C-ECHO"}}
+)
 async def echo_destination(name: str, deps: Deps, response: Response) -> dict[str, Any]:
     """C-ECHO the destination; 200 with success false (and 502) when the peer does not answer."""
     entity = await deps.config.get_destination(name)

@@ -3,24 +3,51 @@
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dicom_adapter.errors import EntityConflict, EntityNotFound, InvalidEntity
+from openclara.http_guards import openapi_responses, problem_response
 
 PROBLEM = "application/problem+json"
 _CONFIG_PATH = re.compile(r"^/api/config/(claraaetitle|sourceaetitle|destinationaetitle)(?=/|$)", re.IGNORECASE)
 
 
-def problem(status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
+def _responses() -> dict[int | str, dict[str, Any]]:
+    validation = problem_response('"Validation error.": `detail` names each field, `errors[]` has field/message')
+    validation["content"][PROBLEM]["schema"]["properties"]["errors"] = {
+        "type": "array",
+        "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}},
+    }
+    return {
+        400: validation,
+        404: problem_response("No entity of that name"),
+        409: problem_response("The entity exists already, or the change contradicts the current state"),
+        **openapi_responses(),
+    }
+
+
+# Every route's documented problems (the app's `responses`): what the handlers below and the guards answer.
+RESPONSES = _responses()
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -40,10 +67,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return problem(400, "Validation error.", detail, errors)
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's own answers (unknown route, 405 with its Allow header, a body that is not UTF-8):
+        # the same problem+json as ours, which is what the OpenAPI document declares.
+        assert isinstance(exc, StarletteHTTPException)
+        status = HTTPStatus(exc.status_code)
+        detail = exc.detail if isinstance(exc.detail, str) else status.phrase
+        return problem(status.value, status.phrase, detail, headers=dict(exc.headers or {}))
+
     app.add_exception_handler(InvalidEntity, invalid)
     app.add_exception_handler(EntityNotFound, not_found)
     app.add_exception_handler(EntityConflict, conflict)
     app.add_exception_handler(RequestValidationError, request_invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dicom_adapter.api.deps import ApiDependencies, dependencies
 from dicom_adapter.errors import EntityConflict
@@ -20,7 +20,7 @@ async def live() -> JSONResponse:
     return JSONResponse("Healthy")
 
 
-@router.get("/health/ready")
+@router.get("/health/ready", responses={503: {"description": "Unhealthy: still starting or stopping"}})
 async def ready(deps: Deps) -> JSONResponse:
     if deps.ready():
         return JSONResponse("Healthy")
@@ -32,7 +32,7 @@ async def status(deps: Deps) -> dict[str, Any]:
     return deps.status()
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(deps: Deps) -> Response:
     deps.metrics.set_payload_counts(await deps.payloads.counts_by_state())
     return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

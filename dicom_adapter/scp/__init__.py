@@ -1,6 +1,7 @@
 """The adapter's asyncio-native DICOM upper layer: one port, many Clara AE titles.
 
 socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
+       --connections.Connections (pending vs associated; the oldest pending one evicted past the cap)
        --association.Association (per-connection state machine, ARTIM / DIMSE / idle timeouts)
            stream.py       chunks read from the socket -> PDV fragments (views, no copy) and other PDUs
            pdu.py          6-byte framing, A-ASSOCIATE-RQ decoding, AC / RJ / RELEASE-RP / ABORT encoding
@@ -9,7 +10,8 @@ socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
            storing.py      one C-STORE: accept / refuse / ignore, then commit
            receiver.py     its data set streamed from PDVs into a spool temp file
            part10.py       file meta we prepend; UIDs and group tag read from the first bytes
-           elements.py     fast walk over top-level elements (the UIDs without pydicom)
+           elements.py     fast walks over top-level elements: the UIDs without pydicom; the data set whole
+           uids.py         UID syntax (PS3.5 9.1): nothing unchecked names a spool file
            completion.py   the completion record in the file meta (length, checksum, association id)
        --> dicom_adapter.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
 recovery.py  restart after a crash: complete files of .incoming/ moved into place, the rest deleted

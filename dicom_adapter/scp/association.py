@@ -2,9 +2,11 @@
 
 Reading is a plain coroutine over an `asyncio.StreamReader`: negotiation reads its PDU, then each read
 takes whatever has arrived (up to 1 MB) and `stream.PduStream` splits it into PDV fragments, which
-go straight to an `InstanceReceiver` as views of that chunk (nothing larger than a chunk is held). Timeouts: ARTIM
-(acse_timeout) until the A-ASSOCIATE-RQ, dimse_timeout while a message is half received,
-network_timeout while idle. Any protocol violation ends the association with an A-ABORT.
+go straight to an `InstanceReceiver` as views of that chunk (nothing larger than a chunk is held). Timeouts:
+association_request_timeout (ARTIM, at most acse_timeout) until the A-ASSOCIATE-RQ, dimse_timeout while a
+message is half received, network_timeout while idle. Any protocol violation ends the association with an
+A-ABORT. Until its A-ASSOCIATE-RQ arrives, and once rejected, a connection is pending (`connections.py`):
+`evict()` closes it when newer connections need its place.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from dicom_adapter.scp.connections import EVICTED
 from dicom_adapter.scp.dimse import Command, CommandField, decode_command, encode_response
 from dicom_adapter.scp.errors import PduTooLargeError, ProtocolError, StoreError
 from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
@@ -80,6 +83,8 @@ class Association:
         self._storing: Storing | None = None
         self._origin: Origin | None = None
         self._counters = _Counters()
+        self._evicted: str | None = None  # the outcome evict() was given
+        self._evictable: asyncio.Timeout | None = None  # the wait that evict() cuts short, while pending
         self._log = log.bind(association_id=self.association_id, host=self.host)
         # Per-instance DEBUG events cost ~0.04 ms each through structlog even when filtered out later.
         self._debug = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
@@ -109,8 +114,10 @@ class Association:
             self._abort(exc.reason)
             return f"error: {exc}"
         except TimeoutError:
-            self._log.warning("scp.association.aborted", reason="timeout", by="scp")
             self._abort(AbortReason.NOT_SPECIFIED)
+            if self._evicted is not None:
+                return self._evicted
+            self._log.warning("scp.association.aborted", reason="timeout", by="scp")
             return "error: timeout"
         except (asyncio.IncompleteReadError, ConnectionError) as exc:
             self._log.info("scp.association.aborted", reason="connection lost", by="peer", error=str(exc))
@@ -135,17 +142,38 @@ class Association:
         self._accept(decision)
         return await self._serve()
 
+    def evict(self, outcome: str) -> None:
+        """Close this pending connection: newer ones need its place (`Connections.opened`), or the SCP
+        stops. Cuts short the wait for its A-ASSOCIATE-RQ, or its linger after a rejection."""
+        self._evicted = outcome
+        if outcome == EVICTED:
+            self._log.info("scp.connection.evicted", max_pending_connections=self._runtime.connections.max_pending)
+        if self._evictable is not None and not self._evictable.expired():  # expired: it is ending anyway
+            self._evictable.reschedule(asyncio.get_running_loop().time())
+
     async def _receive_request(self) -> AssociateRequest:
-        async with asyncio.timeout(self._runtime.settings.acse_timeout):
-            pdu_type, length = PDU_HEADER.unpack(await self._reader.readexactly(6))
-            if pdu_type != PduType.A_ASSOCIATE_RQ:
-                raise _unexpected(pdu_type, "before A-ASSOCIATE-RQ")
-            if length > _MAX_RQ:
-                raise PduTooLargeError(f"A-ASSOCIATE-RQ of {length} bytes", AbortReason.INVALID_PDU_PARAMETER_VALUE)
-            return decode_associate_rq(await self._reader.readexactly(length))
+        settings = self._runtime.settings
+        timeout = 0 if self._evicted is not None else min(settings.association_request_timeout, settings.acse_timeout)
+        try:
+            async with asyncio.timeout(timeout) as self._evictable:
+                pdu_type, length = PDU_HEADER.unpack(await self._reader.readexactly(6))
+                if pdu_type != PduType.A_ASSOCIATE_RQ:
+                    raise _unexpected(pdu_type, "before A-ASSOCIATE-RQ")
+                if length > _MAX_RQ:
+                    raise PduTooLargeError(f"A-ASSOCIATE-RQ of {length} bytes", AbortReason.INVALID_PDU_PARAMETER_VALUE)
+                request = decode_associate_rq(await self._reader.readexactly(length))
+        finally:
+            self._evictable = None
+        # No await since the last read: evict() cannot come between it and this.
+        self._runtime.connections.associating(self)
+        return request
 
     async def _reject(self, rejection: Rejection) -> str:
         self._write(encode_associate_rj(rejection.result, rejection.source, rejection.reason))
+        # Rejected: no association slot while it lingers, but a pending one (evictable like the others).
+        evicted = self._runtime.connections.rejected(self)
+        if evicted is not None:
+            evicted.evict(EVICTED)
         self._log.warning(
             "scp.association.rejected",
             reason=rejection.text,
@@ -302,10 +330,12 @@ class Association:
 
     async def _linger(self) -> None:
         try:
-            async with asyncio.timeout(_LINGER):
+            async with asyncio.timeout(0 if self._evicted is not None else _LINGER) as self._evictable:
                 await self._reader.read(1)
         except (TimeoutError, ConnectionError):
             pass
+        finally:
+            self._evictable = None
 
     @property
     def _calling(self) -> str:

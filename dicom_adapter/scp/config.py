@@ -22,9 +22,13 @@ class ScpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=11112, ge=0, le=65535)  # 0 = any free port (tests)
     maximum_associations: int = Field(default=25, ge=1)  # beyond this: transient A-ASSOCIATE-RJ
+    # Connections with no association (A-ASSOCIATE-RQ not yet received, or rejected and lingering) do not
+    # count above; beyond this many the oldest is closed, so idle sockets cannot lock a PACS out.
+    max_pending_connections: int = Field(default=32, ge=1)
+    association_request_timeout: float = Field(default=5.0, gt=0)  # a new connection's wait for its A-ASSOCIATE-RQ
     # Offered in the A-ASSOCIATE-AC; large PDUs mean fewer headers and syscalls per instance.
     max_pdu_length: int = Field(default=4_194_304, ge=4096, le=0xFFFFFFFF)
-    acse_timeout: float = Field(default=30.0, gt=0)  # ARTIM: A-ASSOCIATE-RQ / A-RELEASE-RP wait
+    acse_timeout: float = Field(default=30.0, gt=0)  # ARTIM; the A-ASSOCIATE-RQ wait is the smaller of the two
     dimse_timeout: float = Field(default=60.0, gt=0)  # between PDUs of one DIMSE message
     network_timeout: float = Field(default=300.0, gt=0)  # idle association between messages
     verification_enabled: bool = True  # accept C-ECHO (Verification SOP Class)

@@ -88,7 +88,7 @@ def decode_command(data: bytes) -> Command:
 
 
 def _uid_value(uid: str) -> bytes:
-    raw = uid.encode("ascii")
+    raw = uid.encode("ascii", "replace")  # the request's UID echoed, refused or not: never fail on it
     return raw + b"\0" if len(raw) % 2 else raw  # UI values are padded to even length with NUL
 
 

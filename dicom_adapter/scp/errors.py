@@ -5,8 +5,12 @@ ScpError
 │   └── PduTooLargeError        PDU longer than we allow
 └── StoreError                  one C-STORE failed; the association continues
     ├── OutOfResourcesError     disk full or below the watermark          -> 0xA700
-    ├── DataSetMismatchError    Study/Series/SOP Instance UID missing      -> 0xA900
+    ├── DataSetMismatchError    Study/Series/SOP Instance UID or SOP Class UID missing,
+    │                           or SOP Class UID not the command's          -> 0xA900
     ├── UndecodableDataError    data set cannot be parsed                  -> 0xC000
+    │   └── TruncatedDataSetError  an element runs past the end of the data set -> 0xC001
+    ├── InvalidUidError         a UID the spool relies on breaks PS3.5 9.1 -> 0xC002
+    ├── InstanceMismatchError   SOP Instance UID not the command's         -> 0xC003
     ├── SopClassRefusedError    SOP class not accepted by the called AE    -> 0x0122
     ├── OperationRefusedError   a DIMSE service other than C-STORE/C-ECHO  -> 0x0211
     └── StoreProcessingError    anything else while storing                -> 0x0110
@@ -40,11 +44,24 @@ class OutOfResourcesError(StoreError):
 
 
 class DataSetMismatchError(StoreError):
-    """A required attribute (Study, Series or SOP Instance UID) is missing from the data set."""
+    """A required attribute (Study, Series, SOP Instance or SOP Class UID) is missing from the data set,
+    or its SOP Class UID is not the command's Affected SOP Class UID."""
 
 
 class UndecodableDataError(StoreError):
     """The data set could not be decoded in the negotiated transfer syntax."""
+
+
+class TruncatedDataSetError(UndecodableDataError):
+    """An element's declared length (or an undefined-length sequence) runs past the end of the data set."""
+
+
+class InvalidUidError(StoreError):
+    """The Affected SOP Class / Instance UID, or the data set's Study / Series UID, is not a valid UID."""
+
+
+class InstanceMismatchError(StoreError):
+    """The data set's SOP Instance UID (0008,0018) is not the command's Affected SOP Instance UID."""
 
 
 class StoreProcessingError(StoreError):

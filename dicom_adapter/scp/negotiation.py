@@ -5,7 +5,7 @@
 3. association limit                                      -> transient, provider, local limit exceeded
 4. disk watermark                                         -> transient, provider, temporary congestion
 5. per context: Verification (if enabled), storage SOP classes (allowed / ignored per AE); the first
-   proposed transfer syntax wins, compressed ones included: we store bytes as received.
+   proposed transfer syntax that is a valid UID wins, compressed ones included: we store bytes as received.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pynetdicom.sop_class import _STORAGE_CLASSES
 
 from dicom_adapter.scp.pdu import AcceptedContext, AssociateRequest, ProposedContext
 from dicom_adapter.scp.status import RejectReason, RejectResult, RejectSource
+from dicom_adapter.scp.uids import is_valid_uid
 from dicom_adapter.upper_layer import APPLICATION_CONTEXT, ContextResult
 
 if TYPE_CHECKING:
@@ -52,8 +53,8 @@ class Acceptance:
 
 
 def is_storage(sop_class_uid: str) -> bool:
-    """A storage SOP class: known to pynetdicom, or under the storage UID root (newer classes)."""
-    return sop_class_uid in _STORAGE or sop_class_uid.startswith(_STORAGE_PREFIX)
+    """A storage SOP class: known to pynetdicom, or a valid UID under the storage UID root (newer classes)."""
+    return sop_class_uid in _STORAGE or (sop_class_uid.startswith(_STORAGE_PREFIX) and is_valid_uid(sop_class_uid))
 
 
 def sop_class_accepted(ae: ClaraAeTitle, sop_class_uid: str) -> bool:
@@ -66,11 +67,13 @@ def sop_class_accepted(ae: ClaraAeTitle, sop_class_uid: str) -> bool:
 
 
 def _answer(context: ProposedContext, ae: ClaraAeTitle, verification_enabled: bool) -> AcceptedContext:
-    def accept() -> AcceptedContext:
-        syntax = context.transfer_syntaxes[0]
-        return AcceptedContext(context.context_id, ContextResult.ACCEPTANCE, context.abstract_syntax, syntax)
+    # Only a valid UID goes into the A-ASSOCIATE-AC and the spooled file meta.
+    syntaxes = [syntax for syntax in context.transfer_syntaxes if is_valid_uid(syntax)]
 
-    if not context.transfer_syntaxes:
+    def accept() -> AcceptedContext:
+        return AcceptedContext(context.context_id, ContextResult.ACCEPTANCE, context.abstract_syntax, syntaxes[0])
+
+    if not syntaxes:
         return AcceptedContext(context.context_id, ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED)
     if context.abstract_syntax == VERIFICATION:
         # Disabled verification rejects the context, not the association (Clara rejected the

@@ -24,8 +24,9 @@ from dicom_adapter.scp.completion import (
     PRIVATE_INFORMATION_TAG,
     read_meta,
 )
-from dicom_adapter.scp.elements import top_level_values
-from dicom_adapter.scp.errors import DataSetMismatchError, UndecodableDataError
+from dicom_adapter.scp.elements import ReadAt, check_complete, top_level_scan
+from dicom_adapter.scp.errors import DataSetMismatchError, InstanceMismatchError, InvalidUidError, UndecodableDataError
+from dicom_adapter.scp.uids import loose_uid_problem
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
@@ -71,6 +72,7 @@ class Header:
     sop_instance_uid: str
     sop_class_uid: str
     extra_tags: dict[str, str] = field(default_factory=dict)
+    walked: int = 0  # where the UID walk stopped: the top-level elements before it are whole (check_data_set)
 
 
 def _element(tag: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
@@ -196,9 +198,10 @@ def read_header(head: bytes, complete: bool, transfer_syntax: str, extra: tuple[
 def _fast_header(head: bytes, transfer_syntax: str) -> Header | None:
     """The UIDs by a plain element walk (`elements.py`), or None: then pydicom reads them (and words
     the errors)."""
-    values = top_level_values(head, transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN, _FAST_TAGS, SERIES_INSTANCE_UID)
-    if values is None:
+    scanned = top_level_scan(head, transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN, _FAST_TAGS, SERIES_INSTANCE_UID)
+    if scanned is None:
         return None
+    values, walked = scanned
     uids = {tag: value.decode("ascii", "replace").strip("\0 ") for tag, value in values.items()}
     if not all(uids.get(tag) for tag in _REQUIRED):
         return None
@@ -207,6 +210,44 @@ def _fast_header(head: bytes, transfer_syntax: str) -> Header | None:
         series_instance_uid=uids[SERIES_INSTANCE_UID],
         sop_instance_uid=uids[SOP_INSTANCE_UID],
         sop_class_uid=uids.get(SOP_CLASS_UID, ""),
+        walked=walked,
+    )
+
+
+def check_identity(header: Header, sop_class_uid: str, sop_instance_uid: str) -> None:
+    """The data set is the instance the C-STORE-RQ announced: its SOP Class and SOP Instance UIDs are the
+    command's (whose syntax `storing` checked), and its Study / Series UIDs can name folders.
+
+    Why: the spool file is named after the command's UID; a data set that says otherwise would be filed
+    under another instance's name. The comments name no UID: instance UIDs identify a patient's images.
+    """
+    if not header.sop_class_uid:
+        raise DataSetMismatchError("missing SOP Class UID")
+    if header.sop_class_uid != sop_class_uid:
+        raise DataSetMismatchError("SOP Class UID is not the command's")
+    if header.sop_instance_uid != sop_instance_uid:
+        raise InstanceMismatchError("SOP Instance UID is not the command's")
+    for name, uid in (("Study", header.study_instance_uid), ("Series", header.series_instance_uid)):
+        problem = loose_uid_problem(uid)
+        if problem is not None:
+            raise InvalidUidError(f"{name} Instance UID: {problem}")
+
+
+def check_data_set(head: bytes, size: int, read: ReadAt, transfer_syntax: str, start: int = 0) -> None:
+    """Refuse a data set whose elements do not end exactly at its last byte (`elements.check_complete`):
+    TruncatedDataSetError, or UndecodableDataError for a malformed sequence.
+
+    A deflated data set is not walked: reading its header inflated all of it already, and a stream cut
+    short is refused there; walking the inflated elements would cost a second inflation."""
+    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        return
+    check_complete(
+        head,
+        size,
+        read,
+        implicit=transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN,
+        little_endian=transfer_syntax != EXPLICIT_VR_BIG_ENDIAN,
+        start=start,
     )
 
 

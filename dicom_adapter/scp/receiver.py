@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING
 from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.completion import RECORD_SIZE, encode_record, new_checksum
 from dicom_adapter.scp.errors import OutOfResourcesError, StoreError, StoreProcessingError
-from dicom_adapter.scp.part10 import FileMeta, encode_file_meta, read_header, read_header_file
-from dicom_adapter.spool import safe_name
+from dicom_adapter.scp.part10 import (
+    FileMeta,
+    Header,
+    check_data_set,
+    check_identity,
+    encode_file_meta,
+    read_header,
+    read_header_file,
+)
+from dicom_adapter.spool import instance_file_name
 
 if TYPE_CHECKING:
     from dicom_adapter.spool import Spool
@@ -31,6 +39,9 @@ HEAD_LIMIT = 64 * 1024  # CT/MR headers are 2-10 KB; longer ones fall back to re
 _BATCH = 256 * 1024
 _BATCH_PARTS = 512  # and at most this many fragments per writev (IOV_MAX is 1024 on Linux)
 _WRITEBACK = 256 * 1024  # ask the disk to start writing every this many bytes (see Spool.start_writeback)
+# Checking that the elements fill the data set exactly reads element headers back from the file only past
+# the head; for an instance larger than this (many encapsulated frames: a read per frame), in a thread.
+_WALK_IN_THREAD = 16 * 1024 * 1024
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 
 
@@ -107,9 +118,7 @@ class InstanceReceiver:
             raise self.error
         assert self._fd is not None and self._temp is not None
         try:
-            header = read_header(bytes(self._head), len(self._head) == self.size, self.meta.transfer_syntax, extra)
-            if header is None:
-                header = await asyncio.to_thread(read_header_file, self._temp, extra)
+            header = await self._check(extra)
         except StoreError:
             self.discard()
             raise
@@ -128,7 +137,7 @@ class InstanceReceiver:
         except OSError as exc:
             self.discard()
             raise _store_error(exc, "flushing the spool file") from exc
-        self._final = directory / f"{safe_name(self.meta.sop_instance_uid)}.dcm"
+        self._final = directory / instance_file_name(self.meta.sop_instance_uid)
         return StoredInstance(
             path=self._final,
             called_ae_title=self.meta.called_ae_title,
@@ -144,6 +153,30 @@ class InstanceReceiver:
             received_at=received_at / 1e9,
             extra_tags=header.extra_tags,
         )
+
+    async def _check(self, extra: tuple[int, ...]) -> Header:
+        """The header, once the data set is known whole (no element runs past its end) and names the
+        instance the command named. Raises StoreError."""
+        head = bytes(self._head)
+        syntax = self.meta.transfer_syntax
+        header = read_header(head, len(head) == self.size, syntax, extra)
+        if header is None:
+            assert self._temp is not None
+            header = await asyncio.to_thread(read_header_file, self._temp, extra)
+        if self.size > _WALK_IN_THREAD:
+            await asyncio.to_thread(check_data_set, head, self.size, self._read_at, syntax, header.walked)
+        else:
+            check_data_set(head, self.size, self._read_at, syntax, header.walked)
+        check_identity(header, self.meta.sop_class_uid, self.meta.sop_instance_uid)
+        return header
+
+    def _read_at(self, offset: int, count: int) -> bytes:
+        """Data set bytes back from the spool file (all written by now: commit() emptied the queue)."""
+        assert self._fd is not None
+        try:
+            return os.pread(self._fd, count, self._meta_length + offset)
+        except OSError as exc:
+            raise _store_error(exc, "reading the spool file back") from exc
 
     def place(self) -> None:
         """Rename the committed (durable) file to its final name: after the response, since a crash

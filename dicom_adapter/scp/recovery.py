@@ -24,6 +24,7 @@ from pathlib import Path
 import structlog
 
 from dicom_adapter.scp.completion import Completion, read_completion
+from dicom_adapter.spares import make_private_directory
 
 log = structlog.get_logger()
 
@@ -76,13 +77,13 @@ def _recover_one(path: Path, final_path: FinalPath, recovery: Recovery) -> None:
         final = final_path(completion.called_ae_title, completion.association_id, completion.sop_instance_uid)
         existing = read_completion(final, verify=False) if final.exists() else None
     decision = decide(completion, existing)
-    if decision is Decision.MOVE and final is not None:
-        created = [p for p in (final.parent.parent, final.parent) if not p.exists()]
-        final.parent.mkdir(parents=True, exist_ok=True)
+    if decision is Decision.MOVE and final is not None and completion is not None:
+        created = make_private_directory(final.parent)
         os.replace(path, final)
         recovery.directories.update({final.parent, *(p.parent for p in created)})
         recovery.moved += 1
-        log.info("spool.recovery.moved", path=str(final))
+        # The path names the SOP Instance UID: not at INFO.
+        log.info("spool.recovery.moved", association_id=completion.association_id)
         return
     path.unlink(missing_ok=True)
     if decision is Decision.STALE:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ if TYPE_CHECKING:
     from dicom_adapter.disk import DiskGuard
     from dicom_adapter.models import StoredInstance
     from dicom_adapter.scp.config import ScpSettings
+    from dicom_adapter.scp.connections import Connections
     from dicom_adapter.scp.ports import AeRegistry, AssociationRecord, InstanceSink
     from dicom_adapter.spool import Spool
 
@@ -20,14 +20,18 @@ log = structlog.get_logger()
 
 @dataclass(frozen=True)
 class ScpRuntime:
-    """Settings, ports and storage of one SCP; `active_associations` counts open connections."""
+    """Settings, ports and storage of one SCP; `connections` knows which connections are associations."""
 
     settings: ScpSettings
     registry: AeRegistry
     sink: InstanceSink
     spool: Spool
     disk: DiskGuard
-    active_associations: Callable[[], int]
+    connections: Connections
+
+    def active_associations(self) -> int:
+        """Connections whose A-ASSOCIATE-RQ arrived and that were not rejected (pending ones do not count)."""
+        return self.connections.associations
 
     def report_instance(self, instance: StoredInstance) -> None:
         """Hand a stored instance to the sink. A failing sink must not fail the C-STORE: the file is

@@ -10,6 +10,7 @@ import structlog
 
 from dicom_adapter.disk import DiskGuard
 from dicom_adapter.scp.association import Association
+from dicom_adapter.scp.connections import EVICTED, STOPPING, Connections
 from dicom_adapter.scp.runtime import ScpRuntime
 from dicom_adapter.spool import Spool
 
@@ -37,9 +38,10 @@ class StoreScp:
         self._settings = settings
         self.spool = Spool(storage.resolved_spool_dir(), fsync=storage.fsync, spare_files=storage.spare_files)
         self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
-        self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, lambda: len(self._tasks))
+        self.connections = Connections(settings.max_pending_connections)
+        self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, self.connections)
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[object]] = set()
+        self._tasks: set[asyncio.Task[object]] = set()  # every connection, pending ones included (for stop)
 
     @property
     def bound_port(self) -> int:
@@ -50,7 +52,13 @@ class StoreScp:
 
     @property
     def active_associations(self) -> int:
-        return len(self._tasks)
+        """Connections that sent an A-ASSOCIATE-RQ and were not rejected (what `maximum_associations` limits)."""
+        return self.connections.associations
+
+    @property
+    def pending_connections(self) -> int:
+        """Connections with no association: A-ASSOCIATE-RQ not received yet, or rejected and lingering."""
+        return self.connections.pending
 
     async def start(self) -> None:
         """Prepare the spool (recovering what a crash left in `.incoming/`) and its spare files, then listen.
@@ -64,7 +72,7 @@ class StoreScp:
             self._settings.host,
             self._settings.port,
             limit=_READ_LIMIT,
-            backlog=max(128, self._settings.maximum_associations * 2),
+            backlog=max(128, (self._settings.maximum_associations + self._settings.max_pending_connections) * 2),
         )
         log.info(
             "scp.started",
@@ -79,6 +87,8 @@ class StoreScp:
         if self._server is None:
             return
         self._server.close()
+        for connection in self.connections.take_pending():
+            connection.evict(STOPPING)  # no association to finish: closed at once, not after stop_timeout
         pending = set(self._tasks)
         if pending:
             log.info("scp.stopping", associations=len(pending), timeout=self._settings.stop_timeout)
@@ -95,15 +105,20 @@ class StoreScp:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        association = Association(self._runtime, reader, writer)
         try:
+            evicted = self.connections.opened(association)
+            if evicted is not None:
+                evicted.evict(EVICTED)  # the oldest pending connection: see connections.py for why
             sock = writer.get_extra_info("socket")
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
                 # Responses are one small PDU: with Nagle on, each would wait for a delayed ACK.
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            await Association(self._runtime, reader, writer).run()
+            await association.run()
         except asyncio.CancelledError:
             pass  # stop() aborted it; the association reported itself already
         except Exception:
             log.exception("scp.connection.failed")
         finally:
+            self.connections.closed(association)
             self._tasks.discard(task)

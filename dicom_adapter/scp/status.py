@@ -9,10 +9,13 @@ from enum import IntEnum
 
 from dicom_adapter.scp.errors import (
     DataSetMismatchError,
+    InstanceMismatchError,
+    InvalidUidError,
     OperationRefusedError,
     OutOfResourcesError,
     SopClassRefusedError,
     StoreError,
+    TruncatedDataSetError,
     UndecodableDataError,
 )
 
@@ -26,7 +29,13 @@ class Status(IntEnum):
     UNRECOGNIZED_OPERATION = 0x0211  # PS3.7 C.5.3: command we do not serve on this context
     OUT_OF_RESOURCES = 0xA700  # PS3.4 B.2.3: Refused: Out of Resources
     DATA_SET_DOES_NOT_MATCH_SOP_CLASS = 0xA900  # PS3.4 B.2.3: Error: Data Set does not match SOP Class
-    CANNOT_UNDERSTAND = 0xC000  # PS3.4 B.2.3: Error: Cannot understand (C000-CFFF)
+    # PS3.4 B.2.3 gives C000-CFFF to "Error: Cannot understand" and leaves the low byte to the SCP: one
+    # value per cause, so a sender's log tells them apart even without the Error Comment. (PS3.7 also
+    # allows 0x0117 Invalid SOP Instance, but SCUs print it as an unknown status; every SCU knows Cxxx.)
+    CANNOT_UNDERSTAND = 0xC000  # the data set does not decode in the negotiated transfer syntax
+    DATA_SET_TRUNCATED = 0xC001  # an element's declared length runs past the end of the data set
+    INVALID_UID = 0xC002  # Affected SOP Class/Instance UID (or Study/Series UID) breaks PS3.5 9.1
+    SOP_INSTANCE_UID_MISMATCH = 0xC003  # data set's SOP Instance UID is not the Affected SOP Instance UID
 
 
 class RejectResult(IntEnum):
@@ -80,8 +89,14 @@ def store_status(exc: StoreError) -> Status:
         return Status.OUT_OF_RESOURCES
     if isinstance(exc, DataSetMismatchError):
         return Status.DATA_SET_DOES_NOT_MATCH_SOP_CLASS
+    if isinstance(exc, TruncatedDataSetError):
+        return Status.DATA_SET_TRUNCATED
     if isinstance(exc, UndecodableDataError):
         return Status.CANNOT_UNDERSTAND
+    if isinstance(exc, InvalidUidError):
+        return Status.INVALID_UID
+    if isinstance(exc, InstanceMismatchError):
+        return Status.SOP_INSTANCE_UID_MISMATCH
     if isinstance(exc, SopClassRefusedError):
         return Status.SOP_CLASS_NOT_SUPPORTED
     if isinstance(exc, OperationRefusedError):

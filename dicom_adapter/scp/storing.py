@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING
 import structlog
 
 from dicom_adapter.scp.errors import (
+    InvalidUidError,
     OperationRefusedError,
     OutOfResourcesError,
     SopClassRefusedError,
     StoreError,
-    UndecodableDataError,
 )
 from dicom_adapter.scp.negotiation import sop_class_accepted
 from dicom_adapter.scp.part10 import FileMeta, parse_tag
 from dicom_adapter.scp.receiver import InstanceReceiver
+from dicom_adapter.scp.uids import uid_problem
 
 if TYPE_CHECKING:
     from dicom_adapter.models import ClaraAeTitle, StoredInstance
@@ -140,10 +141,18 @@ class Storing:
 
 
 def _refusal(runtime: ScpRuntime, ae: ClaraAeTitle, sop_class: str, command: Command) -> StoreError | None:
+    # The UIDs first: the instance UID names the spool file (spool.instance_file_name), and a UID that
+    # breaks PS3.5 9.1 is refused as such, not as an unsupported class.
+    problem = uid_problem(sop_class)
+    if problem is not None:
+        return InvalidUidError(f"Affected SOP Class UID: {problem}")
+    if not command.affected_sop_instance_uid:
+        return InvalidUidError("C-STORE-RQ lacks Affected SOP Instance UID")
+    problem = uid_problem(command.affected_sop_instance_uid)
+    if problem is not None:
+        return InvalidUidError(f"Affected SOP Instance UID: {problem}")
     if not sop_class_accepted(ae, sop_class):
         return SopClassRefusedError(f"SOP class {sop_class} not accepted by {ae.ae_title}")
-    if not command.affected_sop_instance_uid:
-        return UndecodableDataError("C-STORE-RQ lacks Affected SOP Instance UID")
     if not runtime.disk.has_room():
         return OutOfResourcesError("free disk space below the watermark")
     return None

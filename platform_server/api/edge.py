@@ -23,6 +23,13 @@ T = TypeVar("T")
 Handler = Callable[..., Awaitable[Any]]
 StreamHandler = Callable[..., AsyncIterator[Any]]
 INTERNAL = -1
+# What one error may put into a response header or a log line. Messages quote what the client sent (a
+# name, a key): without a bound a 4 MB name came back in the header and went into the log.
+MAX_MESSAGE_CHARS = 2000
+
+
+def _brief(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_CHARS else f"{text[:MAX_MESSAGE_CHARS]}... [{len(text)} characters]"
 
 
 def ok() -> Any:
@@ -31,8 +38,9 @@ def ok() -> Any:
 
 def failed(exc: BaseException) -> Any:
     if isinstance(exc, PlatformServerError):
-        return common_pb2.ResponseHeader(code=exc.code, messages=str(exc).splitlines() or [type(exc).__name__])
-    return common_pb2.ResponseHeader(code=INTERNAL, messages=[f"internal error: {type(exc).__name__}: {exc}"])
+        messages = [_brief(line) for line in str(exc).splitlines()[:200]]
+        return common_pb2.ResponseHeader(code=exc.code, messages=messages or [type(exc).__name__])
+    return common_pb2.ResponseHeader(code=INTERNAL, messages=[_brief(f"internal error: {type(exc).__name__}: {exc}")])
 
 
 def identifier(value: str | None) -> Any:
@@ -45,7 +53,8 @@ def timestamp(unix: float | None) -> Any:
 
 def _report(rpc: str, exc: Exception) -> None:
     if isinstance(exc, PlatformServerError):
-        log.info("api.request.refused", rpc=rpc, code=exc.code, error=str(exc).splitlines()[0] if str(exc) else "")
+        text = str(exc)
+        log.info("api.request.refused", rpc=rpc, code=exc.code, error=_brief(text.splitlines()[0]) if text else "")
     else:
         log.exception("api.request.failed", rpc=rpc)
 

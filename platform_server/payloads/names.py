@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from openclara.payload_names import length_problem
 from platform_server.errors import InvalidArgument
 
 
 def check(name: str) -> PurePosixPath:
-    """Validate a client-supplied file name; raise InvalidArgument with the reason when it is unsafe."""
+    """Validate a client-supplied file name; raise InvalidArgument with the reason when it is unsafe.
+
+    Lengths are checked first, before anything else looks at the name or the disk: every later message
+    quotes the name, which is then known to be short.
+    """
     if not name:
         raise InvalidArgument("file name is empty: give a path relative to the payload, e.g. 'study/1.dcm'")
+    problem = length_problem(name)
+    if problem is not None:
+        raise InvalidArgument(problem)
     if "\x00" in name:
         raise InvalidArgument(f"file name {name!r} contains a NUL character")
     if name.startswith("/") or name.startswith("\\") or (len(name) > 1 and name[1] == ":"):

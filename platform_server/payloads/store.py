@@ -112,6 +112,7 @@ class PayloadStore:
 
     async def upload(self, payload_id: str, name: str, chunks: AsyncIterable[bytes]) -> FileDetails:
         """Write streamed chunks to a temp file, fsync, then rename over `name` (a retry replaces it)."""
+        names.check(name)  # before anything else: a hostile name costs no database or file-system work
         payload = await self._writable(payload_id)
         base = self._upload_base(payload)
         target = names.inside(base, name)

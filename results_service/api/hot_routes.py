@@ -24,17 +24,17 @@ from urllib.parse import parse_qs
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from openclara.http_guards import replay
 from results_service.api import problems
-from results_service.api.body_limit import replay
 from results_service.api.schemas import RegisterRequest, task_json
 from results_service.errors import ResultsError
-from results_service.models import AGENT_NAME
+from results_service.models import AGENT_NAME, MAX_LIMIT
 from results_service.queue import TaskQueue
 
 PREFIX = "/api/tasks/"
 # Same bounds as `Size` in routes_tasks.py; other spellings (signs, blanks, huge numbers) fall through.
 _SIZE = re.compile(r"^[0-9]{1,4}$")
-_MAX_SIZE = 1000
+_MAX_SIZE = MAX_LIMIT
 _DEFAULT_SIZE = 10
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -42,9 +42,14 @@ Handler = Callable[[TaskQueue, str, Scope, Receive, Send], Awaitable[None]]
 
 
 class _FallThrough(Exception):
-    """The request is not the plain case: let FastAPI answer it (with the body read so far)."""
+    """The request is not the plain case: let FastAPI answer it, with the body when it was read already.
 
-    def __init__(self, body: bytes = b"") -> None:
+    `body` is None when nothing was read. An empty body that was read must still be replayed: the request
+    message is gone from the connection, and FastAPI would wait for it until the client gave up (a
+    `Content-Length: 0` register never got an answer, issue #11).
+    """
+
+    def __init__(self, body: bytes | None = None) -> None:
         super().__init__("fall through to FastAPI")
         self.body = body
 
@@ -69,7 +74,7 @@ class HotRoutes:
         try:
             await handler(queue, argument, scope, receive, send)
         except _FallThrough as fall:
-            await self.app(scope, replay(fall.body, receive) if fall.body else receive, send)
+            await self.app(scope, receive if fall.body is None else replay(fall.body, receive), send)
 
     def _match(self, scope: Scope) -> tuple[Handler, str, TaskQueue] | None:
         if scope["type"] != "http" or scope.get("root_path") or not scope["path"].startswith(PREFIX):

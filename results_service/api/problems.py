@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -11,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from openclara.http_guards import problem_response
 from results_service.errors import (
-    BodyTooLarge,
     InvalidRequest,
     PayloadGone,
     ResultsError,
@@ -30,12 +31,30 @@ _STATUS: dict[type[ResultsError], HTTPStatus] = {
     TaskNotFound: HTTPStatus.NOT_FOUND,
     TransitionRejected: HTTPStatus.CONFLICT,
     PayloadGone: HTTPStatus.CONFLICT,
-    BodyTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     StoreUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
+# The problems the task routes answer, declared in the OpenAPI document (the guards add 413 and 421).
+_VALIDATION = problem_response("Wrong types or missing fields: `detail` lists each, `errors[]` has loc/msg")
+_VALIDATION["content"][PROBLEM_JSON]["schema"]["properties"]["errors"] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "properties": {"loc": {"type": "array", "items": {"type": "string"}}, "msg": {"type": "string"}},
+    },
+}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: problem_response("Bad agent name, unknown state, or a body that is empty or not JSON"),
+    404: problem_response("No such task"),
+    409: problem_response("Wrong state for this change, stale lease, or payload deleted by cleanup"),
+    422: _VALIDATION,
+    503: problem_response("The database is unavailable"),
+}
 
-def problem(status: HTTPStatus, detail: str, instance: str, **extra: Any) -> JSONResponse:
+
+def problem(
+    status: HTTPStatus, detail: str, instance: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": status.phrase,
@@ -44,7 +63,7 @@ def problem(status: HTTPStatus, detail: str, instance: str, **extra: Any) -> JSO
         "instance": instance,
         **extra,
     }
-    return JSONResponse(body, status_code=status.value, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status.value, media_type=PROBLEM_JSON, headers=headers)
 
 
 def for_results_error(exc: ResultsError, path: str) -> JSONResponse:
@@ -75,6 +94,13 @@ def _describe(error: dict[str, Any]) -> str:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
+    if any(error.get("type") == "missing" and tuple(error.get("loc", ())) == ("body",) for error in errors):
+        # An empty body is not JSON either: the same 400 as a body that does not parse.
+        return problem(
+            HTTPStatus.BAD_REQUEST,
+            "request body is empty: send a JSON document (Content-Type: application/json)",
+            request.url.path,
+        )
     if any(error.get("type") == "json_invalid" for error in errors):
         ctx = errors[0].get("ctx", {}) or {}
         return problem(
@@ -99,7 +125,8 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc.detail, str) and exc.detail != status.phrase
         else (f"no route for {request.method} {request.url.path}" if status is HTTPStatus.NOT_FOUND else status.phrase)
     )
-    return problem(status, detail, request.url.path)
+    # Starlette's 405 carries the Allow header (RFC 9110 requires it): keep it.
+    return problem(status, detail, request.url.path, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
+from openclara.http_guards import problem_response
 from results_service.api.problems import problem
 from results_service.errors import StoreUnavailable
 from results_service.metrics import CONTENT_TYPE
@@ -20,7 +21,11 @@ async def live() -> JSONResponse:
     return JSONResponse({"status": "live"})
 
 
-@router.get("/health/ready", summary="The service can take requests (database reachable)")
+@router.get(
+    "/health/ready",
+    summary="The service can take requests (database reachable)",
+    responses={503: problem_response("Starting up, or the database is unavailable")},
+)
 async def ready(request: Request) -> JSONResponse:
     queue: TaskQueue | None = getattr(request.app.state, "queue", None)
     if queue is None:
@@ -32,7 +37,7 @@ async def ready(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", summary="Prometheus metrics")
+@router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
 async def metrics(request: Request) -> Response:
     queue: TaskQueue = request.app.state.queue
     await queue.refresh_metrics()

@@ -7,20 +7,22 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from results_service.api.problems import RESPONSES
 from results_service.api.schemas import FailureRequest, RegisterRequest, TaskOut, task_json
 from results_service.errors import InvalidRequest
-from results_service.models import TaskFilter, TaskState
+from results_service.models import AGENT_NAME, AGENT_RULE, MAX_LIMIT, MAX_OFFSET, TaskFilter, TaskState
 from results_service.queue import TaskQueue, check_agent
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], responses=RESPONSES)
 
 LeaseQuery = Annotated[
     str | None,
     Query(alias="leaseId", description="Optional: the leaseId from the lease; a stale lease is rejected with 409."),
 ]
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
-Size = Annotated[int, Query(ge=1, le=1000, description="How many tasks to lease at most")]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")]
+# Bounded because SQLite integers are 64-bit: 2^63 as an OFFSET was a 500 (issue #11).
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"Tasks to skip, 0-{MAX_OFFSET}")]
+Size = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many tasks to lease at most")]
 
 
 def _queue(request: Request) -> TaskQueue:
@@ -28,7 +30,13 @@ def _queue(request: Request) -> TaskQueue:
     return queue
 
 
-async def _agent(agent: Annotated[str, Path(description="Agent name, e.g. ClaraSCU")]) -> str:
+# The pattern is documented, not enforced by FastAPI: `check_agent` answers 400 with the rule in words.
+AgentPath = Path(
+    description=f"Agent name, e.g. ClaraSCU: {AGENT_RULE}", json_schema_extra={"pattern": AGENT_NAME.pattern}
+)
+
+
+async def _agent(agent: Annotated[str, AgentPath]) -> str:
     """Checked before the body, so a bad agent name is reported even when the body is also wrong."""
     return check_agent(agent)
 
@@ -47,6 +55,7 @@ def _state(text: str) -> TaskState:
     "/register/{agent}",
     status_code=201,
     response_model=TaskOut,
+    responses={200: {"model": TaskOut, "description": "The same registration again: the existing task"}},
     summary="Register results for an agent",
     description="201 with the new Pending task. Registering the same (agent, jobId, parameters, uris) again "
     "returns the existing task with 200, so a retried operator never duplicates an export.",
@@ -59,7 +68,7 @@ async def register(agent: Agent, body: RegisterRequest, request: Request) -> JSO
 @router.get("", response_model=list[TaskOut], summary="List tasks with filters and paging (no lease)")
 async def list_tasks(
     request: Request,
-    agent: str | None = None,
+    agent: Annotated[str | None, Query(json_schema_extra={"pattern": AGENT_NAME.pattern})] = None,
     state: str | None = None,
     job_id: Annotated[str | None, Query(alias="jobId")] = None,
     limit: Limit = 100,

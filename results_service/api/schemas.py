@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
+from openclara.payload_names import length_problem
 from results_service.models import Registration, Task, TaskState
 
 
@@ -48,7 +49,12 @@ class RegisterRequest(BaseModel):
     @field_validator("uris")
     @classmethod
     def _relative(cls, uris: list[str]) -> list[str]:
-        for uri in uris:
+        for number, uri in enumerate(uris, start=1):
+            # The platform's limits, checked here too: a task the platform can never serve is refused now,
+            # not failed later by the agent's download (and the message does not repeat a huge uri).
+            problem = length_problem(uri)
+            if problem is not None:
+                raise ValueError(f"uri {number}: {problem}")
             normal = posixpath.normpath(uri) if uri else ""
             if not uri or uri.startswith("/") or normal == ".." or normal.startswith("../"):
                 raise ValueError(f"uri {uri!r} must be a non-empty path relative to the payload, without '..'")

@@ -155,3 +155,14 @@ def test_a_full_disk_at_start_shortens_the_pool_instead_of_failing(tmp_path, mon
     monkeypatch.setattr(os, "open", open_until_full)
     pool.fill()  # logs spool.spare.failed, does not raise
     assert 90 <= len(pool) < 300 and len(list(tmp_path.iterdir())) == len(pool)
+
+
+def test_spares_are_0600_and_adopted_ones_are_tightened(tmp_path):
+    """Data sets (PHI) stream into spare files: only the adapter's user may read them."""
+    old = tmp_path / "old.part"
+    old.touch()
+    old.chmod(0o644)  # as an earlier release made them
+    pool = _pool(tmp_path, 70)
+    assert pool.adopt() == 1
+    pool.fill()
+    assert {p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {0o600}

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
 from dicom_adapter.scp.receiver import InstanceReceiver
-from dicom_adapter.spool import Spool, safe_name
+from dicom_adapter.spool import Spool, instance_file_name, safe_name
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 
@@ -135,3 +136,27 @@ def test_scan_reads_a_deflated_instance_from_its_meta_and_first_bytes(tmp_path):
         "SCU",
     )
     assert instance.calling_host == "127.0.0.1"
+
+
+def test_instance_file_names_never_collide():
+    """A valid UID is its own file name; anything else (files of earlier releases) a hash of it."""
+    assert instance_file_name("1.2.3") == "1.2.3.dcm"
+    names = {instance_file_name(uid) for uid in ("X/9", "X_9", "1.02", "1.2.3", "1.2.3.")}
+    assert len(names) == 5
+    assert all(len(instance_file_name(uid)) < 80 for uid in ("1." + "2" * 300, "../../x"))
+    assert instance_file_name("../../x").startswith("_") and "/" not in instance_file_name("../../x")
+
+
+def test_spool_directories_are_0700_and_files_0600_whatever_the_umask(tmp_path):
+    previous = os.umask(0)
+    try:
+        spool = Spool(tmp_path / "home" / "spool")
+        spool.prepare()
+        spool.spares.fill()
+        _, path = _write(spool, called="CLARA", association="a1")
+    finally:
+        os.umask(previous)
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "home").rglob("*")}
+    assert {m for p, m in modes.items() if p.is_dir()} == {0o700}
+    assert {m for p, m in modes.items() if p.is_file()} == {0o600}
+    assert path in modes and len([p for p in modes if p.is_file()]) > 1  # spares too

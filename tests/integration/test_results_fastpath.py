@@ -25,7 +25,7 @@ STACKS = {
 def _request(method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
     data = json.dumps(body).encode() if body is not None else b""
     head = (
-        f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
 

@@ -62,6 +62,7 @@ def settings(tmp_path: Path) -> ResultsSettings:
             "retry": {"max_retries": 2, "backoff_base_seconds": 10, "backoff_max_seconds": 15},
             "cleanup": {"enabled": True, "retainDataForMinutes": 1, "interval_seconds": 3600},
             "max_body_bytes": 4096,
+            "allowed_hosts": ["results"],  # the test client's base URL
         }
     )
 

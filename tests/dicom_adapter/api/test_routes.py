@@ -11,7 +11,7 @@ from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import DestinationAeTitle, JobPriority, Payload, PayloadState
 from dicom_adapter.registry import AeRegistry
 from dicom_adapter.scp.ports import AssociationRecord
-from dicom_adapter.settings import PlatformSettings
+from dicom_adapter.settings import ApiSettings, PlatformSettings
 from dicom_adapter.submitter import PayloadSubmitter
 from tests.dicom_adapter.fakes import FakePlatform, FakeSpool, make_instance
 
@@ -48,7 +48,7 @@ async def env(tmp_path: Path):
         echo=fake_echo,
         pipelines=Pipelines(),
     )
-    transport = httpx.ASGITransport(app=create_app(deps))
+    transport = httpx.ASGITransport(app=create_app(deps, ApiSettings(allowed_hosts=["adapter"])))
     async with httpx.AsyncClient(transport=transport, base_url="http://adapter") as client:
         yield client, registry, deps
     await db.stop()

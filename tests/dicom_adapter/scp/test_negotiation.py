@@ -116,3 +116,13 @@ def test_is_storage_knows_new_classes_under_the_storage_root():
 def test_context_without_transfer_syntax_is_refused():
     result = _negotiate(contexts=[(1, raw.CT_IMAGE_STORAGE, [])])
     assert result.contexts[0].result == ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED
+
+
+def test_only_valid_uids_are_accepted_as_transfer_syntax_or_new_storage_class():
+    """What the A-ASSOCIATE-AC echoes and the spooled file meta records must be a UID (PS3.5 9.1)."""
+    result = _negotiate(contexts=[(1, raw.CT_IMAGE_STORAGE, ["1.2.840.10008.1.2.\u00e4", raw.EXPLICIT_VR_LE])])
+    assert result.accepted()[1].transfer_syntax == raw.EXPLICIT_VR_LE
+    result = _negotiate(contexts=[(1, raw.CT_IMAGE_STORAGE, ["1.2/3"])])
+    assert result.contexts[0].result == ContextResult.TRANSFER_SYNTAXES_NOT_SUPPORTED
+    assert not is_storage("1.2.840.10008.5.1.4.1.1.2/../x")
+    assert not is_storage("1.2.840.10008.5.1.4.1.1.02")

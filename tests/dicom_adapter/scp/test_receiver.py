@@ -11,7 +11,7 @@ import xxhash
 
 from dicom_adapter.scp import receiver as receiver_module
 from dicom_adapter.scp.completion import read_completion
-from dicom_adapter.scp.errors import OutOfResourcesError
+from dicom_adapter.scp.errors import InstanceMismatchError, OutOfResourcesError, TruncatedDataSetError
 from dicom_adapter.scp.part10 import FileMeta
 from dicom_adapter.scp.receiver import InstanceReceiver
 from dicom_adapter.spool import Spool
@@ -82,3 +82,33 @@ def test_a_failed_write_is_reported_at_commit_with_its_reason(tmp_path, monkeypa
         _commit(spool, receiver)
     assert receiver.size == len(data)
     assert temp is not None and not temp.exists()  # the partial file is gone
+
+
+def test_a_truncated_data_set_is_refused_before_the_flush_and_its_file_removed(tmp_path):
+    spool, receiver, data = _receiver(tmp_path)
+    receiver.write(data[:-5120])
+    temp = receiver._temp
+    with pytest.raises(TruncatedDataSetError, match=r"element \(7FE0,0010\) is 5120 bytes longer"):
+        _commit(spool, receiver)
+    assert temp is not None and not temp.exists()
+    assert list(tmp_path.rglob("*.dcm")) == []
+
+
+def test_a_data_set_naming_another_instance_is_refused(tmp_path):
+    spool, receiver, _ = _receiver(tmp_path)
+    receiver.write(encode(make_ct(size=256)))  # another SOP Instance UID than the meta's (the command's)
+    with pytest.raises(InstanceMismatchError):
+        _commit(spool, receiver)
+    assert list(tmp_path.rglob("*.dcm")) == []
+
+
+def test_a_long_header_is_checked_from_the_file(tmp_path):
+    """More than the 64 KB kept in memory before the UIDs: the header and the structure come from the file."""
+    spool, receiver, _ = _receiver(tmp_path)
+    ds = make_ct(size=256, sop=receiver.meta.sop_instance_uid)
+    ds.add_new(0x00090010, "LO", "PROBE")
+    ds.add_new(0x00091001, "OB", bytes(100_000))  # group 0009: before the Study UID
+    data = encode(ds)
+    for offset in range(0, len(data), 16372):
+        receiver.write(data[offset : offset + 16372])
+    assert _commit(spool, receiver).path.read_bytes().endswith(data)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import zlib
 
+import pytest
 import xxhash
 
 from dicom_adapter.scp.completion import RECORD_SIZE, Completion, encode_record, read_completion
@@ -145,3 +146,17 @@ def test_a_complete_file_recovery_cannot_move_is_kept_for_the_next_start(tmp_pat
     monkeypatch.undo()
     assert Spool(tmp_path).prepare() == 0  # the next start moves it
     assert [p.name for p in Spool(tmp_path).files()] == [f"{ds.SOPInstanceUID}.dcm"]
+
+
+@pytest.mark.filterwarnings("ignore:(Invalid value|The value length .*) for VR UI:UserWarning")
+def test_a_file_of_an_earlier_release_with_an_invalid_uid_is_recovered_under_a_hashed_name(tmp_path):
+    """Before UIDs were checked, a 300-character UID left an acknowledged file stuck in .incoming/
+    (its name too long to rename to); two UIDs differing in '/' and '_' shared one name."""
+    spool = Spool(tmp_path)
+    uids = ("1.2." + "3" * 296, "9/9", "9_9")
+    for n, uid in enumerate(uids):
+        incoming_file(spool, name=f"{n}.part", sop=uid)
+    assert spool.prepare() == 0
+    files = list(spool.files())
+    assert len(files) == 3 and all(p.name.startswith("_") and len(p.name) < 80 for p in files)
+    assert not [p for p in spool.incoming.iterdir() if p.stat().st_size]

@@ -75,3 +75,22 @@ async def test_a_failing_sink_does_not_fail_the_store(tmp_path):
     finally:
         await scp.stop()
     assert len(list(tmp_path.rglob("*.dcm"))) == 1
+
+
+async def test_stop_closes_pending_connections_at_once(tmp_path):
+    """Connections that never sent an A-ASSOCIATE-RQ have nothing to finish: stop() does not wait for them."""
+    async with running_scp(tmp_path / "spool") as scp:
+        idle = [await raw.connect(scp.port) for _ in range(3)]
+        async with asyncio.timeout(5):
+            while scp.scp.pending_connections < 3:
+                await asyncio.sleep(0.01)
+        assert scp.scp.active_associations == 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await scp.scp.stop()
+        assert loop.time() - started < 1.0  # stop_timeout is 30 s
+        records = await scp.sink.wait_records(3)
+        for reader, writer in idle:
+            assert (await reader.read())[:1] == b"\x07"  # A-ABORT, then closed
+            writer.close()
+    assert {r.outcome for r in records} == {"aborted: server stopping"}
