@@ -16,6 +16,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from dicom_adapter.settings import AdapterSettings
+from openclara.auth.credentials import ENV_FILE
 from openclara.settings import load_settings
 from platform_server.settings import PlatformSettings
 from results_service.settings import ResultsSettings
@@ -68,3 +69,13 @@ def test_deploy_env_names_were_found() -> None:
     assert image <= _env_names()
     # Where _env_names looks: a moved chart would silently find nothing there.
     assert len(list(TEMPLATES.glob("*.yaml"))) >= 10
+
+
+def test_deploy_sets_no_other_clara_variable_than_those_openclara_reads() -> None:
+    """Besides the services' settings, the chart's pods get CLARA_HOME (openclara.paths) and CLARA_CREDENTIALS
+    (openclara.auth.credentials: the mounted Secret's file)."""
+    others = set()
+    for template in sorted(TEMPLATES.iterdir()):
+        others |= set(re.findall(r"name: (CLARA_[A-Z0-9_]+)", template.read_text()))
+    others = {name for name in others if not name.startswith(tuple(SERVICES))}
+    assert others == {"CLARA_HOME", ENV_FILE}

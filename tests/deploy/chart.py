@@ -8,6 +8,7 @@ PyPI): a missing helm fails the tests, it never skips them.
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,13 @@ COMPONENTS = ("platform", "results", "dicom-adapter")
 CONFIG_FILES = {"platform": "platform-server.yaml", "results": "results-service.yaml",
                 "dicom-adapter": "dicom-adapter.yaml"}
 
+# The stack's credentials file: a Secret of the chart's, or the user's (auth.existingSecret).
+CREDENTIALS_SECRET = f"{FULLNAME}-credentials"
+EXISTING_SECRET = "site-openclara-tokens"
+API_KEYS = [{"name": "ci", "role": "operator", "sha256": "ab" * 32},
+            {"name": "viewer", "role": "read-only", "sha256": "0123456789ABCDEF" * 4}]
+TRUSTED_CLIENTS = [{"network": "10.42.7.0/24", "role": "admin"}]
+
 # Named sets of values: helm arguments after the chart.
 SCENARIOS: dict[str, tuple[str, ...]] = {
     "default": (),
@@ -46,6 +54,10 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "--set", "keepVolumesOnUninstall=false",
         "--set", "image.tag=dev",
         "--set", "platform.gpus=0",
+        "--set", "auth.enabled=false",
+        "--set", f"auth.existingSecret={EXISTING_SECRET}",
+        "--set-json", f"auth.apiKeys={json.dumps(API_KEYS)}",
+        "--set-json", f"auth.trustedClients={json.dumps(TRUSTED_CLIENTS)}",
     ),
 }
 
@@ -108,3 +120,23 @@ def pod_spec(manifests: Manifests, component: str) -> dict[str, Any]:
 def values() -> dict[str, Any]:
     data: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
     return data
+
+
+def render_notes(scenario: str, tmp_path: Path) -> str:
+    """NOTES.txt as `helm install` prints it for a scenario.
+
+    `helm template` does not render NOTES.txt (and `helm install --dry-run` needs a cluster), so a copy of
+    the chart, under tmp_path, carries the notes as a ConfigMap's data.
+    """
+    chart = tmp_path / "openclara"
+    shutil.copytree(CHART, chart)
+    templates = chart / "templates"
+    source = (templates / "NOTES.txt").read_text()
+    (templates / "NOTES.txt").unlink()
+    (templates / "_notes.tpl").write_text('{{- define "test.notes" -}}\n' + source + "{{- end }}\n")
+    (templates / "notes.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+                                          'data:\n  notes: {{ include "test.notes" . | quote }}\n')
+    out = helm("template", RELEASE, str(chart), "--namespace", NAMESPACE, "--show-only", "templates/notes.yaml",
+               *SCENARIOS[scenario]).stdout
+    text: str = yaml.safe_load(out)["data"]["notes"]
+    return text

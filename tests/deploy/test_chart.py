@@ -48,7 +48,7 @@ def test_chart_renders_every_object_once() -> None:
         "Deployment/dicom-adapter", "Deployment/platform", "Deployment/results",
         "PersistentVolumeClaim/dicom-adapter-data", "PersistentVolumeClaim/platform-data",
         "PersistentVolumeClaim/results-data", "PersistentVolumeClaim/shared",
-        "Role/platform", "RoleBinding/platform",
+        "Role/platform", "RoleBinding/platform", "Secret/credentials",
         "Service/dicom", "Service/dicom-api", "Service/platform", "Service/results",
         "ServiceAccount/platform",
     ]
@@ -124,10 +124,14 @@ def test_existing_claims_are_used_instead_of_new_ones() -> None:
                       "results": {"data": "results-db"}, "dicom-adapter": {"data": "adapter-db"}}
 
 
-def test_volumes_survive_uninstall_unless_asked() -> None:
+def test_volumes_and_tokens_survive_uninstall_unless_asked() -> None:
+    """The credentials Secret is kept with the volumes: a reinstall of the same release keeps its tokens."""
     kept = {p["metadata"].get("annotations", {}).get("helm.sh/resource-policy")
-            for p in render("default").of_kind("PersistentVolumeClaim")}
+            for p in render("default").of_kind("PersistentVolumeClaim") + render("default").of_kind("Secret")}
     assert kept == {"keep"}
+    dropped = helm("template", "clara", str(CHART), "--set", "keepVolumesOnUninstall=false",
+                   "--show-only", "templates/credentials-secret.yaml").stdout
+    assert "helm.sh/resource-policy" not in dropped
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

@@ -1,13 +1,11 @@
 """The configuration files the chart renders load with the services' own settings classes, and fit the pods.
 
 Each service reads its file from a ConfigMap (`<service> serve -f /config/<service>.yaml`); the image's
-CLARA_* variables apply on top, as in the container.
+CLARA_* variables apply on top, as in the container (the container_env fixture, conftest.py).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,7 +23,6 @@ from tests.deploy.chart import (
     CONFIG_FILES,
     FULLNAME,
     NAMESPACE,
-    ROOT,
     SCENARIOS,
     Manifests,
     helm,
@@ -38,17 +35,6 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "results": ResultsSettings,
     "dicom-adapter": AdapterSettings,
 }
-
-
-@pytest.fixture
-def container_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """The environment of the image (Dockerfile ENV) and nothing of the test run's own CLARA_* variables."""
-    for name in list(os.environ):
-        if name.startswith("CLARA_"):
-            monkeypatch.delenv(name)
-    for name, value in re.findall(r"\b(CLARA_[A-Z0-9_]+)=(\S+)", (ROOT / "Dockerfile").read_text()):
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CLARA_HOME", str(tmp_path / "home"))
 
 
 def _load(manifests: Manifests, component: str, tmp_path: Path) -> Any:
@@ -215,3 +201,14 @@ def test_local_executor_runs_operators_next_to_the_platform(tmp_path: Path) -> N
     assert settings.executor.kind == "local"
     assert settings.executor.kubernetes.volumes == []
     assert settings.payloads_dir == Path("/var/lib/openclara/platform/payloads")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_rest_services_accept_the_host_names_of_their_services(scenario: str, tmp_path: Path) -> None:
+    """The REST services refuse unknown Host headers (421): in the cluster they are called by Service name."""
+    manifests = render(scenario)
+    results = _load(manifests, "results", tmp_path)
+    adapter = _load(manifests, "dicom-adapter", tmp_path)
+    for settings, service in ((results, f"{FULLNAME}-results"), (adapter.api, f"{FULLNAME}-dicom-api")):
+        assert {service, f"{service}.{NAMESPACE}", f"{service}.{NAMESPACE}.svc",
+                f"{service}.{NAMESPACE}.svc.cluster.local"} <= set(settings.allowed_hosts)

@@ -71,8 +71,16 @@ def test_values_schema_closes_every_section_of_the_chart() -> None:
     ("image: {tag: 1.0}", "tag"),
     ("sharedVolume: {size: 100GB}", "size"),
     ("imagePullSecrets: [{name: regcred}]", "imagePullSecrets"),
+    (f"auth: {{apiKeys: [{{name: ci, role: superuser, sha256: {'a' * 64}}}]}}", "role"),
+    (f"auth: {{apiKeys: [{{name: ci, role: operator, sha256: {'g' * 64}}}]}}", "sha256"),
+    ("auth: {apiKeys: [{name: ci, role: operator, sha256: my-secret-token}]}", "sha256"),
+    ("auth: {trustedClients: [{network: 10.0.0.0/8}]}", "role"),
+    ("auth: {trustedClients: [{network: 10.0.0.0/8, role: readonly}]}", "role"),
+    ("auth: {existingSecret: My_Secret}", "existingSecret"),
+    ("auth: {enable: false}", "enable"),
 ], ids=["typo", "enum", "operators-typo", "toleration-typo", "service-type", "unquoted-tag", "quantity",
-        "secret-shape"])
+        "secret-shape", "api-key-role", "api-key-not-hex", "api-key-token-not-digest", "trusted-without-role",
+        "trusted-role", "existing-secret-name", "auth-typo"])
 def test_helm_refuses_values_the_schema_does_not_allow(values_yaml: str, complaint: str, tmp_path: Path) -> None:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(values_yaml)

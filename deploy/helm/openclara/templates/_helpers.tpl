@@ -3,7 +3,8 @@ Names, labels and the three services' configuration files.
 
 Fixed paths inside every pod: the component's own volume at /var/lib/openclara (CLARA_HOME, also the
 image user's home), the shared ReadWriteMany volume at /var/lib/openclara-shared (platform only), the
-rendered configuration file under /config, and an emptyDir at /tmp (the root file system is read-only).
+rendered configuration file under /config, the stack's credentials file under /var/run/secrets/openclara
+(CLARA_CREDENTIALS), and an emptyDir at /tmp (the root file system is read-only).
 */}}
 
 {{- define "openclara.name" -}}
@@ -66,6 +67,67 @@ http://{{ include "openclara.resultsHost" . }}:{{ .Values.results.service.port }
 {{- else }}
 {{- default "default" .Values.platform.serviceAccount.name }}
 {{- end }}
+{{- end }}
+
+{{/*
+The stack's API tokens (docs/security.md): one credentials file (tokens admin, services, operators) that
+every service reads, from a Secret mounted read-only into the three pods; CLARA_CREDENTIALS names it.
+*/}}
+{{- define "openclara.credentialsSecret" -}}
+{{- .Values.auth.existingSecret | default (printf "%s-credentials" (include "openclara.fullname" .)) }}
+{{- end }}
+{{- define "openclara.credentialsKey" -}}credentials.yaml{{- end }}
+{{- define "openclara.credentialsDir" -}}/var/run/secrets/openclara{{- end }}
+
+{{/* A new credentials file: random tokens (sprig's randAlphaNum reads crypto/rand), as openclara.auth.credentials writes them. */}}
+{{- define "openclara.newCredentials" -}}
+# openclara API credentials of release {{ .Release.Name }}, generated at install and kept by helm upgrade.
+# Keep secret: each token is a bearer token with a role (docs/security.md).
+tokens:
+  - {name: admin, role: admin, token: {{ randAlphaNum 48 }}}
+  - {name: services, role: operator, token: {{ randAlphaNum 48 }}}
+  - {name: operators, role: operator, token: {{ randAlphaNum 48 }}}
+{{- end }}
+
+{{/*
+The Secret as a volume of a pod. A Secret's files are root's; with the pod's fsGroup the kubelet makes
+their group fsGroup and adds group read, so 0440 is what the container sees: readable by the service's
+group, by no other user (openclara refuses a credentials file that others can read, and the default 0644
+would be).
+*/}}
+{{- define "openclara.credentialsVolume" -}}
+- name: credentials
+  secret:
+    secretName: {{ include "openclara.credentialsSecret" . }}
+    items:
+      - key: {{ include "openclara.credentialsKey" . }}
+        path: {{ include "openclara.credentialsKey" . }}
+    defaultMode: 0440
+{{- end }}
+
+{{- define "openclara.credentialsMount" -}}
+- name: credentials
+  mountPath: {{ include "openclara.credentialsDir" . }}
+  readOnly: true
+{{- end }}
+
+{{/* A path, not a secret: the file is read by openclara.auth.credentials.default_path. */}}
+{{- define "openclara.credentialsEnv" -}}
+- name: CLARA_CREDENTIALS
+  value: {{ include "openclara.credentialsDir" . }}/{{ include "openclara.credentialsKey" . }}
+{{- end }}
+
+{{/*
+The `auth` section of a service's configuration file, as JSON: enabled, api_keys and trusted_clients from
+the values' auth (they win), other keys (audit_log) from the component's config.auth.
+(dict "root" $ "config" $v.config)
+*/}}
+{{- define "openclara.authConfig" -}}
+{{- $auth := deepCopy (get .config "auth" | default dict) }}
+{{- $_ := set $auth "enabled" .root.Values.auth.enabled }}
+{{- $_ = set $auth "api_keys" .root.Values.auth.apiKeys }}
+{{- $_ = set $auth "trusted_clients" .root.Values.auth.trustedClients }}
+{{- toJson $auth }}
 {{- end }}
 
 {{- define "openclara.sharedClaim" -}}
@@ -156,7 +218,18 @@ must control for the pods and Services to fit together.
 {{- end }}
 {{- $_ = set $wiring.executor "kubernetes" $kubernetes }}
 {{- end }}
-{{- toYaml (mustMergeOverwrite (dict "log" (dict "format" "json")) (deepCopy $v.config) $wiring) }}
+{{- $file := mustMergeOverwrite (dict "log" (dict "format" "json")) (deepCopy $v.config) $wiring }}
+{{- /* Set, not merged: a merge would not let auth.enabled=false replace a true. */}}
+{{- $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson) }}
+{{- toYaml $file }}
+{{- end }}
+
+{{/* The names a Service answers to inside the cluster: (dict "root" $ "name" "<service>" "extra" list). The REST
+services refuse other Host headers (421, against DNS rebinding); `extra` are the user's own from config. */}}
+{{- define "openclara.serviceHosts" -}}
+{{- $ns := .root.Release.Namespace }}
+{{- $hosts := list .name (printf "%s.%s" .name $ns) (printf "%s.%s.svc" .name $ns) (printf "%s.%s.svc.cluster.local" .name $ns) }}
+{{- toJson (concat $hosts (.extra | default list)) }}
 {{- end }}
 
 {{/* The results service's results-service.yaml (same layering as the platform's). */}}
@@ -168,8 +241,16 @@ must control for the pods and Services to fit together.
   "platform_endpoint" (include "openclara.platformEndpoint" .)
   "database" (dict "path" (printf "%s/results/results.db" (include "openclara.dataPath" .)))
   "cleanup" (dict "enabled" $v.cleanup.enabled "retain_data_for_minutes" $v.cleanup.retainDataForMinutes)
+  "allowed_hosts" (include "openclara.serviceHosts" (dict "root" . "name" (include "openclara.resultsHost" .) "extra" (dig "allowed_hosts" list $v.config)) | fromJsonArray)
 }}
-{{- toYaml (mustMergeOverwrite (dict "log_format" "json") (deepCopy $v.config) $wiring) }}
+{{- $file := mustMergeOverwrite (dict "log_format" "json") (deepCopy $v.config) $wiring }}
+{{- /*
+TODO(auth): no `auth` section yet: ResultsSettings does not accept one (extra keys are refused) until the
+results service's REST API checks tokens. Then add, as for the platform:
+  $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson)
+and the auth test in tests/deploy/test_credentials.py covers it (AUTH_COMPONENTS).
+*/}}
+{{- toYaml $file }}
 {{- end }}
 
 {{/* The DICOM adapter's dicom-adapter.yaml (same layering as the platform's). */}}
@@ -178,14 +259,21 @@ must control for the pods and Services to fit together.
 {{- $data := include "openclara.dataPath" . }}
 {{- $wiring := dict
   "scp" (dict "host" "0.0.0.0" "port" 11112)
-  "api" (dict "host" "0.0.0.0" "port" 5000)
+  "api" (dict "host" "0.0.0.0" "port" 5000 "allowed_hosts" (include "openclara.serviceHosts" (dict "root" . "name" (printf "%s-dicom-api" (include "openclara.fullname" .)) "extra" (dig "api" "allowed_hosts" list $v.config)) | fromJsonArray))
   "platform" (dict "endpoint" (include "openclara.platformEndpoint" .))
   "results" (dict "endpoint" (include "openclara.resultsUrl" .))
   "database" (dict "path" (printf "%s/dicom/adapter.db" $data))
   "storage" (dict "spool_dir" (printf "%s/dicom/spool" $data))
   "export" (dict "state_dir" (printf "%s/dicom/export" $data))
 }}
-{{- toYaml (mustMergeOverwrite (dict "logging" (dict "format" "json")) (deepCopy $v.config) $wiring) }}
+{{- $file := mustMergeOverwrite (dict "logging" (dict "format" "json")) (deepCopy $v.config) $wiring }}
+{{- /*
+TODO(auth): no `auth` section yet: AdapterSettings does not accept one (extra keys are refused) until the
+adapter's REST API checks tokens. Then add, as for the platform:
+  $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson)
+and the auth test in tests/deploy/test_credentials.py covers it (AUTH_COMPONENTS).
+*/}}
+{{- toYaml $file }}
 {{- end }}
 
 {{/* A PersistentVolumeClaim: (dict "root" $ "component" "platform" "name" "..." "persistence" ... "accessMode" "ReadWriteOnce"). */}}
