@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from openclara.auth.credentials import auth_headers
 from openclara.logs import configure_logging
 from results_service.app import create_app
 from results_service.settings import ResultsSettings
@@ -35,7 +36,8 @@ async def _call(app: Any, method: str, path: str, body: bytes = b"", query: byte
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    *((key.lower().encode(), value.encode()) for key, value in auth_headers().items())],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
         "state": {},

@@ -46,6 +46,8 @@ from typing import Any, Protocol
 import httpx
 import yaml
 
+from openclara.auth.credentials import auth_headers
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -86,7 +88,7 @@ class RawClient:
 
 class HttpxClient:
     def __init__(self, url: str) -> None:
-        self._client = httpx.AsyncClient(base_url=url, timeout=30)
+        self._client = httpx.AsyncClient(base_url=url, timeout=30, headers=auth_headers())
 
     async def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
         headers = {"content-type": "application/json"}

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from openclara.auth.credentials import auth_headers
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.conftest import free_port  # noqa: E402
@@ -42,7 +44,7 @@ from tests.integration.test_roundtrip_orthanc import (  # noqa: E402
 
 def export_seconds(results: str) -> float:
     """Registration -> Succeeded of the newest export task: lease wait, download and C-STORE."""
-    tasks = httpx.get(f"{results}/api/tasks", params={"state": "Succeeded"}, timeout=30).json()
+    tasks = httpx.get(f"{results}/api/tasks", params={"state": "Succeeded"}, timeout=30, headers=auth_headers()).json()
     newest = max(tasks, key=lambda t: t["updated"])
     return (datetime.fromisoformat(newest["updated"]) - datetime.fromisoformat(newest["created"])).total_seconds()
 

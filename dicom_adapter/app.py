@@ -94,7 +94,8 @@ class Adapter:
         self.history = AssociationHistory(self.associations)
         sink.assembler, sink.history = self.assembler, self.history
         self.export: ExportAgent | None = None
-        self.api = ApiServer(create_app(self._api_dependencies(), settings.api), settings.api.host, settings.api.port)
+        app = create_app(self._api_dependencies(), settings.api, settings.auth)
+        self.api = ApiServer(app, settings.api.host, settings.api.port)
         self._services: dict[str, str] = {}
         self._ready = False
 

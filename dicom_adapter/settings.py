@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
 
@@ -133,6 +134,7 @@ class AdapterSettings(BaseSettings):
     seed: SeedSettings = Field(default_factory=SeedSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     shutdown_timeout_seconds: float = Field(default=30.0, ge=0)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @field_validator("seed")
     @classmethod

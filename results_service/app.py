@@ -12,8 +12,11 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from openclara.auth.audit import AuditLog
+from openclara.auth.rest import TokenGate, auth_responses
 from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList, openapi_responses
 from results_service.api import problems, routes_health, routes_tasks
+from results_service.api.access import required_role
 from results_service.api.hot_routes import HotRoutes
 from results_service.cleanup import PayloadCleaner, PayloadDeleter
 from results_service.db import CHECKPOINT_INTERVAL_SECONDS, Database
@@ -72,15 +75,17 @@ def create_app(
         lifespan=lifespan,
         # FastAPI's OpenTelemetry hook re-checks the providers on every request (~20 us); we export none.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        responses=openapi_responses(),
+        responses={**openapi_responses(), **auth_responses()},
     )
     problems.install(app)
     app.include_router(routes_tasks.router)
     app.include_router(routes_health.router)
-    # The last added runs first: Host check, then the body limit, then the hot routes (which therefore see
-    # only bodies that are already bounded), then FastAPI.
+    # The last added runs first: Host check, the caller's token, then the body limit, then the hot routes
+    # (which therefore see only callers with a role and bodies that are already bounded), then FastAPI.
     app.add_middleware(HotRoutes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TokenGate, table=settings.auth.table(), rule=required_role,
+                       audit=AuditLog(settings.auth.audit_path, "results"))
     app.add_middleware(HostAllowList, allowed=AllowedHosts(settings.host, settings.allowed_hosts))
     return app
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
 
@@ -102,6 +103,7 @@ class ResultsSettings(BaseSettings):
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @field_validator("allowed_hosts")
     @classmethod

@@ -7,29 +7,36 @@ from typing import Any
 from fastapi import FastAPI
 
 from dicom_adapter.api import config_routes, status_routes
+from dicom_adapter.api.access import audited, required_role
 from dicom_adapter.api.deps import ApiDependencies
 from dicom_adapter.api.problems import RESPONSES, CaseInsensitiveConfigRoutes, install_problem_handlers
 from dicom_adapter.settings import ApiSettings
+from openclara.auth.audit import AuditLog
+from openclara.auth.rest import TokenGate, auth_responses
+from openclara.auth.settings import AuthSettings
 from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList
 
 
-def create_app(deps: ApiDependencies, settings: ApiSettings | None = None) -> FastAPI:
-    """The API over `deps`, behind the Host allow-list and body limit of `settings` (defaults when None)."""
+def create_app(deps: ApiDependencies, settings: ApiSettings | None = None, auth: AuthSettings | None = None) -> FastAPI:
+    """The API over `deps`, behind the Host allow-list, the token check and the body limit (defaults when None)."""
     settings = settings or ApiSettings()
+    auth = auth or AuthSettings()
     app = FastAPI(
         title="openclara DICOM adapter",
         description="Clara Deploy 0.8 compatible configuration API, plus health, metrics and history.",
         version="0.1.0",
-        responses=RESPONSES,
+        responses={**RESPONSES, **auth_responses()},
     )
     app.state.deps = deps
     install_problem_handlers(app)
     app.include_router(config_routes.router)
     app.include_router(status_routes.router)
     _without_fastapi_422(app)
-    # The last added runs first: Host check, body limit, then Clara's case-insensitive paths.
+    # The last added runs first: Host check, the caller's token, body limit, then Clara's case-insensitive paths.
     app.add_middleware(CaseInsensitiveConfigRoutes)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, setting="api.max_body_bytes")
+    app.add_middleware(TokenGate, table=auth.table(), rule=required_role, audit=AuditLog(auth.audit_path, "dicom"),
+                       audited=audited)
     app.add_middleware(
         HostAllowList, allowed=AllowedHosts(settings.host, settings.allowed_hosts), setting="api.allowed_hosts"
     )

@@ -194,19 +194,11 @@ def test_auth_values_win_over_platform_config_which_keeps_the_other_keys(tmp_pat
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
-def test_auth_section_is_rendered_for_every_service_that_takes_one(component: str) -> None:
-    """Today only the platform's settings have `auth`; the REST services refuse unknown keys until theirs do.
-
-    When ResultsSettings or AdapterSettings gains `auth`, this fails for it: render the section there too
-    (the TODO(auth) in templates/_helpers.tpl).
-    """
-    takes_auth = "auth" in SETTINGS[component].model_fields
+def test_every_service_gets_the_auth_section(component: str) -> None:
+    """All three services check tokens: each file carries the chart's `auth` values."""
+    assert "auth" in SETTINGS[component].model_fields
     config = render("variants").config(component)
-    if takes_auth:
-        assert config.get("auth") == {"enabled": False, "api_keys": API_KEYS, "trusted_clients": TRUSTED_CLIENTS}, (
-            f"{component}'s settings take auth now: render it (TODO(auth) in templates/_helpers.tpl)")
-    else:
-        assert "auth" not in config, f"{component}'s settings take no auth section yet"
+    assert config.get("auth") == {"enabled": False, "api_keys": API_KEYS, "trusted_clients": TRUSTED_CLIENTS}
 
 
 def test_notes_show_how_the_cli_gets_the_admin_token(tmp_path: Path) -> None:

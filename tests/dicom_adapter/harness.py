@@ -19,6 +19,8 @@ import yaml
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
+from tests import http
+
 TRIVIAL_PIPELINE = """\
 api-version: 0.4.0
 name: {name}
@@ -165,12 +167,12 @@ class Adapter:
 
     def ready(self) -> bool:
         try:
-            return httpx.get(f"{self.api}/health/ready", timeout=1).status_code == 200
+            return http.get(f"{self.api}/health/ready", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
 
     def payloads(self) -> list[dict[str, Any]]:
-        return list(httpx.get(f"{self.api}/api/payloads", timeout=10).json())
+        return list(http.get(f"{self.api}/api/payloads", timeout=10).json())
 
 
 def seed(pipelines: dict[str, str], ae: str = "CLARA", timeout: float = 1.0, **settings: str) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import httpx
 import pytest
 
 from platform_api.client import PlatformClient
+from tests import http
 from tests.conftest import require_peer
 from tests.dicom_adapter.harness import (
     TRIVIAL_PIPELINE,
@@ -83,7 +83,7 @@ def test_multi_series_study_becomes_one_job_per_pipeline_byte_identical(platform
         # Spool emptied once every job started.
         assert not list((tmp_path / "adapter" / "spool").rglob("*.dcm"))
         # The 6 instances went into spare files made at start (6 missing is less than a batch: no top-up).
-        api = httpx.Client(base_url=adapter.api, timeout=10)
+        api = http.Client(base_url=adapter.api, timeout=10)
         assert api.get("/health/status").json()["spareFiles"] == 2048 - 6
         assert "clara_dicom_spool_files_made_on_demand 0.0" in api.get("/metrics").text
     finally:
@@ -107,7 +107,7 @@ def test_unknown_calling_and_called_ae_rejected_then_accepted_after_live_config_
         assert code != 0
         assert "Called AE Title Not Recognized" in output
         # Configure both through the REST API: no restart.
-        api = httpx.Client(base_url=adapter.api, timeout=10)
+        api = http.Client(base_url=adapter.api, timeout=10)
         body = {"aeTitle": "NEWAE", "processorSettings": {"timeout": "0.5", "pipeline-seg": seg}}
         assert api.post("/api/config/claraaetitle", json=body).status_code == 201
         assert api.post("/api/config/sourceaetitle", json={"aeTitle": "STRANGER", "hostIp": "localhost"}).is_success
@@ -157,7 +157,7 @@ def test_unknown_pipeline_is_warned_faults_the_payload_and_retries_after_a_fix(p
     adapter = Adapter(tmp_path, platform.endpoint, seed={"sources": [{"aeTitle": "STORESCU", "hostIp": "127.0.0.1"}]})
     adapter.start()
     try:
-        api = httpx.Client(base_url=adapter.api, timeout=10)
+        api = http.Client(base_url=adapter.api, timeout=10)
         body = {"aeTitle": "CLARA", "processorSettings": {"timeout": "0.5", "pipeline-seg": missing}}
         created = api.post("/api/config/claraaetitle", json=body)
         assert created.status_code == 201
@@ -191,7 +191,7 @@ def test_fixing_the_ae_title_alone_redrives_its_faulted_payload_one_job_per_pipe
     adapter = Adapter(tmp_path, platform.endpoint, seed={"sources": [{"aeTitle": "STORESCU", "hostIp": "127.0.0.1"}]})
     adapter.start()
     try:
-        api = httpx.Client(base_url=adapter.api, timeout=10)
+        api = http.Client(base_url=adapter.api, timeout=10)
         settings = {"timeout": "0.5", "jobRetryDelay": "1000", "pipeline-seg": seg, "pipeline-cls": missing}
         assert api.post("/api/config/claraaetitle", json={"aeTitle": "CLARA", "processorSettings": settings}).is_success
         code, output = storescu(adapter.dicom_port, write_study(tmp_path / "study", series=1, per_series=2))

@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from pydicom import dcmread
 from pydicom.uid import ImplicitVRLittleEndian, JPEG2000Lossless
 
+from tests import http
 from tests.conftest import free_port, require_peer
 from tests.dicom_adapter.export.instances import make_series
 from tests.processes import (
@@ -73,13 +73,13 @@ def register(stack: Stack, payload_id: str, uris: list[str], parameters: str) ->
         "parameters": parameters,
         "uris": uris,
     }
-    response = httpx.post(f"{stack.results}/api/tasks/register/{AGENT}", json=body, timeout=10)
+    response = http.post(f"{stack.results}/api/tasks/register/{AGENT}", json=body, timeout=10)
     assert response.status_code == 201, response.text
     return str(response.json()["taskId"])
 
 
 def task(stack: Stack, task_id: str) -> dict:
-    return dict(httpx.get(f"{stack.results}/api/tasks/{task_id}", timeout=10).json())
+    return dict(http.get(f"{stack.results}/api/tasks/{task_id}", timeout=10).json())
 
 
 def wait_state(stack: Stack, task_id: str, *states: str, timeout: float = 60) -> dict:

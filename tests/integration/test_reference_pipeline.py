@@ -17,13 +17,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from pydicom import dcmread
 
 from pipeline_operators.phantom import PhantomSpec
 from pipeline_operators.sample_study import write_study
+from tests import http
 from tests.conftest import free_port, require_peer
 from tests.pipeline_operators.onnx_models import threshold_model
 from tests.processes import ROOT, platform_server, results_service
@@ -129,7 +129,7 @@ def test_reference_pipeline_through_the_platform_server(
     seg = dcmread(seg_path)
     assert seg.Modality == "SEG"
     assert [s.SegmentLabel for s in seg.SegmentSequence] == ["Body", "Lung"]
-    tasks = httpx.get(f"{results_url}/api/tasks", params={"agent": "ClaraSCU"}, timeout=10).json()
+    tasks = http.get(f"{results_url}/api/tasks", params={"agent": "ClaraSCU"}, timeout=10).json()
     [task] = [t for t in tasks if t["jobId"] == job_id]
     assert task["parameters"] == '"ORTHANC"'
     assert task["uris"] == [f"operators/dicom-seg-writer/seg/{seg_path.name}"]

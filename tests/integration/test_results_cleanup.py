@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from platform_api import NotFound, PlatformClient, PlatformError
+from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import REPO, ServiceProcess
 
@@ -97,7 +97,7 @@ async def test_cleanup_deletes_finished_jobs_payload_and_keeps_unfinished(
         cleanup={"enabled": True, "retainDataForMinutes": 0, "interval_seconds": 0.3},
     )
     with service:
-        async with httpx.AsyncClient(base_url=service.url) as client:
+        async with http.AsyncClient(base_url=service.url) as client:
             for job, payload in (("finished", finished_payload), ("unfinished", unfinished_payload)):
                 for destination in ("A", "B"):
                     response = await client.post(

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
+from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import REPO
 
@@ -40,9 +40,9 @@ def test_cli_start_list_retry_stop(tmp_path: Path) -> None:
         again = _clara(home, url, "results", "start", "-f", str(config))
         assert again.returncode == 1 and "results is already running" in again.stderr
 
-        task = httpx.post(f"{url}/api/tasks/register/ClaraSCU", json={"jobId": "j1", "uris": ["a.dcm"]}).json()
-        httpx.get(f"{url}/api/tasks/ClaraSCU/pending")
-        httpx.put(f"{url}/api/tasks/failure/{task['taskId']}", json={"retryLater": False, "error": "refused"})
+        task = http.post(f"{url}/api/tasks/register/ClaraSCU", json={"jobId": "j1", "uris": ["a.dcm"]}).json()
+        http.get(f"{url}/api/tasks/ClaraSCU/pending")
+        http.put(f"{url}/api/tasks/failure/{task['taskId']}", json={"retryLater": False, "error": "refused"})
 
         listed = _clara(home, url, "--output", "json", "results", "list", "--state", "failed")
         assert [t["taskId"] for t in json.loads(listed.stdout)] == [task["taskId"]]

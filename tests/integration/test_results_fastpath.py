@@ -8,9 +8,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from openclara.auth.credentials import auth_headers
+from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import ServiceProcess
 
@@ -24,8 +25,10 @@ STACKS = {
 
 def _request(method: str, path: str, body: dict[str, Any] | None = None) -> bytes:
     data = json.dumps(body).encode() if body is not None else b""
+    auth = "".join(f"{key}: {value}\r\n" for key, value in auth_headers().items())
     head = (
-        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
     )
     return head.encode() + data
 
@@ -70,8 +73,8 @@ def test_cycle_and_pipelined_requests_on_each_stack(tmp_path: Path, stack: str) 
             sock.sendall(_request("PUT", f"/api/tasks/success/{task['taskId']}"))
             ((done, finished),) = _read_responses(sock, 1)
             assert (done, finished["state"]) == (200, "Succeeded")
-        again = httpx.put(f"{service.url}/api/tasks/success/{task['taskId']}")
+        again = http.put(f"{service.url}/api/tasks/success/{task['taskId']}")
         assert again.status_code == 409
         assert again.headers["content-type"] == "application/problem+json"
         assert "is Succeeded; only an InProgress task can be reported as success" in again.json()["detail"]
-        assert httpx.get(f"{service.url}/openapi.json").json()["paths"]["/api/tasks/{agent}/pending"]
+        assert http.get(f"{service.url}/openapi.json").json()["paths"]["/api/tasks/{agent}/pending"]

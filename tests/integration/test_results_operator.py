@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import REPO, ServiceProcess
 
@@ -53,7 +53,7 @@ def test_operator_registers_one_task_per_destination_idempotently(tmp_path: Path
             out, err = proc.communicate(timeout=60)
             assert proc.returncode == 0, err
             assert out.count("registered task") == 2
-        tasks = httpx.get(f"{service.url}/api/tasks", params={"jobId": "job-1"}).json()
+        tasks = http.get(f"{service.url}/api/tasks", params={"jobId": "job-1"}).json()
         assert sorted(t["parameters"] for t in tasks) == ['"MYPACS"', '"OTHER"']
         assert all(t["uris"] == ["operators/seg-writer/output/seg.dcm"] for t in tasks)
         assert all((t["payloadId"], t["pipelineId"]) == ("p1", "pipe-1") for t in tasks)
@@ -67,7 +67,7 @@ def test_operator_waits_for_a_late_service(tmp_path: Path) -> None:
     with ServiceProcess(tmp_path, port) as service:
         out, err = proc.communicate(timeout=90)
         assert proc.returncode == 0, err
-        assert len(httpx.get(f"{service.url}/api/tasks").json()) == 1
+        assert len(http.get(f"{service.url}/api/tasks").json()) == 1
 
 
 def test_operator_fails_with_clear_message_when_service_stays_down(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import ServiceProcess, wait_until
 
@@ -21,7 +21,7 @@ POLLERS = 8
 
 
 def _register_range(url: str, start: int, stop: int, agent: str = "ClaraSCU") -> None:
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with http.Client(base_url=url, timeout=30) as client:
         for i in range(start, stop):
             body = {"jobId": f"job-{i}", "payloadId": f"p-{i}", "parameters": '"MYPACS"', "uris": [f"f{i}.dcm"]}
             assert client.post(f"/api/tasks/register/{agent}", json=body).status_code == 201
@@ -39,7 +39,7 @@ def _register_many(url: str, count: int, agent: str = "ClaraSCU", workers: int =
 
 
 def _poller(url: str, delivered: list[str], errors: list[str]) -> None:
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with http.Client(base_url=url, timeout=30) as client:
         idle = 0
         while idle < 3:
             tasks = client.get("/api/tasks/ClaraSCU/pending", params={"size": 10}).json()
@@ -68,13 +68,14 @@ def test_eight_pollers_deliver_each_of_1000_tasks_exactly_once(tmp_path: Path) -
         assert errors == []
         assert len(counts) == TASKS, f"{TASKS - len(counts)} tasks never delivered"
         assert [task for task, n in counts.items() if n > 1] == []
-        states = httpx.get(f"{service.url}/api/tasks", params={"state": "succeeded", "limit": 1000}).json()
+        states = http.get(f"{service.url}/api/tasks", params={"state": "succeeded", "limit": 1000}).json()
         assert len(states) == TASKS
 
 
 AGENT_SCRIPT = """
 import sys, time, httpx
-tasks = httpx.get(sys.argv[1] + "/api/tasks/ClaraSCU/pending", params={"size": 5}).json()
+from openclara.auth.credentials import auth_headers
+tasks = httpx.get(sys.argv[1] + "/api/tasks/ClaraSCU/pending", params={"size": 5}, headers=auth_headers()).json()
 print(" ".join(t["taskId"] for t in tasks), flush=True)
 time.sleep(600)
 """
@@ -90,15 +91,15 @@ def test_killed_agents_leased_tasks_come_back_after_the_lease(tmp_path: Path) ->
         agent.kill()
         agent.wait(10)
         assert len(leased) == 5
-        in_progress = httpx.get(f"{service.url}/api/tasks/ClaraSCU/inprogress").json()
+        in_progress = http.get(f"{service.url}/api/tasks/ClaraSCU/inprogress").json()
         assert {t["taskId"] for t in in_progress} <= leased
 
         back: set[str] = set()
 
         def leased_again() -> bool:
-            back.update(t["taskId"] for t in httpx.get(f"{service.url}/api/tasks/ClaraSCU/pending").json())
+            back.update(t["taskId"] for t in http.get(f"{service.url}/api/tasks/ClaraSCU/pending").json())
             return back == leased
 
         wait_until(leased_again, timeout=30, interval=0.2, what="expired leases to return")
         expiries = 'results_lease_expiries_total{agent="ClaraSCU"} 5.0'
-        wait_until(lambda: expiries in httpx.get(f"{service.url}/metrics").text, what="5 lease expiries counted")
+        wait_until(lambda: expiries in http.get(f"{service.url}/metrics").text, what="5 lease expiries counted")

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import ServiceProcess, wait_until
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def _registrar(url: str, acknowledged: list[str], stop: threading.Event) -> None:
-    with httpx.Client(base_url=url, timeout=5) as client:
+    with http.Client(base_url=url, timeout=5) as client:
         i = 0
         while not stop.is_set():
             body = {"jobId": f"job-{i}", "parameters": '"MYPACS"', "uris": [f"f{i}.dcm"]}
@@ -31,7 +32,7 @@ def _registrar(url: str, acknowledged: list[str], stop: threading.Event) -> None
 def _all_tasks(url: str) -> dict[str, dict[str, object]]:
     tasks: dict[str, dict[str, object]] = {}
     offset = 0
-    while page := httpx.get(f"{url}/api/tasks", params={"limit": 1000, "offset": offset}).json():
+    while page := http.get(f"{url}/api/tasks", params={"limit": 1000, "offset": offset}).json():
         tasks.update((task["taskId"], task) for task in page)
         offset += len(page)
     return tasks
@@ -41,7 +42,7 @@ def test_kill_9_and_restart_loses_no_acknowledged_task(tmp_path: Path) -> None:
     port = free_port()
     service = ServiceProcess(tmp_path, port).start()
     try:
-        with httpx.Client(base_url=service.url) as client:
+        with http.Client(base_url=service.url) as client:
             for i in range(30):
                 client.post("/api/tasks/register/DICOMweb", json={"jobId": f"d{i}", "uris": ["a.dcm"]})
             leased = client.get("/api/tasks/DICOMweb/pending", params={"size": 20}).json()
@@ -75,10 +76,10 @@ def test_kill_9_and_restart_loses_no_acknowledged_task(tmp_path: Path) -> None:
 
 def test_sigterm_drains_and_exits_zero(tmp_path: Path) -> None:
     service = ServiceProcess(tmp_path, free_port()).start()
-    httpx.post(f"{service.url}/api/tasks/register/ClaraSCU", json={"jobId": "j", "uris": ["a.dcm"]})
+    http.post(f"{service.url}/api/tasks/register/ClaraSCU", json={"jobId": "j", "uris": ["a.dcm"]})
     assert service.terminate() == 0
     service.start()
     try:
-        assert len(httpx.get(f"{service.url}/api/tasks").json()) == 1
+        assert len(http.get(f"{service.url}/api/tasks").json()) == 1
     finally:
         service.kill()

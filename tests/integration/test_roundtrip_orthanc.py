@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pydicom import dcmread
 
+from tests import http
 from tests.conftest import free_port, require_peer
 from tests.processes import (
     ROOT,
@@ -123,7 +124,7 @@ def segment_labels(dataset_tags: dict) -> set[str]:
 
 
 def diagnostics(loop: Loop, adapter_log: str) -> str:
-    tasks = httpx.get(f"{loop.results}/api/tasks", timeout=10).json()
+    tasks = http.get(f"{loop.results}/api/tasks", timeout=10).json()
     return f"tasks: {tasks}\n--- adapter log tail ---\n{adapter_log[-4000:]}"
 
 

@@ -15,6 +15,7 @@ from results_service.models import Registration
 from results_service.queue import TaskQueue
 from results_service.repository import TaskRepository
 from results_service.settings import CleanupSettings, ResultsSettings
+from tests import http
 
 
 class FakeClock:
@@ -100,5 +101,5 @@ async def client(settings: ResultsSettings, clock: FakeClock, deleter: FakeDelet
     app = create_app(settings, deleter, clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://results") as http:
-            yield http
+        async with http.AsyncClient(transport=transport, base_url="http://results") as client:
+            yield client

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import yaml
 
+from tests import http
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -67,7 +69,7 @@ class ServiceProcess:
         if self.proc.poll() is not None:
             raise AssertionError(f"results service exited {self.proc.returncode}:\n{self.log.read_text()[-2000:]}")
         try:
-            return httpx.get(f"{self.url}/health/ready", timeout=1.0).status_code == 200
+            return http.get(f"{self.url}/health/ready", timeout=1.0).status_code == 200
         except httpx.TransportError:
             return False
 

@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import MRImageStorage
 
+from tests import http
 from tests.conftest import require_peer
 from tests.dicom_adapter.harness import Adapter, free_port, seed, write_study
 from tests.dicom_adapter.scp import rawclient as raw
@@ -472,8 +472,8 @@ def test_the_adapter_with_default_settings_withstands_every_probe(tmp_path):
             assert code == 0, output
             assert seconds < 4.0
             assert sum(not closed_by_server(s) for s in socks) >= 25
-        payloads = httpx.get(f"{adapter.api}/api/payloads", timeout=10).json()
-        associations = httpx.get(f"{adapter.api}/api/associations", timeout=10).json()
+        payloads = http.get(f"{adapter.api}/api/payloads", timeout=10).json()
+        associations = http.get(f"{adapter.api}/api/associations", timeout=10).json()
     finally:
         adapter.service.terminate()
     assert [p["instances"] for p in payloads] == [2]  # the study only: nothing from the probes

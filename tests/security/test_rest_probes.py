@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from openclara.auth.credentials import auth_headers, client_token
+from tests import http
 from tests.conftest import free_port
 from tests.processes import Process, dicom_adapter
 from tests.results_service.service_process import ServiceProcess, wait_until
@@ -59,7 +61,7 @@ def adapter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pro
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return http.get(url, timeout=1).status_code == 200
     except httpx.TransportError:
         return False
 
@@ -91,15 +93,15 @@ def _length(data: bytes) -> int:
 
 def test_an_empty_register_body_is_answered_400_at_once(results: ServiceProcess) -> None:
     request = (
-        b"POST /api/tasks/register/ClaraSCU HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        b"Content-Type: application/json\r\nContent-Length: 0\r\n\r\n"
+        b"POST /api/tasks/register/ClaraSCU HTTP/1.1\r\nHost: 127.0.0.1\r\n" + _auth_lines()
+        + b"Content-Type: application/json\r\nContent-Length: 0\r\n\r\n"
     )
     started = time.monotonic()
     status, problem = _raw_request(results.port, request, timeout=5)
     assert time.monotonic() - started < 1.0
     assert status == 400
     assert problem["detail"] == "request body is empty: send a JSON document (Content-Type: application/json)"
-    assert httpx.get(f"{results.url}/api/tasks", timeout=2).json() == []
+    assert http.get(f"{results.url}/api/tasks", timeout=2).json() == []
 
 
 @pytest.mark.parametrize(
@@ -111,13 +113,18 @@ def test_an_empty_register_body_is_answered_400_at_once(results: ServiceProcess)
     ],
 )
 def test_paging_bounds_are_422_not_500(results: ServiceProcess, query: str, detail: str) -> None:
-    _problem(httpx.get(f"{results.url}/api/tasks?{query}", timeout=5), 422, detail)
+    _problem(http.get(f"{results.url}/api/tasks?{query}", timeout=5), 422, detail)
 
 
 def test_over_long_uris_are_refused_as_invalid_names(results: ServiceProcess) -> None:
     body = {"jobId": "j", "parameters": '"MYPACS"', "uris": ["d/" * 2000 + "f"]}
-    response = httpx.post(f"{results.url}/api/tasks/register/ClaraSCU", json=body, timeout=5)
+    response = http.post(f"{results.url}/api/tasks/register/ClaraSCU", json=body, timeout=5)
     _problem(response, 422, "uris: Value error, uri 1: file name is 4001 bytes long; at most 1024 bytes are allowed")
+
+
+def _auth_lines() -> bytes:
+    """The stack's admin token as raw header lines, for requests written to the socket by hand."""
+    return "".join(f"{key}: {value}\r\n" for key, value in auth_headers().items()).encode()
 
 
 def _peak_rss_kib(pid: int) -> int:
@@ -136,7 +143,7 @@ def _stream(size: int) -> Iterator[bytes]:
 def _post_300_mb(url: str, pid: int) -> httpx.Response:
     before = _peak_rss_kib(pid)
     headers = {"content-type": "application/json", "content-length": str(PROBE_BODY_BYTES)}
-    response = httpx.post(url, content=_stream(PROBE_BODY_BYTES), headers=headers, timeout=60)
+    response = http.post(url, content=_stream(PROBE_BODY_BYTES), headers=headers, timeout=60)
     # The body was refused by its length and discarded as it arrived: the process's peak did not move.
     assert _peak_rss_kib(pid) - before < 64 * 1024
     return response
@@ -153,9 +160,9 @@ def test_a_300_mb_body_is_413_without_growing_either_process(
         413,
         "request body is larger than the limit of 1048576 bytes (max_body_bytes)",
     )
-    chunked = httpx.post(f"{url}/api/config/sourceaetitle", content=_stream(8 << 20), timeout=30)
+    chunked = http.post(f"{url}/api/config/sourceaetitle", content=_stream(8 << 20), timeout=30)
     _problem(chunked, 413, "larger than the limit of 1048576 bytes")
-    assert httpx.get(f"{url}/api/config/claraaetitle", timeout=5).json() == []
+    assert http.get(f"{url}/api/config/claraaetitle", timeout=5).json() == []
 
 
 def _endless_header(port: int, pid: int) -> tuple[bytes, int]:
@@ -186,8 +193,8 @@ def test_an_endless_header_is_431_and_holds_no_memory(results: ServiceProcess, a
     body = json.dumps({"jobId": "one-read", "uris": [f"operators/seg/out/{i:07}.dcm" for i in range(20_000)]})
     request = (
         f"POST /api/tasks/register/ClaraSCU HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n{body}"
-    ).encode()
+        f"Content-Length: {len(body)}\r\n"
+    ).encode() + _auth_lines() + f"\r\n{body}".encode()
     status, task = _raw_request(results.port, request, timeout=10)
     assert status == 201 and len(task["uris"]) == 20_000  # type: ignore[arg-type]
 
@@ -202,18 +209,19 @@ def test_a_foreign_host_is_421_and_known_names_are_served(
         else (adapter[0], "adapter.example.org", "api.allowed_hosts")
     )
     port = url.rsplit(":", 1)[1]
-    refused = httpx.get(f"{url}/health/live", headers={"host": f"rebind.attacker.example:{port}"}, timeout=5)
+    refused = http.get(f"{url}/health/live", headers={"host": f"rebind.attacker.example:{port}"}, timeout=5)
     _problem(refused, 421, f"add the name to {setting}")
     assert refused.json()["title"] == "Misdirected Request"
     for host in ("localhost", "127.0.0.1", f"[::1]:{port}", configured, f"{configured}:{port}"):
-        assert httpx.get(f"{url}/health/live", headers={"host": host}, timeout=5).status_code == 200, host
+        assert http.get(f"{url}/health/live", headers={"host": host}, timeout=5).status_code == 200, host
 
 
 def _schemathesis(url: str, examples: int, folder: Path) -> subprocess.Popen[str]:
     checks = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
     argv = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json", "--checks", checks,
             "--phases", "examples,coverage,fuzzing", "--max-examples", str(examples), "--seed", "11",
-            "--no-color", "--generation-database", "none", "--exclude-path-regex", "cecho"]
+            "--no-color", "--generation-database", "none", "--exclude-path-regex", "cecho",
+            "--header", f"Authorization: Bearer {client_token()}"]
     # Its cache folder (.schemathesis/) goes to `folder`, not into the repository.
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder)
 

@@ -13,6 +13,7 @@ from dicom_adapter.registry import AeRegistry
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.settings import ApiSettings, PlatformSettings
 from dicom_adapter.submitter import PayloadSubmitter
+from tests import http
 from tests.dicom_adapter.fakes import FakePlatform, FakeSpool, make_instance
 
 P1 = "a" * 32
@@ -49,7 +50,7 @@ async def env(tmp_path: Path):
         pipelines=Pipelines(),
     )
     transport = httpx.ASGITransport(app=create_app(deps, ApiSettings(allowed_hosts=["adapter"])))
-    async with httpx.AsyncClient(transport=transport, base_url="http://adapter") as client:
+    async with http.AsyncClient(transport=transport, base_url="http://adapter") as client:
         yield client, registry, deps
     await db.stop()
 

@@ -244,12 +244,7 @@ services refuse other Host headers (421, against DNS rebinding); `extra` are the
   "allowed_hosts" (include "openclara.serviceHosts" (dict "root" . "name" (include "openclara.resultsHost" .) "extra" (dig "allowed_hosts" list $v.config)) | fromJsonArray)
 }}
 {{- $file := mustMergeOverwrite (dict "log_format" "json") (deepCopy $v.config) $wiring }}
-{{- /*
-TODO(auth): no `auth` section yet: ResultsSettings does not accept one (extra keys are refused) until the
-results service's REST API checks tokens. Then add, as for the platform:
-  $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson)
-and the auth test in tests/deploy/test_credentials.py covers it (AUTH_COMPONENTS).
-*/}}
+{{- $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson) }}
 {{- toYaml $file }}
 {{- end }}
 
@@ -267,12 +262,7 @@ and the auth test in tests/deploy/test_credentials.py covers it (AUTH_COMPONENTS
   "export" (dict "state_dir" (printf "%s/dicom/export" $data))
 }}
 {{- $file := mustMergeOverwrite (dict "logging" (dict "format" "json")) (deepCopy $v.config) $wiring }}
-{{- /*
-TODO(auth): no `auth` section yet: AdapterSettings does not accept one (extra keys are refused) until the
-adapter's REST API checks tokens. Then add, as for the platform:
-  $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson)
-and the auth test in tests/deploy/test_credentials.py covers it (AUTH_COMPONENTS).
-*/}}
+{{- $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson) }}
 {{- toYaml $file }}
 {{- end }}
 
