@@ -116,6 +116,17 @@ async def build(root: Path, executor: Executor, slots: int = 1, gpus: int = 0, r
 
 
 @pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[PayloadStore]:
+    """A payload store over its own database, started."""
+    db = Database(tmp_path / "p.db")
+    await db.start()
+    payloads = PayloadStore(db, tmp_path / "payloads")
+    await payloads.start()
+    yield payloads
+    await db.stop()
+
+
+@pytest.fixture
 async def fake() -> FakeExecutor:
     return FakeExecutor()
 

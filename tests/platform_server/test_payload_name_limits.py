@@ -7,14 +7,12 @@ import io
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from openclara.logs import MAX_TRACEBACK_CHARS, LogFormat, configure_logging
 from openclara.payload_names import MAX_DEPTH, MAX_NAME_BYTES, MAX_SEGMENT_BYTES
 from platform_server.api.edge import MAX_MESSAGE_CHARS, failed, unary
-from platform_server.db import Database
 from platform_server.domain import PayloadType
 from platform_server.errors import InvalidArgument
 from platform_server.payloads import names
@@ -50,14 +48,6 @@ def test_names_at_the_limits_are_accepted() -> None:
     assert len(longest.encode()) == MAX_NAME_BYTES
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[PayloadStore]:
-    db = Database(tmp_path / "p.db")
-    await db.start()
-    payloads = PayloadStore(db, tmp_path / "payloads")
-    await payloads.start()
-    yield payloads
-    await db.stop()
 
 
 async def _chunks() -> AsyncIterator[bytes]:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-from platform_server.db import Database
 from platform_server.domain import PayloadType
 from platform_server.errors import Conflict, InvalidArgument, NotFound
 from platform_server.payloads.store import PayloadStore
@@ -18,14 +16,6 @@ async def data(*chunks: bytes) -> AsyncIterator[bytes]:
         yield chunk
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[PayloadStore]:
-    db = Database(tmp_path / "p.db")
-    await db.start()
-    payloads = PayloadStore(db, tmp_path / "payloads")
-    await payloads.start()
-    yield payloads
-    await db.stop()
 
 
 async def test_upload_is_atomic_and_a_retry_replaces(store: PayloadStore) -> None:
