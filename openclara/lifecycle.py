@@ -1,8 +1,13 @@
-"""Run a long-lived component until SIGTERM or SIGINT, then drain it and stop."""
+"""Run a long-lived component until SIGTERM or SIGINT, then drain it and stop.
+
+Every service of the stack holds patient data in files it creates (spool, payloads, operator outputs and
+logs, databases): each process creates them readable by its own user only, whatever umask it inherited.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from typing import Protocol
 
@@ -19,8 +24,12 @@ class Service(Protocol):
     async def stop(self) -> None: ...
 
 
+PRIVATE_UMASK = 0o077  # files 0600, folders 0700
+
+
 async def serve_until_signalled(service: Service, name: str) -> None:
-    """Start `service`, wait for SIGTERM/SIGINT (or cancellation), then stop it."""
+    """Start `service` (files it creates private to its user), wait for SIGTERM/SIGINT, then stop it."""
+    os.umask(PRIVATE_UMASK)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
