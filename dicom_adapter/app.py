@@ -161,7 +161,8 @@ class Adapter:
         self._ready = True
         log.info(
             "adapter.started",
-            dicom_port=self.scp.bound_port,
+            dicom_port=None if self.settings.scp.tls.required else self.scp.bound_port,
+            dicom_tls_port=self.scp.bound_tls_port if self.settings.scp.tls.port is not None else None,
             api_port=self.api.bound_port,
             platform=self.settings.platform.endpoint,
         )

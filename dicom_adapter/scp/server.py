@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from typing import TYPE_CHECKING
 
 import structlog
@@ -12,6 +13,7 @@ from dicom_adapter.disk import DiskGuard
 from dicom_adapter.scp.association import Association
 from dicom_adapter.scp.connections import EVICTED, STOPPING, Connections
 from dicom_adapter.scp.runtime import ScpRuntime
+from dicom_adapter.scp.tls import CertificateReloader, server_context
 from dicom_adapter.spool import Spool
 
 if TYPE_CHECKING:
@@ -40,15 +42,20 @@ class StoreScp:
         self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
         self.connections = Connections(settings.max_pending_connections)
         self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, self.connections)
-        self._server: asyncio.Server | None = None
+        self._server: asyncio.Server | None = None  # plain TCP (None with scp.tls.required)
+        self._tls_server: asyncio.Server | None = None
+        self._reloader: CertificateReloader | None = None
         self._tasks: set[asyncio.Task[object]] = set()  # every connection, pending ones included (for stop)
 
     @property
     def bound_port(self) -> int:
-        """The port actually listened on (settings.port may be 0)."""
-        if self._server is None or not self._server.sockets:
-            raise RuntimeError("StoreScp is not started")
-        return int(self._server.sockets[0].getsockname()[1])
+        """The plain port actually listened on (settings.port may be 0)."""
+        return _port(self._server)
+
+    @property
+    def bound_tls_port(self) -> int:
+        """The DICOM TLS port actually listened on (scp.tls.port may be 0)."""
+        return _port(self._tls_server)
 
     @property
     def active_associations(self) -> int:
@@ -67,26 +74,45 @@ class StoreScp:
         later starts find them in place."""
         await asyncio.to_thread(self.spool.prepare)
         await asyncio.to_thread(self.spool.spares.fill)
-        self._server = await asyncio.start_server(
-            self._on_connection,
-            self._settings.host,
-            self._settings.port,
-            limit=_READ_LIMIT,
-            backlog=max(128, (self._settings.maximum_associations + self._settings.max_pending_connections) * 2),
-        )
+        tls = self._settings.tls
+        if not tls.required:
+            self._server = await self._listen(self._settings.port, None)
+        if tls.port is not None:
+            context = server_context(tls)
+            self._reloader = CertificateReloader(context, tls)
+            self._reloader.start()
+            self._tls_server = await self._listen(tls.port, context)
         log.info(
             "scp.started",
             host=self._settings.host,
-            port=self.bound_port,
+            port=self.bound_port if self._server is not None else None,
+            tls_port=self.bound_tls_port if self._tls_server is not None else None,
+            client_certificates=tls.client_ca_file is not None,
             spool=str(self.spool.root),
             max_pdu_length=self._settings.max_pdu_length,
         )
 
+    async def _listen(self, port: int, context: ssl.SSLContext | None) -> asyncio.Server:
+        """Both listeners share one connection handler: TLS is below the upper layer, not a second one."""
+        return await asyncio.start_server(
+            self._on_connection,
+            self._settings.host,
+            port,
+            limit=_READ_LIMIT,
+            backlog=max(128, (self._settings.maximum_associations + self._settings.max_pending_connections) * 2),
+            ssl=context,
+            ssl_handshake_timeout=self._settings.association_request_timeout if context is not None else None,
+        )
+
     async def stop(self) -> None:
         """Stop accepting, let open associations finish for stop_timeout, then abort the rest."""
-        if self._server is None:
+        servers = [server for server in (self._server, self._tls_server) if server is not None]
+        if not servers:
             return
-        self._server.close()
+        for server in servers:
+            server.close()
+        if self._reloader is not None:
+            await self._reloader.stop()
         for connection in self.connections.take_pending():
             connection.evict(STOPPING)  # no association to finish: closed at once, not after stop_timeout
         pending = set(self._tasks)
@@ -97,7 +123,7 @@ class StoreScp:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        self._server = None
+        self._server = self._tls_server = None
         await self.spool.spares.aclose()
         log.info("scp.stopped", aborted=len(pending))
 
@@ -122,3 +148,9 @@ class StoreScp:
         finally:
             self.connections.closed(association)
             self._tasks.discard(task)
+
+
+def _port(server: asyncio.Server | None) -> int:
+    if server is None or not server.sockets:
+        raise RuntimeError("StoreScp is not started (or that listener is not configured)")
+    return int(server.sockets[0].getsockname()[1])
