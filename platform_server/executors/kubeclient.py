@@ -10,7 +10,7 @@ not an error where gone is what was wanted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +26,7 @@ from platform_server.executors.base import ExecutorError
 
 log = structlog.get_logger()
 _Kind = TypeVar("_Kind", Pod, PersistentVolumeClaim)
+_T = TypeVar("_T")
 NOT_FOUND = 404
 CONFLICT = 409
 # A watch that loses its connection (API server restart, network blip) is re-opened from the last
@@ -101,14 +102,7 @@ class KubeApi:
         return await self._get(Pod, name)
 
     async def _get(self, kind: type[_Kind], name: str) -> _Kind | None:
-        try:
-            return await self.client.get(kind, name)
-        except ApiError as exc:
-            if exc.status.code == NOT_FOUND:
-                return None
-            raise _error(f"reading {kind.__name__.lower()} {name}", exc) from exc
-        except httpx2.HTTPError as exc:
-            raise _error(f"reading {kind.__name__.lower()} {name}", exc) from exc
+        return await _unless_gone(f"reading {kind.__name__.lower()} {name}", self.client.get(kind, name))
 
     async def watch_pod(self, name: str, resource_version: str | None) -> AsyncIterator[tuple[str, Pod]]:
         """ADDED/MODIFIED/DELETED events of one pod, across API server restarts.
@@ -136,16 +130,13 @@ class KubeApi:
 
     async def delete(self, kind: type[Pod] | type[Service], name: str, grace: float | None = None) -> bool:
         """Delete (foreground: dependants first); False when it was already gone."""
-        try:
+
+        async def deleted() -> bool:
             await self.client.delete(kind, name, grace_period=None if grace is None else int(grace),
                                      cascade=CascadeType.FOREGROUND)
             return True
-        except ApiError as exc:
-            if exc.status.code == NOT_FOUND:
-                return False
-            raise _error(f"deleting {kind.__name__.lower()} {name}", exc) from exc
-        except httpx2.HTTPError as exc:
-            raise _error(f"deleting {kind.__name__.lower()} {name}", exc) from exc
+
+        return bool(await _unless_gone(f"deleting {kind.__name__.lower()} {name}", deleted()))
 
     async def delete_labelled(self, labels: Mapping[str, str], grace: float = 0) -> int:
         """Delete every pod and service carrying `labels`; return how many pods there were."""
@@ -201,6 +192,18 @@ def _retry_transport(exc: Exception, attempt: int) -> OnErrorResult:
         log.warning("executor.kubernetes.watch_retry", attempt=attempt, error=describe(exc))
         return OnErrorResult(OnErrorAction.RETRY, sleep=_backoff(attempt))
     return OnErrorResult(OnErrorAction.RAISE)
+
+
+async def _unless_gone(action: str, call: Awaitable[_T]) -> _T | None:
+    """`call`'s result; None when the object does not exist (404); any other failure as one ExecutorError."""
+    try:
+        return await call
+    except ApiError as exc:
+        if exc.status.code == NOT_FOUND:
+            return None
+        raise _error(action, exc) from exc
+    except httpx2.HTTPError as exc:
+        raise _error(action, exc) from exc
 
 
 def _backoff(attempt: int) -> float:
