@@ -12,20 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dicom_adapter.upper_layer import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from openclara.paths import clara_home
+from openclara.tls import ServerTlsSettings
 
 
-class ScpTlsSettings(BaseModel):
+class ScpTlsSettings(ServerTlsSettings):
     """DICOM TLS (PS3.15 B.9 / BCP 195: TLS 1.2 or newer) on a port of its own, beside or instead of plain TCP."""
 
-    model_config = ConfigDict(extra="forbid")
-
     port: int | None = Field(default=None, ge=0, le=65535)  # e.g. 2762 (DICOM TLS); null = no TLS listener
-    cert_file: Path | None = None  # PEM certificate chain of this SCP
-    key_file: Path | None = None  # PEM private key (keep it 0600)
-    # Set: every client must present a certificate signed by one of these CAs (mutual TLS).
-    client_ca_file: Path | None = None
     required: bool = False  # true: no plain listener at all, only the TLS port
-    reload_interval: float = Field(default=30.0, gt=0)  # seconds between checks for renewed certificate files
 
     @model_validator(mode="after")
     def _files(self) -> ScpTlsSettings:
@@ -33,10 +27,7 @@ class ScpTlsSettings(BaseModel):
             if self.required:
                 raise ValueError("scp.tls.required needs scp.tls.port: there would be no listener at all")
             return self
-        missing = [f"{name} ({path})" for name, path in (("cert_file", self.cert_file), ("key_file", self.key_file),
-                                                          ("client_ca_file", self.client_ca_file))
-                   if (path is None and name != "client_ca_file") or (path is not None and not path.is_file())]
-        if missing:
+        if missing := self.missing_files():
             raise ValueError(f"scp.tls.port is set but these files are missing: {', '.join(missing)}")
         return self
 

@@ -13,8 +13,8 @@ from dicom_adapter.disk import DiskGuard
 from dicom_adapter.scp.association import Association
 from dicom_adapter.scp.connections import EVICTED, STOPPING, Connections
 from dicom_adapter.scp.runtime import ScpRuntime
-from dicom_adapter.scp.tls import CertificateReloader, server_context
 from dicom_adapter.spool import Spool
+from openclara.tls import CertificateReloader, server_context
 
 if TYPE_CHECKING:
     from dicom_adapter.scp.config import ScpSettings, StorageSettings
@@ -79,7 +79,7 @@ class StoreScp:
             self._server = await self._listen(self._settings.port, None)
         if tls.port is not None:
             context = server_context(tls)
-            self._reloader = CertificateReloader(context, tls)
+            self._reloader = CertificateReloader(context, tls, "scp")
             self._reloader.start()
             self._tls_server = await self._listen(tls.port, context)
         log.info(

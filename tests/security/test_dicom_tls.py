@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dicom_adapter.scp.config import ScpTlsSettings
-from dicom_adapter.scp.tls import CertificateReloader, server_context
+from openclara.tls import CertificateReloader, server_context
 from tests import http
 from tests.conftest import require_peer
 from tests.dicom_adapter.harness import Adapter, free_port, seed, write_study
@@ -121,7 +121,7 @@ def test_a_renewed_certificate_is_used_without_a_restart(tmp_path: Path) -> None
     pki = make_pki(tmp_path / "pki")
     settings = ScpTlsSettings(port=0, cert_file=pki.server_crt, key_file=pki.server_key)
     context = server_context(settings)
-    reloader = CertificateReloader(context, settings)
+    reloader = CertificateReloader(context, settings, "scp")
     assert reloader.check() is False  # nothing changed
     renewed = make_pki(tmp_path / "pki", server_name="renewed")
     pki.server_crt.write_bytes(renewed.renewed_crt.read_bytes())
