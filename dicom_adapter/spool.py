@@ -7,10 +7,11 @@ Layout::
 
 The SCP stores only instances whose SOP Instance UID is a valid UID (PS3.5 9.1: digits and dots, at
 most 64 characters) and matches the data set's, so the UID itself is the file name: two instances
-share a file only when they are the same instance (a re-send within one association replaces the
-earlier copy). Any other name (files of earlier releases, recovered from `.incoming/`) becomes
-`_<sha256 of the UID>.dcm`, which no UID can collide with. Everything is private to the adapter's
-user: directories 0700, files 0600 (instances are PHI), whatever the umask.
+share a name only when they are the same instance; a re-send never replaces the earlier copy (which
+may belong to a closed payload) but takes `<uid>~<8 hex>.dcm` (`scp/placement.py`). Any other name
+(files of earlier releases, recovered from `.incoming/`) becomes `_<sha256 of the UID>.dcm`, which no
+UID can collide with. Everything is private to the adapter's user: directories 0700, files 0600
+(instances are PHI), whatever the umask.
 
 One flush per instance: a data set is streamed into a spare file whose directory entry was made
 durable beforehand (`spares.SparePool`: made ahead, while nothing is received); its completion
@@ -37,6 +38,7 @@ from pydicom.filereader import read_file_meta_info
 from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.errors import StoreError
 from dicom_adapter.scp.part10 import parse_tag, read_header_file
+from dicom_adapter.scp.placement import place_file
 from dicom_adapter.scp.recovery import Recovery, recover_incoming
 from dicom_adapter.scp.uids import is_valid_uid
 from dicom_adapter.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
@@ -159,9 +161,7 @@ class Spool:
     def commit(self, fd: int, temp: Path, directory: Path, sop_instance_uid: str) -> Path:
         """`flush` then `place` under `<directory>/<uid>.dcm` (the SCP calls them apart, answering in between)."""
         self.flush(fd)
-        final = directory / instance_file_name(sop_instance_uid)
-        self.place(temp, final)
-        return final
+        return self.place(temp, directory / instance_file_name(sop_instance_uid))
 
     def flush(self, fd: int) -> None:
         """fdatasync and close `fd` (a `create_temp` file, completion record written): the one flush
@@ -172,19 +172,20 @@ class Spool:
         finally:
             os.close(fd)
 
-    def place(self, temp: Path, final: Path) -> None:
+    def place(self, temp: Path, final: Path) -> Path:
         """Rename a flushed file to its final name, with no flush: a file whose rename a crash loses is
-        still complete in `.incoming/` and `recover()` moves it. A re-sent instance replaces the file."""
+        still complete in `.incoming/` and `recover()` moves it. A re-sent instance never replaces an
+        earlier copy (`scp.placement`): it gets a name of its own, which is returned."""
         directory = final.parent
         if directory not in self._ready:
             self._make_directory(directory)
         try:
-            os.replace(temp, final)
+            return place_file(temp, final)
         except FileNotFoundError:
             # remove() pruned the (then empty) directory between two instances of one association.
             self._ready.discard(directory)
             self._make_directory(directory)
-            os.replace(temp, final)
+            return place_file(temp, final)
 
     def _make_directory(self, directory: Path) -> None:
         # Once per association: a new directory's own entry is made durable, so a rename into it that

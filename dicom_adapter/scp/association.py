@@ -12,6 +12,7 @@ A-ABORT. Until its A-ASSOCIATE-RQ arrives, and once rejected, a connection is pe
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -301,11 +302,13 @@ class Association:
         counters.instances += 1
         counters.bytes += storing.size
         try:
-            storing.place()
+            placed = storing.place()
         except OSError as exc:
             # Acknowledged and complete in .incoming/: the next start recovers it (spool.recover).
             self._log.error("scp.c_store.place_failed", error=exc.strerror, sop_class_uid=instance.sop_class_uid)
             return
+        if placed is not None and placed != instance.path:  # a re-sent instance: a file of its own
+            instance = dataclasses.replace(instance, path=placed)
         if self._debug:
             self._log.debug("scp.c_store.received", sop_class_uid=instance.sop_class_uid, size=instance.size)
         self._runtime.report_instance(instance)

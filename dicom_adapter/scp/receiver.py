@@ -178,12 +178,13 @@ class InstanceReceiver:
         except OSError as exc:
             raise _store_error(exc, "reading the spool file back") from exc
 
-    def place(self) -> None:
-        """Rename the committed (durable) file to its final name: after the response, since a crash
-        before the rename reaches the disk is recovered at restart. Raises OSError."""
+    def place(self) -> Path:
+        """Rename the committed (durable) file to its final name, and return the name used (a re-sent
+        instance gets one of its own): after the response, since a crash before the rename reaches the
+        disk is recovered at restart. Raises OSError."""
         assert self._temp is not None and self._final is not None
         temp, self._temp = self._temp, None
-        self._spool.place(temp, self._final)
+        return self._spool.place(temp, self._final)
 
     def discard(self) -> None:
         """Remove the partial file (abort, failure); safe to call twice."""

@@ -7,8 +7,9 @@ A file there is one of:
   (completion record missing, or length / checksum not matching what is on disk) -> never acknowledged:
   delete;
 - a complete file whose rename did not reach the disk (record valid) -> it may have been
-  acknowledged: move it to its final name, unless a newer copy of the same instance (a re-send, later
-  `received_ns`) is there already.
+  acknowledged: move it to its final name (beside an earlier copy, never over it), unless a newer copy
+  of the same instance (a re-send, later `received_ns`) is there already;
+- a file that also has its final name (a `link` + `unlink` placement cut by the crash) -> drop this name.
 
 Decisions are `decide()`, pure; `recover_incoming()` applies them.
 """
@@ -16,7 +17,6 @@ Decisions are `decide()`, pure; `recover_incoming()` applies them.
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from pathlib import Path
 import structlog
 
 from dicom_adapter.scp.completion import Completion, read_completion
+from dicom_adapter.scp.placement import is_linked_elsewhere, place_file
 from dicom_adapter.spares import make_private_directory
 
 log = structlog.get_logger()
@@ -70,6 +71,10 @@ def recover_incoming(incoming: Path, final_path: FinalPath) -> Recovery:
 def _recover_one(path: Path, final_path: FinalPath, recovery: Recovery) -> None:
     if path.stat().st_size == 0:
         return  # a spare, never written to
+    if is_linked_elsewhere(path):
+        path.unlink()  # placed by link + unlink, and the crash came in between: it has its name
+        recovery.moved += 1
+        return
     completion = read_completion(path)
     final = None
     existing = None
@@ -79,7 +84,7 @@ def _recover_one(path: Path, final_path: FinalPath, recovery: Recovery) -> None:
     decision = decide(completion, existing)
     if decision is Decision.MOVE and final is not None and completion is not None:
         created = make_private_directory(final.parent)
-        os.replace(path, final)
+        place_file(path, final)  # beside an earlier copy, never over it (it may be in a closed payload)
         recovery.directories.update({final.parent, *(p.parent for p in created)})
         recovery.moved += 1
         # The path names the SOP Instance UID: not at INFO.

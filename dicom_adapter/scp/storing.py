@@ -130,10 +130,9 @@ class Storing:
             origin.directory, origin.host, origin.association_id, origin.extra_tags, inline
         )
 
-    def place(self) -> None:
-        """Give a committed instance its final name (after the response). Raises OSError."""
-        if self._receiver is not None:
-            self._receiver.place()
+    def place(self) -> Path | None:
+        """Give a committed instance its final name (after the response) and return it. Raises OSError."""
+        return self._receiver.place() if self._receiver is not None else None
 
     def discard(self) -> None:
         if self._receiver is not None:

@@ -140,7 +140,7 @@ def test_a_complete_file_recovery_cannot_move_is_kept_for_the_next_start(tmp_pat
     def disk_full(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(recovery_module.os, "replace", disk_full)
+    monkeypatch.setattr(recovery_module, "place_file", disk_full)
     assert spool.prepare() == 0
     assert path.exists() and list(spool.files()) == []
     monkeypatch.undo()
