@@ -9,11 +9,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from openclara.auth.credentials import ENV_FILE, load_or_create
 
 # Podman fixtures (podman, busybox_image, operator_image) for the container tests.
 pytest_plugins = ["tests.containers", "tests.kube_api"]
+
+# Hypothesis (the parser fuzz tests, tests/security/test_fuzz_*.py): "ci" is bounded and replays the same
+# cases every run; HYPOTHESIS_PROFILE=long is the measured run of docs/security.md (new cases each time).
+# No example database: nothing is written into the repository.
+settings.register_profile("ci", max_examples=150, deadline=2000, derandomize=True, database=None)
+settings.register_profile(
+    "long", max_examples=20_000, deadline=5000, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def free_port() -> int:

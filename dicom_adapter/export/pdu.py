@@ -2,7 +2,8 @@
 
 Only what a C-STORE SCU needs: A-ASSOCIATE-RQ out, A-ASSOCIATE-AC/RJ, P-DATA-TF, A-RELEASE-RP and
 A-ABORT in. Writing bytes directly lets a whole PDU go out in one `write` (no Nagle stall) and keeps
-the per-instance CPU cost near zero, which pynetdicom's generic upper layer does not.
+the per-instance CPU cost near zero, which pynetdicom's generic upper layer does not. A PDU the peer
+sends malformed raises DestinationUnavailableError: that association is unusable, a later one may work.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from dicom_adapter.export.errors import DestinationUnavailableError
 from dicom_adapter.upper_layer import (
     APPLICATION_CONTEXT,
     IMPLEMENTATION_CLASS_UID,
@@ -85,10 +87,12 @@ def _iter_items(data: bytes, offset: int) -> list[tuple[int, bytes]]:
 
 
 def _accepted_context(value: bytes) -> AcceptedContext:
+    if len(value) < 4:
+        raise DestinationUnavailableError("malformed A-ASSOCIATE-AC: truncated presentation context item")
     syntax = ""
     for sub_type, sub_value in _iter_items(value, 4):
         if sub_type == ItemType.TRANSFER_SYNTAX:
-            syntax = sub_value.rstrip(b"\x00 ").decode("ascii")
+            syntax = sub_value.rstrip(b"\x00 ").decode("ascii", "replace")  # not ASCII: matches no proposal
     return AcceptedContext(context_id=value[0], result=value[2], transfer_syntax=syntax)
 
 
@@ -109,6 +113,8 @@ def decode_associate_ac(body: bytes) -> AssociateAccept:
 
 def describe_associate_rj(body: bytes) -> str:
     """A readable reason for an A-ASSOCIATE-RJ (PS3.8 §9.3.4: result, source, reason)."""
+    if len(body) < 4:
+        return "association rejected (malformed A-ASSOCIATE-RJ)"
     result, source, reason = body[1], body[2], body[3]
     reasons = {
         (1, 2): "application context name not supported",
@@ -143,8 +149,10 @@ def iter_pdvs(body: bytes) -> list[tuple[int, int, bytes]]:
     """(context id, message control header, fragment) of each PDV in a P-DATA-TF body."""
     pdvs: list[tuple[int, int, bytes]] = []
     offset = 0
-    while offset + 6 <= len(body):
-        (length,) = struct.unpack_from(">I", body, offset)
+    while offset < len(body):
+        (length,) = struct.unpack_from(">I", body, offset) if offset + 6 <= len(body) else (0,)
+        if length < 2 or offset + 4 + length > len(body):  # PS3.8 9.3.5.1: id and header, all inside the PDU
+            raise DestinationUnavailableError(f"malformed P-DATA-TF: PDV at byte {offset} does not fit its PDU")
         pdvs.append((body[offset + 4], body[offset + 5], body[offset + 6 : offset + 4 + length]))
         offset += 4 + length
     return pdvs

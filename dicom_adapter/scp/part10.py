@@ -259,9 +259,12 @@ def read_header_file(path: Path, extra: tuple[int, ...] = ()) -> Header:
         return _deflated_header(path, deflated, extra)
     try:
         dataset = dcmread(path, stop_before_pixels=True, specific_tags=[*_REQUIRED, SOP_CLASS_UID, *extra])
-    except (zlib.error, ValueError, EOFError, OSError, KeyError, AttributeError) as exc:
+        return _header(dataset, extra)  # pydicom converts values when read: a bad VR raises here
+    except DataSetMismatchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on a corrupt file (InvalidDicomError,
+        # NotImplementedError for an unknown VR, ...): found by tests/security/test_fuzz_dataset.py
         raise UndecodableDataError(f"cannot decode data set: {exc}") from exc
-    return _header(dataset, extra)
 
 
 def _deflated_offset(path: Path) -> int | None:

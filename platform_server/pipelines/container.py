@@ -29,7 +29,10 @@ def parse_container(value: Any, problems: Problems) -> tuple[str, str, tuple[str
     raw = value.get("command")
     command: tuple[str, ...] = ()
     if isinstance(raw, str):
-        command = tuple(shlex.split(raw))
+        try:
+            command = tuple(shlex.split(raw))
+        except ValueError as exc:  # an unbalanced quote
+            problems.add(f"container.command {raw!r} cannot be split into arguments: {exc}", line)
     elif isinstance(raw, list) and all(not isinstance(arg, dict | list) for arg in raw):
         command = tuple(scalar(arg) for arg in raw if arg is not None)
     elif raw is not None:

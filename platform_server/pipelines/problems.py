@@ -10,6 +10,10 @@ from typing import Any
 def did_you_mean(key: str, known: Iterable[str]) -> str:
     """` (did you mean 'gpu'?)` for a near miss, else the list of known keys."""
     options = sorted(known)
+    # A key over three times the longest option can be neither within the edit budget nor 0.6 similar;
+    # skipping it keeps the cost linear in the size of the document (a 100 KB key cost seconds).
+    if len(key) > 3 * max(map(len, options), default=0):
+        return f" (known: {', '.join(options)})"
     # Edit distance first, counting a swap of two letters as one edit ('form' is 'from', not 'format');
     # difflib's similarity catches the rest.
     distances = {option: _edits(key, option) for option in options}

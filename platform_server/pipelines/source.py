@@ -1,4 +1,10 @@
-"""Read pipeline YAML keeping line numbers, so every definition error can point at its line."""
+"""Read pipeline YAML keeping line numbers, so every definition error can point at its line.
+
+Bounded: YAML aliases share one object however often they are used, and every later walk of the tree
+(imports, placeholders, validation) visits each use. A 400-byte "billion laughs" document of nested
+aliases would cost hours of CPU there, so a file whose tree, aliases expanded, holds more than
+`MAX_VALUES` values or nests deeper than `MAX_DEPTH` is refused here, before any walk.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,9 @@ from typing import Any
 import yaml
 
 from platform_server.errors import DefinitionError
+
+MAX_VALUES = 100_000  # values of one file, aliases expanded; Clara's own pipelines hold a few hundred
+MAX_DEPTH = 64  # mappings and lists inside each other; pipelines nest 6 or 7 deep
 
 
 class LineDict(dict[str, Any]):
@@ -62,10 +71,35 @@ def load(files: Sequence[tuple[str, str]]) -> list[SourceFile]:
             problem = getattr(exc, "problem", None) or str(exc)
             problems.append(f"{shown}{where}: invalid YAML: {problem}")
             continue
+        except RecursionError:  # PyYAML composes nodes recursively: a few hundred levels exhaust the stack
+            problems.append(f"{shown}: invalid YAML: nested deeper than {MAX_DEPTH} levels")
+            continue
         if not isinstance(document, LineDict):
             problems.append(f"{shown}:1: the top level must be a mapping (api-version, name, operators ...)")
+            continue
+        values, depth = _size(document, 0, {})
+        if values > MAX_VALUES or depth > MAX_DEPTH:
+            problems.append(f"{shown}:1: the document is too large: over {MAX_VALUES} values (YAML aliases "
+                            f"expanded) or nested deeper than {MAX_DEPTH} levels")
             continue
         parsed.append(SourceFile(shown, document))
     if problems:
         raise DefinitionError(problems)
     return parsed
+
+
+def _size(value: Any, level: int, known: dict[int, tuple[int, int]]) -> tuple[int, int]:
+    """(values, depth) of a parsed tree, each alias counted at every use; `known` memoizes shared
+    nodes by id, so the cost is that of the tree as written. Stops descending past MAX_DEPTH."""
+    if not isinstance(value, dict | list):
+        return 1, 0
+    if id(value) in known:
+        return known[id(value)]
+    if level > MAX_DEPTH:
+        return 1, MAX_DEPTH + 1
+    values, depth = 1, 0
+    for child in value.values() if isinstance(value, dict) else value:
+        child_values, child_depth = _size(child, level + 1, known)
+        values, depth = values + child_values, max(depth, child_depth + 1)
+    known[id(value)] = (values, depth)
+    return values, depth
