@@ -4,9 +4,10 @@
         |  tokens: admin (the `clara` CLI), services (one service calling another), operators
         v
     TokenTable (`tokens`): sha256(token) -> Principal(name, Role)     + trusted client networks
-        |                                  |
+        |   else, optional: the hospital IdP's JWT (`oidc.OidcVerifier`, keys from `jwks.KeySet`)
+        |   `TokenTable.authenticate`: the one place a presented token becomes a caller
         v                                  v
-    gRPC: `grpc_server.AuthInterceptor`    REST: `rest.Authenticator` (a FastAPI dependency)
+    gRPC: `grpc_server.AuthInterceptor`    REST: `rest.TokenGate` (ASGI, before every route)
         |  per method: the least Role         |  per route: the least Role
         v                                  v
     every refused or state-changing call -> `audit.AuditLog` (JSON lines, 0600)

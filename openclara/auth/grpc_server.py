@@ -3,7 +3,8 @@
 The token comes in the call's metadata (`authorization: Bearer <token>`, what `grpc_client` sends);
 without one, the caller's address may be a trusted network. A call without a known token is refused
 UNAUTHENTICATED, a known caller whose role is below the method's PERMISSION_DENIED; refusals and
-calls of `audited` methods go to the audit log with who, what and from where.
+calls of `audited` methods go to the audit log with who, what and from where. The check is awaited
+in the call's own task: a key fetch for an identity provider's token (`oidc`) holds up no other call.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import grpc
 
 from openclara.auth.audit import AuditLog
 from openclara.auth.roles import Principal, Role
-from openclara.auth.tokens import TokenTable, bearer
+from openclara.auth.tokens import InvalidToken, NoRole, TokenTable, bearer
 
 Behaviour = Callable[..., Any]
 
@@ -54,24 +55,33 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def _admit(self, method: str, token: str | None, context: grpc.aio.ServicerContext) -> None:
         peer = context.peer()
-        principal = self._table.principal(token, peer_host(peer))
         needed = self._roles.get(method, self._default)
-        if principal is None:
-            self._record(method, None, peer, "refused: no valid token")
+        try:
+            principal = await self._table.authenticate(token, peer_host(peer))
+        except InvalidToken as refused:
+            self._record(method, "unknown", peer, f"refused: {refused.reason}")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED,
                                 "a valid API token is required (metadata 'authorization: Bearer <token>'; the stack's "
                                 "tokens are in $CLARA_HOME/credentials.yaml)")
-        elif principal.role < needed:
-            self._record(method, principal, peer, f"refused: needs role {needed.label}")
+        except NoRole as refused:
+            self._record(method, refused.name, peer, f"refused: {refused.reason}")
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"{method} needs role {needed.label}; {refused.name} has no role here")
+        else:
+            await self._check_role(method, principal, needed, peer, context)
+
+    async def _check_role(self, method: str, principal: Principal, needed: Role, peer: str,
+                          context: grpc.aio.ServicerContext) -> None:
+        if principal.role < needed:
+            self._record(method, principal.name, peer, f"refused: needs role {needed.label}")
             await context.abort(grpc.StatusCode.PERMISSION_DENIED,
                                 f"{method} needs role {needed.label}; {principal.name} has {principal.role.label}")
         elif method in self._audited:
-            self._record(method, principal, peer, "allowed")
+            self._record(method, principal.name, peer, "allowed")
 
-    def _record(self, method: str, principal: Principal | None, peer: str, outcome: str) -> None:
+    def _record(self, method: str, who: str, peer: str, outcome: str) -> None:
         if self._audit is not None:
-            self._audit.record(who=principal.name if principal else "unknown", what=f"grpc {method}",
-                               where=peer, outcome=outcome)
+            self._audit.record(who=who, what=f"grpc {method}", where=peer, outcome=outcome)
 
 
 def _guarded(handler: grpc.RpcMethodHandler, admit: Callable[[Any], Awaitable[None]]) -> grpc.RpcMethodHandler:

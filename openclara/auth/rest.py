@@ -4,6 +4,7 @@ It runs before the services' fast paths and FastAPI alike, so both answer a requ
 rule. The token comes as `Authorization: Bearer <token>` (or `X-API-Key: <token>`, for tools that
 cannot set a bearer header); without one, the client's address may be a trusted network. A service
 gives the least role per request as a function of method and path (None: public, e.g. health probes).
+A refused token (as opposed to none) is answered with RFC 6750's `error="invalid_token"`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openclara.auth.audit import AuditLog
-from openclara.auth.roles import Principal, Role
-from openclara.auth.tokens import TokenTable, bearer
+from openclara.auth.roles import Role
+from openclara.auth.tokens import InvalidToken, NoRole, TokenTable, bearer
 from openclara.http_guards import problem, problem_response
 
 Rule = Callable[[str, str], Role | None]
@@ -49,30 +51,50 @@ class TokenGate:
         if needed is None:
             await self.app(scope, receive, send)
             return
-        headers = {key: value for key, value in scope["headers"] if key in (b"authorization", b"x-api-key")}
-        token = bearer(headers.get(b"authorization", b"").decode("latin-1")) or (
-            headers.get(b"x-api-key", b"").decode("latin-1").strip() or None)
         client = scope.get("client")
         peer = client[0] if client else None
-        principal = self.table.principal(token, peer)
         where = f"{peer}:{client[1]}" if client else "unknown"
-        if principal is None:
-            self._record(method, path, None, where, "refused: no valid token")
-            response = problem(HTTPStatus.UNAUTHORIZED, "a valid API token is required: Authorization: Bearer "
-                               "<token> (the stack's tokens are in $CLARA_HOME/credentials.yaml)", path)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="openclara"'
-            await response(scope, receive, send)
+        refusal = await self._refusal(method, path, needed, _token(scope), peer, where)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
-        if principal.role < needed:
-            self._record(method, path, principal, where, f"refused: needs role {needed.label}")
-            detail = f"{method} {path} needs role {needed.label}; {principal.name} has {principal.role.label}"
-            await problem(HTTPStatus.FORBIDDEN, detail, path)(scope, receive, send)
-            return
-        if self.audited(method, path):
-            self._record(method, path, principal, where, "allowed")
         await self.app(scope, receive, send)
 
-    def _record(self, method: str, path: str, principal: Principal | None, where: str, outcome: str) -> None:
+    async def _refusal(self, method: str, path: str, needed: Role, token: str | None, peer: str | None,
+                       where: str) -> Response | None:
+        """The answer to a caller who may not make this request; None lets it through (audited if asked)."""
+        what = f"http {method} {path}"
+        try:
+            principal = await self.table.authenticate(token, peer)
+        except InvalidToken as refused:
+            self._record(what, "unknown", where, f"refused: {refused.reason}")
+            response = problem(HTTPStatus.UNAUTHORIZED, "a valid API token is required: Authorization: Bearer "
+                               "<token> (the stack's tokens are in $CLARA_HOME/credentials.yaml)", path)
+            response.headers["WWW-Authenticate"] = _challenge(refused)
+            return response
+        except NoRole as refused:
+            self._record(what, refused.name, where, f"refused: {refused.reason}")
+            return problem(HTTPStatus.FORBIDDEN, f"{method} {path} needs role {needed.label}; {refused.name} has "
+                           "no role here", path)
+        if principal.role < needed:
+            self._record(what, principal.name, where, f"refused: needs role {needed.label}")
+            detail = f"{method} {path} needs role {needed.label}; {principal.name} has {principal.role.label}"
+            return problem(HTTPStatus.FORBIDDEN, detail, path)
+        if self.audited(method, path):
+            self._record(what, principal.name, where, "allowed")
+        return None
+
+    def _record(self, what: str, who: str, where: str, outcome: str) -> None:
         if self.audit is not None:
-            self.audit.record(who=principal.name if principal else "unknown", what=f"http {method} {path}",
-                              where=where, outcome=outcome)
+            self.audit.record(who=who, what=what, where=where, outcome=outcome)
+
+
+def _token(scope: Scope) -> str | None:
+    headers = {key: value for key, value in scope["headers"] if key in (b"authorization", b"x-api-key")}
+    return bearer(headers.get(b"authorization", b"").decode("latin-1")) or (
+        headers.get(b"x-api-key", b"").decode("latin-1").strip() or None)
+
+
+def _challenge(refused: InvalidToken) -> str:
+    """RFC 6750: no error code when no token came, `invalid_token` when the one that came is refused."""
+    return 'Bearer realm="openclara", error="invalid_token"' if refused.presented else 'Bearer realm="openclara"'
