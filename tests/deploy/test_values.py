@@ -78,9 +78,14 @@ def test_values_schema_closes_every_section_of_the_chart() -> None:
     ("auth: {trustedClients: [{network: 10.0.0.0/8, role: readonly}]}", "role"),
     ("auth: {existingSecret: My_Secret}", "existingSecret"),
     ("auth: {enable: false}", "enable"),
+    ("dicomAdapter: {tls: {secretName: dicom-cert, clientCertificate: true}}", "clientCertificate"),
+    ("dicomAdapter: {tls: {secretName: Dicom_Cert}}", "secretName"),
+    ("dicomAdapter: {tls: {secretName: dicom-cert, required: yes please}}", "required"),
+    ("dicomAdapter: {tls: {nodePort: 70000}}", "nodePort"),
 ], ids=["typo", "enum", "operators-typo", "toleration-typo", "service-type", "unquoted-tag", "quantity",
         "secret-shape", "api-key-role", "api-key-not-hex", "api-key-token-not-digest", "trusted-without-role",
-        "trusted-role", "existing-secret-name", "auth-typo"])
+        "trusted-role", "existing-secret-name", "auth-typo", "tls-typo", "tls-secret-name", "tls-required",
+        "tls-node-port"])
 def test_helm_refuses_values_the_schema_does_not_allow(values_yaml: str, complaint: str, tmp_path: Path) -> None:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(values_yaml)

@@ -248,8 +248,105 @@ services refuse other Host headers (421, against DNS rebinding); `extra` are the
 {{- toYaml $file }}
 {{- end }}
 
+{{/*
+DICOM TLS (values dicomAdapter.tls): the adapter's second listener, on a fixed container port, with its
+certificate from a kubernetes.io/tls Secret mounted as a whole volume (no subPath: the kubelet swaps in a
+renewed Secret and the adapter reloads it, scp.tls.reload_interval). The CAs of client certificates (key
+ca.crt) come from the same Secret, or from clientCaSecretName mounted beside it.
+*/}}
+{{- define "openclara.dicomTls.port" -}}2762{{- end }}
+{{- define "openclara.dicomTls.dir" -}}/etc/openclara/dicom-tls{{- end }}
+{{- define "openclara.dicomTls.clientCaDir" -}}/etc/openclara/dicom-tls-client-ca{{- end }}
+
+{{/* Refuses dicomAdapter.tls values that cannot work together; renders nothing. */}}
+{{- define "openclara.dicomTls.check" -}}
+{{- $t := .Values.dicomAdapter.tls }}
+{{- $svc := .Values.dicomAdapter.service }}
+{{- if not $t.secretName }}
+{{- if or $t.required $t.clientCertificates $t.clientCaSecretName }}
+{{- fail "dicomAdapter.tls: required, clientCertificates and clientCaSecretName need secretName (the Secret with the adapter's certificate)" }}
+{{- end }}
+{{- else }}
+{{- if and $t.clientCaSecretName (not $t.clientCertificates) }}
+{{- fail "dicomAdapter.tls.clientCaSecretName is read only with clientCertificates: true (set it, or leave clientCaSecretName empty)" }}
+{{- end }}
+{{- if not $t.required }}
+{{- if eq (int $t.port) (int $svc.port) }}
+{{- fail "dicomAdapter.tls.port equals dicomAdapter.service.port: the plain and the TLS DICOM ports need a port each" }}
+{{- end }}
+{{- if and $t.nodePort $svc.nodePort (eq (int $t.nodePort) (int $svc.nodePort)) (ne $svc.type "ClusterIP") }}
+{{- fail "dicomAdapter.tls.nodePort equals dicomAdapter.service.nodePort: the plain and the TLS DICOM ports need a node port each" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The adapter's scp.tls as JSON, {} without DICOM TLS: the mounted files and the values' port and switches
+win over dicomAdapter.config.scp.tls, whose reload_interval is kept. (dict "root" $ "config" $v.config)
+*/}}
+{{- define "openclara.dicomTls.scpConfig" -}}
+{{- $t := .root.Values.dicomAdapter.tls }}
+{{- $dir := include "openclara.dicomTls.dir" .root }}
+{{- $user := dig "scp" "tls" dict .config }}
+{{- $tls := dict }}
+{{- if hasKey $user "reload_interval" }}
+{{- $_ := set $tls "reload_interval" (get $user "reload_interval") }}
+{{- end }}
+{{- if $t.secretName }}
+{{- $_ := set $tls "port" (include "openclara.dicomTls.port" .root | int) }}
+{{- $_ = set $tls "cert_file" (printf "%s/tls.crt" $dir) }}
+{{- $_ = set $tls "key_file" (printf "%s/tls.key" $dir) }}
+{{- $_ = set $tls "required" $t.required }}
+{{- if $t.clientCertificates }}
+{{- $_ = set $tls "client_ca_file" (printf "%s/ca.crt" (ternary (include "openclara.dicomTls.clientCaDir" .root) $dir (not (empty $t.clientCaSecretName)))) }}
+{{- end }}
+{{- end }}
+{{- toJson $tls }}
+{{- end }}
+
+{{/* The adapter's DICOM TLS volumes (none without dicomAdapter.tls.secretName): mode 0440 as the credentials'. */}}
+{{- define "openclara.dicomTls.volumes" -}}
+{{- $t := .Values.dicomAdapter.tls }}
+{{- if $t.secretName }}
+- name: dicom-tls
+  secret:
+    secretName: {{ $t.secretName }}
+    items:
+      - {key: tls.crt, path: tls.crt}
+      - {key: tls.key, path: tls.key}
+      {{- if and $t.clientCertificates (not $t.clientCaSecretName) }}
+      - {key: ca.crt, path: ca.crt}
+      {{- end }}
+    defaultMode: 0440
+{{- if and $t.clientCertificates $t.clientCaSecretName }}
+- name: dicom-tls-client-ca
+  secret:
+    secretName: {{ $t.clientCaSecretName }}
+    items:
+      - {key: ca.crt, path: ca.crt}
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "openclara.dicomTls.mounts" -}}
+{{- $t := .Values.dicomAdapter.tls }}
+{{- if $t.secretName }}
+- name: dicom-tls
+  mountPath: {{ include "openclara.dicomTls.dir" . }}
+  readOnly: true
+{{- if and $t.clientCertificates $t.clientCaSecretName }}
+- name: dicom-tls-client-ca
+  mountPath: {{ include "openclara.dicomTls.clientCaDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The DICOM adapter's dicom-adapter.yaml (same layering as the platform's). */}}
 {{- define "openclara.dicomAdapter.config" -}}
+{{- include "openclara.dicomTls.check" . }}
 {{- $v := .Values.dicomAdapter }}
 {{- $data := include "openclara.dataPath" . }}
 {{- $wiring := dict
@@ -263,6 +360,13 @@ services refuse other Host headers (421, against DNS rebinding); `extra` are the
 }}
 {{- $file := mustMergeOverwrite (dict "logging" (dict "format" "json")) (deepCopy $v.config) $wiring }}
 {{- $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson) }}
+{{- /* Set, not merged: a merge would keep the user's required: true or client_ca_file against the values. */}}
+{{- $tls := include "openclara.dicomTls.scpConfig" (dict "root" . "config" $v.config) | fromJson }}
+{{- if $tls }}
+{{- $_ = set $file.scp "tls" $tls }}
+{{- else }}
+{{- $_ = unset $file.scp "tls" }}
+{{- end }}
 {{- toYaml $file }}
 {{- end }}
 
