@@ -115,7 +115,7 @@ async def test_version_and_discovery(fake_kubernetes: FakeKubernetes) -> None:
         assert (await http.get("/version")).json()["major"] == "1"
         assert (await http.get("/api")).json()["versions"] == ["v1"]
         names = [r["name"] for r in (await http.get("/api/v1")).json()["resources"]]
-        assert names == ["pods", "pods/log", "services", "persistentvolumeclaims"]
+        assert names == ["pods", "pods/log", "services", "secrets", "persistentvolumeclaims"]
         missing = await http.get("/api/v1/namespaces/x/configmaps")
         assert (missing.status_code, missing.json()["reason"]) == (404, "NotFound")
         assert missing.headers["content-type"] == "application/json"  # lightkube only decodes errors with exactly this

@@ -26,6 +26,9 @@ from typing import Protocol
 
 from platform_server.errors import PlatformServerError
 
+# The label of the mount that gives operators the results service's CA file (an https results service).
+RESULTS_CA_LABEL = "results-ca"
+
 
 @dataclass(frozen=True)
 class Mount:

@@ -2,9 +2,9 @@
 
 `connect` reads the platform's credentials (the pod's service account in a cluster, a kubeconfig file
 otherwise) through `lightkube`, a small typed async client on httpx. `KubeApi` wraps the calls the
-executor makes (create, get, watch, delete by name or label, logs) so that every API or network failure
-reaches the executor as one `ExecutorError` with the API server's own message, and a missing object is
-not an error where gone is what was wanted.
+executor makes (create, get, watch, delete by name or label, logs; Pods, Services and Secrets) so that
+every API or network failure reaches the executor as one `ExecutorError` with the API server's own
+message, and a missing object is not an error where gone is what was wanted.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ import httpx2
 import structlog
 from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
 from lightkube.codecs import from_dict
-from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, Service
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, Secret, Service
 from lightkube.types import CascadeType, OnErrorAction, OnErrorResult
 
 from platform_server.executors.base import ExecutorError
 
 log = structlog.get_logger()
 _Kind = TypeVar("_Kind", Pod, PersistentVolumeClaim)
+# What the executor creates and deletes; deleted by label in this order (pods before the Secret they read).
+_Made = type[Pod] | type[Service] | type[Secret]
+_KINDS: dict[str, _Made] = {"Service": Service, "Pod": Pod, "Secret": Secret}
 _T = TypeVar("_T")
 NOT_FOUND = 404
 CONFLICT = 409
@@ -76,7 +79,7 @@ class KubeApi:
     async def create(self, manifest: Mapping[str, Any]) -> Any:
         """Create the object; an object of that name left by an earlier attempt is deleted first."""
         obj = from_dict(dict(manifest))
-        kind = Pod if manifest["kind"] == "Pod" else Service
+        kind = _KINDS[manifest["kind"]]
         for _ in range(40):
             try:
                 return await self.client.create(obj)
@@ -128,7 +131,7 @@ class KubeApi:
             except httpx2.HTTPError as exc:
                 raise _error(f"watching pod {name}", exc) from exc
 
-    async def delete(self, kind: type[Pod] | type[Service], name: str, grace: float | None = None) -> bool:
+    async def delete(self, kind: _Made, name: str, grace: float | None = None) -> bool:
         """Delete (foreground: dependants first); False when it was already gone."""
 
         async def deleted() -> bool:
@@ -139,19 +142,18 @@ class KubeApi:
         return bool(await _unless_gone(f"deleting {kind.__name__.lower()} {name}", deleted()))
 
     async def delete_labelled(self, labels: Mapping[str, str], grace: float = 0) -> int:
-        """Delete every pod and service carrying `labels`; return how many pods there were."""
-        try:
-            pods = [p async for p in self.client.list(Pod, labels=dict(labels))]
-            services = [s async for s in self.client.list(Service, labels=dict(labels))]
-        except httpx2.HTTPError as exc:
-            raise _error(f"listing pods labelled {_selector(labels)}", exc) from exc
-        for service in services:
-            if service.metadata is not None and service.metadata.name:
-                await self.delete(Service, service.metadata.name)
-        for pod in pods:
-            if pod.metadata is not None and pod.metadata.name:
-                await self.delete(Pod, pod.metadata.name, grace)
-        return len(pods)
+        """Delete every service, pod and Secret carrying `labels`; return how many pods there were."""
+        found: dict[_Made, list[str]] = {}
+        for kind in _KINDS.values():
+            try:
+                found[kind] = [obj.metadata.name async for obj in self.client.list(kind, labels=dict(labels))
+                               if obj.metadata is not None and obj.metadata.name]
+            except httpx2.HTTPError as exc:
+                raise _error(f"listing {kind.__name__.lower()}s labelled {_selector(labels)}", exc) from exc
+        for kind, names in found.items():
+            for name in names:
+                await self.delete(kind, name, grace if kind is Pod else None)
+        return len(found[Pod])
 
     async def copy_log(self, name: str, container: str, path: Path, follow: bool, skip_lines: int = 0) -> LogCopy:
         """Append the container's log to `path`, following it until the container ends; never raises."""

@@ -11,10 +11,17 @@ pulled (ImagePullBackOff) fails at once with the kubelet's message. Cancelling d
 Per service (`start_service`): a ClusterIP Service and the Pod it selects; the service counts as
 started when the Pod is Ready (its first port accepts connections). Operators get `<service>:<port>`.
 
+Per job, when its environment holds credentials (the operators' API token): one Secret, created before
+the job's first pod and read by every pod of the job through `secretKeyRef` (`pods.job_secret`), so the
+token is not in any pod spec. Concurrent operators of a job wait for the same creation.
+
 Everything the executor creates carries `openclara/platform=<platform id>` and `openclara/job-id`:
-`end_job` and `reap` delete a job's objects by label, `start` (after a platform crash) deletes
-whatever of this platform's is left, as no job runs yet. The platform's GPU pool only caps how many
-GPUs the platform asks for at once; the device plugin picks the GPUs.
+`end_job` and `reap` delete a job's objects by label (Services, Pods, then the Secret), `start` (after
+a platform crash) deletes whatever of this platform's is left, as no job runs yet. The Secret has no
+ownerReference: the pods it serves are bare, come and go one operator at a time, and none of them
+outlives the job, so no object the garbage collector could follow lives exactly as long as the job.
+
+The platform's GPU pool only caps how many GPUs the platform asks for at once; the device plugin picks the GPUs.
 """
 
 from __future__ import annotations
@@ -23,13 +30,21 @@ import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import structlog
 from lightkube.resources.core_v1 import Pod
 
-from platform_server.executors.base import ExecutorError, OperatorResult, OperatorRun, Outcome, ServiceRun, tail
+from platform_server.executors.base import (
+    ExecutorError,
+    Mount,
+    OperatorResult,
+    OperatorRun,
+    Outcome,
+    ServiceRun,
+    tail,
+)
 from platform_server.executors.environment import PLATFORM_HOST_KEY, container_environment
 from platform_server.executors.failures import failure_reason, not_started
 from platform_server.executors.kubeclient import Connection, KubeApi, LogCopy
@@ -40,7 +55,10 @@ from platform_server.executors.pods import (
     PodOptions,
     cluster_service,
     job_labels,
+    job_secret,
+    operator_mounts,
     operator_pod,
+    secret_values,
     service_name,
     service_pod,
 )
@@ -58,6 +76,12 @@ class KubernetesOptions:
     tail_lines: int = 20
 
 
+@dataclasses.dataclass(frozen=True)
+class _JobSecret:
+    values: Mapping[str, str]
+    created: asyncio.Task[object]
+
+
 class KubernetesExecutor:
     def __init__(self, connect: Callable[[], Connection], options: KubernetesOptions) -> None:
         self._connect = connect
@@ -65,6 +89,7 @@ class KubernetesExecutor:
         self._api: KubeApi | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._followers: dict[str, list[asyncio.Task[LogCopy]]] = {}
+        self._secrets: dict[str, _JobSecret] = {}  # job id -> its Secret, once asked for
 
     @property
     def api(self) -> KubeApi:
@@ -115,22 +140,43 @@ class KubernetesExecutor:
         """Delete the job's services in the background: the job's result does not wait for it."""
         for task in self._followers.pop(job_id, []):
             task.cancel()
-        self._in_background(self._delete_job(job_id), f"end of job {job_id}")
+        secret = self._secrets.pop(job_id, None)
+        self._in_background(self._delete_job(job_id, secret), f"end of job {job_id}")
 
     async def reap(self, job_id: str, work_dir: Path) -> int:
         return await self.api.delete_labelled(job_labels(self.options.pods, job_id))
 
-    async def _delete_job(self, job_id: str) -> None:
+    async def _delete_job(self, job_id: str, secret: _JobSecret | None) -> None:
+        if secret is not None:  # a creation still under way (its operator was cancelled) must not outlive this
+            await asyncio.wait([secret.created])
         await self.api.delete_labelled(job_labels(self.options.pods, job_id), self.options.pods.kill_grace)
+
+    async def _job_secret(self, job_id: str, env: Mapping[str, str], mounts: Sequence[Mount]) -> None:
+        """Make sure the job's Secret holds the credentials of `env` and the `SECRET_FILES` of `mounts` before
+        a pod that reads them is created."""
+        values = await asyncio.to_thread(secret_values, env, mounts)
+        if not values:
+            return
+        known = self._secrets.get(job_id)
+        if known is not None and known.values != values:
+            raise ExecutorError(f"job {job_id}: its operators were given different credentials ("
+                                f"{', '.join(sorted(values))}); one job has one Secret")
+        if known is None or (known.created.done() and (known.created.cancelled() or known.created.exception())):
+            manifest = job_secret(job_id, values, self.options.pods)
+            known = self._secrets[job_id] = _JobSecret(values, asyncio.create_task(self.api.create(manifest)))
+            log.info("executor.kubernetes.creating_secret", job_id=job_id, secret=manifest["metadata"]["name"])
+        await asyncio.shield(known.created)  # a cancelled operator leaves it to the others (and to end_job)
 
     # ---- operators --------------------------------------------------------------------------------
 
     async def run(self, run: OperatorRun) -> OperatorResult:
         try:
-            manifest = operator_pod(run, self._environment(run), self.options.pods)
+            env = self._environment(run)
+            manifest = operator_pod(run, env, self.options.pods)
             for mount in run.outputs:  # made by the platform: the operator's user may not create folders there
                 mount.host_path.mkdir(parents=True, exist_ok=True)
             run.log_path.parent.mkdir(parents=True, exist_ok=True)
+            await self._job_secret(run.job_id, env, operator_mounts(run))
             created = await self.api.create(manifest)
         except (ExecutorError, OSError) as exc:
             return not_started(run, str(exc))
@@ -253,6 +299,7 @@ class KubernetesExecutor:
         env = container_environment(run.env, extra=run.mounts)
         pod = service_pod(run, env, self.options.pods)
         name = service_name(run)
+        await self._job_secret(run.job_id, env, run.mounts)
         await self.api.create(cluster_service(run, self.options.pods))
         created = await self.api.create(pod)
         log.info("executor.kubernetes.service_created", job_id=run.job_id, service=run.name, pod=name)

@@ -16,19 +16,33 @@ with `podman kube play` in tests.
   untrusted code that reads patient data, and needs none of them.
 * A service (e.g. Triton) is a Pod ready when its first port accepts connections, plus a ClusterIP
   Service of the same name: operators reach it at `<name>:<port>`.
+* Credentials in the environment (`SECRET_VARIABLES`: the operators' API token) are never values in the
+  pod spec, which whoever may `get pods` reads: they go in one Secret per job (`job_secret`), and the
+  container's env names the Secret and key (`secretKeyRef`). The kubelet reads it when the container starts.
+  The results service's CA file (an https results service) lies anywhere on the platform's host, not on a
+  shared claim: it travels in the same Secret and is mounted from it (`SECRET_FILES`).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from platform_server.executors.base import ExecutorError, Mount, OperatorRun, ResourceRequest, ServiceRun
+from openclara.auth.credentials import ENV_TOKEN
+from platform_server.executors.base import (
+    RESULTS_CA_LABEL,
+    ExecutorError,
+    Mount,
+    OperatorRun,
+    ResourceRequest,
+    ServiceRun,
+)
 
 JOB_LABEL = "openclara/job-id"
 OPERATOR_LABEL = "openclara/operator"
@@ -38,6 +52,12 @@ ROLE_LABEL = "openclara/role"
 GPU_RESOURCE = "nvidia.com/gpu"
 OPERATOR_CONTAINER = "operator"
 SERVICE_CONTAINER = "service"
+# Environment variables whose values are credentials: kept in the job's Secret, referenced from the pod spec.
+SECRET_VARIABLES = frozenset({ENV_TOKEN})
+# Mounts (by label) of single files served from the job's Secret rather than a shared claim, under this key.
+SECRET_FILES = {RESULTS_CA_LABEL: "results-ca.crt"}
+_SECRET_VOLUME = "job-secret"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "openclara"}
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
 _NOT_LABEL = re.compile(r"[^A-Za-z0-9_.-]+")
 Manifest = dict[str, Any]
@@ -91,15 +111,51 @@ def job_labels(options: PodOptions, job_id: str) -> dict[str, str]:
     return {JOB_LABEL: label_value(job_id), PLATFORM_LABEL: options.platform_id}
 
 
+def secret_values(env: Mapping[str, str], mounts: Sequence[Mount] = ()) -> dict[str, str]:
+    """What the job's Secret holds: the credentials in `env` under the variables' names, and the files of
+    `SECRET_FILES` mounts under their keys. Raises OSError when such a file cannot be read."""
+    values = {key: value for key, value in env.items() if key in SECRET_VARIABLES}
+    for mount in mounts:
+        if mount.label in SECRET_FILES:
+            values[SECRET_FILES[mount.label]] = Path(mount.host_path).read_text(encoding="ascii")
+    return values
+
+
+def secret_name(job_id: str) -> str:
+    return object_name(job_id, "token")  # Secrets and Pods have names of their own: no clash with an operator
+
+
+def job_secret(job_id: str, values: Mapping[str, str], options: PodOptions) -> Manifest:
+    """The job's Secret: `values` (from `secret_values`) under the job's labels, so that it goes with the pods.
+
+    Immutable: the kubelet need not watch it, and nobody changes the token a running job's pods will read.
+    """
+    labels = {**job_labels(options, job_id), **MANAGED_BY}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": secret_name(job_id), "namespace": options.namespace, "labels": labels},
+        "type": "Opaque",
+        "immutable": True,
+        "data": {key: base64.b64encode(value.encode()).decode("ascii") for key, value in values.items()},
+    }
+
+
+def operator_mounts(run: OperatorRun) -> tuple[Mount, ...]:
+    return (*run.inputs, *run.extra_mounts, *run.outputs)
+
+
 def operator_pod(run: OperatorRun, env: Mapping[str, str], options: PodOptions) -> Manifest:
-    """The Pod that runs one operator; `env` is its environment as the container sees it."""
-    mounts = (*run.inputs, *run.extra_mounts, *run.outputs)
-    volumes, volume_mounts = _mounts(mounts, options.claims, run.operator)
+    """The Pod that runs one operator; `env` is its environment as the container sees it.
+
+    Its `SECRET_VARIABLES` come from the job's Secret (`job_secret`), which must exist before the pod starts.
+    """
+    volumes, volume_mounts = _mounts(operator_mounts(run), options.claims, run.operator, run.job_id)
     container: Manifest = {
         "name": OPERATOR_CONTAINER,
         "image": run.image,
         "imagePullPolicy": options.image_pull_policy,
-        "env": _env(env),
+        "env": _env(env, run.job_id),
         "resources": _resources(run.resources),
         "volumeMounts": volume_mounts,
         "securityContext": _container_security(),
@@ -115,12 +171,12 @@ def operator_pod(run: OperatorRun, env: Mapping[str, str], options: PodOptions) 
 
 
 def service_pod(run: ServiceRun, env: Mapping[str, str], options: PodOptions) -> Manifest:
-    volumes, volume_mounts = _mounts(run.mounts, options.claims, f"service {run.name}")
+    volumes, volume_mounts = _mounts(run.mounts, options.claims, f"service {run.name}", run.job_id)
     container: Manifest = {
         "name": SERVICE_CONTAINER,
         "image": run.image,
         "imagePullPolicy": options.image_pull_policy,
-        "env": _env(env),
+        "env": _env(env, run.job_id),
         "resources": _resources(run.resources),
         "volumeMounts": volume_mounts,
         "securityContext": _container_security(),
@@ -158,7 +214,7 @@ def cluster_service(run: ServiceRun, options: PodOptions) -> Manifest:
 
 def _pod(name: str, labels: dict[str, str], annotations: dict[str, str], options: PodOptions,
          spec: Manifest) -> Manifest:
-    labels = {**labels, "app.kubernetes.io/managed-by": "openclara"}
+    labels = {**labels, **MANAGED_BY}
     metadata = {"name": name, "namespace": options.namespace, "labels": labels, "annotations": annotations}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
@@ -203,8 +259,10 @@ def _container_security() -> Manifest:
     return {"allowPrivilegeEscalation": False, "privileged": False, "capabilities": {"drop": ["ALL"]}}
 
 
-def _env(env: Mapping[str, str]) -> list[Manifest]:
-    return [{"name": key, "value": value} for key, value in env.items()]
+def _env(env: Mapping[str, str], job_id: str) -> list[Manifest]:
+    secret = secret_name(job_id)
+    return [{"name": key, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}} if key in SECRET_VARIABLES
+            else {"name": key, "value": value} for key, value in env.items()]
 
 
 def _resources(resources: ResourceRequest) -> Manifest:
@@ -224,12 +282,19 @@ def _resources(resources: ResourceRequest) -> Manifest:
     return result
 
 
-def _mounts(mounts: Sequence[Mount], claims: Sequence[SharedClaim], owner: str) -> tuple[list[Manifest],
-                                                                                          list[Manifest]]:
-    """Volumes (one per claim used) and the container's subPath mounts of them."""
+def _mounts(mounts: Sequence[Mount], claims: Sequence[SharedClaim], owner: str,
+            job_id: str) -> tuple[list[Manifest], list[Manifest]]:
+    """Volumes (one per claim used, and the job's Secret for `SECRET_FILES`) and the container's subPath
+    mounts of them."""
     used: dict[str, str] = {}
     volume_mounts = []
+    files: list[str] = []
     for mount in mounts:
+        if (key := SECRET_FILES.get(mount.label)) is not None:
+            files.append(key)
+            volume_mounts.append({"name": _SECRET_VOLUME, "mountPath": mount.container_path, "subPath": key,
+                                  "readOnly": True})
+            continue
         claim, sub_path = _locate(mount, claims, owner)
         volume = used.setdefault(claim.claim, f"shared-{len(used)}")
         entry: Manifest = {"name": volume, "mountPath": mount.container_path, "readOnly": mount.read_only}
@@ -237,6 +302,10 @@ def _mounts(mounts: Sequence[Mount], claims: Sequence[SharedClaim], owner: str) 
             entry["subPath"] = sub_path
         volume_mounts.append(entry)
     volumes = [{"name": name, "persistentVolumeClaim": {"claimName": claim}} for claim, name in used.items()]
+    if files:  # 0444: a CA certificate is public; the token in the same Secret is never a file
+        items = [{"key": key, "path": key} for key in files]
+        volumes.append({"name": _SECRET_VOLUME,
+                        "secret": {"secretName": secret_name(job_id), "items": items, "defaultMode": 0o444}})
     return volumes, volume_mounts
 
 

@@ -1,6 +1,6 @@
-"""The HTTP endpoints: a Starlette app with core/v1 `pods`, `pods/log`, `services` and `persistentvolumeclaims`,
-plus `/version` and the `/api` discovery documents. Handlers run on the fake's event loop, next to the store and
-the kubelet."""
+"""The HTTP endpoints: a Starlette app with core/v1 `pods`, `pods/log`, `services`, `secrets` and
+`persistentvolumeclaims`, plus `/version` and the `/api` discovery documents. Handlers run on the fake's event
+loop, next to the store and the kubelet."""
 
 from __future__ import annotations
 
@@ -85,6 +85,21 @@ def _pod_defaults(pod: dict[str, Any]) -> None:
     pod["status"] = {"phase": "Pending", "qosClass": _qos_class(spec["containers"])}
 
 
+def _secret_defaults(secret: dict[str, Any]) -> None:
+    """`data` as the apiserver stores it: base64 checked (a 400 as its JSON decoding gives), `stringData` merged in
+    (and gone), `type` Opaque unless set."""
+    data = secret.get("data") or {}
+    for value in data.values():
+        try:
+            base64.b64decode(value, validate=True)
+        except (TypeError, ValueError):
+            raise bad_request('Secret in version "v1" cannot be handled as a Secret: illegal base64 data') from None
+    data |= {key: base64.b64encode(str(value).encode()).decode() for key, value in
+             (secret.pop("stringData", None) or {}).items()}
+    secret["data"] = data
+    secret.setdefault("type", "Opaque")
+
+
 class Api:
     """The endpoints. Handlers run on the fake's loop, so they use the store and kubelet without locks."""
 
@@ -131,6 +146,7 @@ class Api:
             {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": verbs},
             {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]},
             {"name": "services", "singularName": "service", "namespaced": True, "kind": "Service", "verbs": verbs},
+            {"name": "secrets", "singularName": "secret", "namespaced": True, "kind": "Secret", "verbs": verbs},
             {"name": "persistentvolumeclaims", "singularName": "persistentvolumeclaim", "namespaced": True,
              "kind": "PersistentVolumeClaim", "verbs": verbs},
         ]
@@ -246,6 +262,8 @@ class Api:
         metadata["namespace"] = namespace
         if resource == "pods":
             _pod_defaults(obj)
+        elif resource == "secrets":
+            _secret_defaults(obj)
         else:
             self._service_defaults(obj)
         if request.query_params.get("dryRun") == "All":

@@ -3,11 +3,16 @@
 
 The script describes `spec.containers[0]`; any other container of the pod starts and ends with it, and only the
 first one prints the script's log lines. Restarts are not emulated: every pod behaves as `restartPolicy: Never`.
+
+Before the containers start, the first container's environment is resolved as the kubelet does (`value`, and
+`valueFrom.secretKeyRef` read from the stored Secret): a Secret or key that is missing keeps the container waiting
+in `CreateContainerConfigError` until it appears. `container_env` gives a script what its process would see.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import errno
 import hashlib
@@ -204,6 +209,7 @@ class Kubelet:
         self.fake = fake
         self.logs: dict[str, dict[str, LogBuffer]] = {}  # pod uid -> container -> what it printed
         self.tasks: dict[str, dict[str, asyncio.Task[None]]] = {}  # pod uid -> role -> task
+        self.environments: dict[str, dict[str, str]] = {}  # pod uid -> its first container's env at start
 
     def admit(self, pod: dict[str, Any]) -> None:
         """A pod was created: play it."""
@@ -227,6 +233,7 @@ class Kubelet:
                 task.cancel()
         for buffer in self.logs.pop(uid, {}).values():
             buffer.close()
+        self.environments.pop(uid, None)
 
     def log(self, uid: str, container: str) -> LogBuffer:
         return self.logs.get(uid, {}).get(container) or LogBuffer()
@@ -268,6 +275,8 @@ class Kubelet:
         if script.waits:
             return  # the last reason sticks, as ImagePullBackOff does until the pod is deleted
         await asyncio.sleep(script.start_delay)
+        if not await self._environment(key, uid, pod, script.waiting_interval):
+            return
         pod = update(_started)
         if pod is None:
             return
@@ -282,6 +291,44 @@ class Kubelet:
             self.terminate(key, uid, 137, "OOMKilled")
         else:
             self.terminate(key, uid, exit_code, "Completed" if exit_code == 0 else "Error")
+
+    async def _environment(self, key: Key, uid: str, pod: dict[str, Any], retry: float) -> bool:
+        """Resolve the first container's env; while a Secret it reads is missing, wait in CreateContainerConfigError.
+        False when the pod went away meanwhile."""
+        shown = ""
+        while True:
+            env, problem = self._resolve(pod["metadata"]["namespace"], pod["spec"]["containers"][0].get("env") or [])
+            if not problem:
+                self.environments[uid] = env
+                return True
+            if problem != shown:
+                shown = problem
+                if (
+                    self.store.update(key, uid, partial(_waiting, reason="CreateContainerConfigError", message=problem))
+                    is None
+                ):
+                    return False
+            await asyncio.sleep(retry)
+
+    def _resolve(self, namespace: str, entries: list[dict[str, Any]]) -> tuple[dict[str, str], str]:
+        """(name -> value, "") or ({}, the kubelet's message for the first reference it cannot resolve)."""
+        env: dict[str, str] = {}
+        for entry in entries:
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+            if ref is None:
+                env[entry["name"]] = str(entry.get("value", ""))
+                continue
+            secret = self.store.objects.get(("secrets", namespace, ref["name"]))
+            data = (secret or {}).get("data") or {}
+            if ref["key"] in data:
+                env[entry["name"]] = base64.b64decode(data[ref["key"]]).decode()
+            elif ref.get("optional"):
+                continue
+            elif secret is None:
+                return {}, f'secret "{ref["name"]}" not found'
+            else:
+                return {}, f"couldn't find key {ref['key']} in Secret {namespace}/{ref['name']}"
+        return env, ""
 
     async def _print(self, uid: str, pod: dict[str, Any], script: PodScript) -> None:
         """Print the script's lines evenly over its duration."""
@@ -355,6 +402,11 @@ def mounted_path(fake: FakeKubernetes, pod: dict[str, Any], container_path: str)
             raise LookupError(f"volume {volume['name']!r} is neither a persistentVolumeClaim nor a hostPath")
         return root / mount.get("subPath", "") / path.relative_to(mount_path), read_only
     raise FileNotFoundError(errno.ENOENT, "not on any volume mount of the pod", container_path)
+
+
+def container_env(fake: FakeKubernetes, pod: dict[str, Any]) -> dict[str, str]:
+    """The environment the pod's first container started with, Secret references resolved (for a script's `run`)."""
+    return fake._call(lambda: dict(fake.kubelet.environments[pod["metadata"]["uid"]]))
 
 
 def write_file(fake: FakeKubernetes, pod: dict[str, Any], container_path: str, data: str | bytes) -> Path:

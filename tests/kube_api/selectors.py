@@ -17,6 +17,7 @@ SELECTABLE_FIELDS = {
         "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName",
     ),
     "services": ("metadata.name", "metadata.namespace"),
+    "secrets": ("metadata.name", "metadata.namespace", "type"),
 }  # fmt: skip
 
 _KEY = r"[A-Za-z0-9][-A-Za-z0-9_./]*"

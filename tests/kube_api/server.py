@@ -209,6 +209,9 @@ class FakeKubernetes:
     def services(self, namespace: str | None = None) -> list[dict[str, Any]]:
         return self._call(lambda: copy.deepcopy(self.store.items_of("services", namespace)))
 
+    def secrets(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        return self._call(lambda: copy.deepcopy(self.store.items_of("secrets", namespace)))
+
     def add_claim(self, name: str, namespace: str, access_modes: tuple[str, ...] = ("ReadWriteMany",)) -> None:
         """A bound PersistentVolumeClaim, as a cluster admin or the Helm chart would have made it."""
         claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",

@@ -10,13 +10,14 @@ import re
 from typing import Any
 
 # Kind of each resource, as named in `Invalid` errors ("Pod \"x\" is invalid: ...").
-KINDS = {"pods": "Pod", "services": "Service", "persistentvolumeclaims": "PersistentVolumeClaim"}
+KINDS = {"pods": "Pod", "services": "Service", "secrets": "Secret", "persistentvolumeclaims": "PersistentVolumeClaim"}
 
 DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
 
 SUBDOMAIN_HELP = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start "
@@ -37,6 +38,10 @@ LABEL_VALUE_HELP = (
     "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
     "and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
     f"validation is '{LABEL_VALUE.pattern}')"
+)
+CONFIG_KEY_HELP = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  "
+    f"or 'key-name', regex used for validation is '{CONFIG_KEY.pattern}')"
 )
 QUALIFIED_NAME_HELP = (
     "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
@@ -118,7 +123,12 @@ def validate(resource: str, obj: dict[str, Any]) -> None:
     name = metadata.get("name") or ""
     causes = _name_causes(resource, name) + _label_causes(metadata.get("labels") or {})
     spec = obj.get("spec") or {}
-    causes += _pod_spec_causes(spec) if resource == "pods" else _service_spec_causes(spec)
+    if resource == "pods":
+        causes += _pod_spec_causes(spec)
+    elif resource == "services":
+        causes += _service_spec_causes(spec)
+    elif resource == "secrets":
+        causes += _secret_causes(obj)
     if causes:
         raise invalid(resource, name, causes)
 
@@ -170,6 +180,16 @@ def _pod_spec_causes(spec: dict[str, Any]) -> list[tuple[str, str]]:
             causes.append((f"spec.containers[{i}].name", f'Invalid value: "{name}": {LABEL_HELP}'))
         if not container.get("image"):
             causes.append((f"spec.containers[{i}].image", "Required value"))
+    return causes
+
+
+def _secret_causes(secret: dict[str, Any]) -> list[tuple[str, str]]:
+    """Keys of `data` and `stringData`: the rules of ConfigMap keys."""
+    causes = []
+    for part in ("data", "stringData"):
+        for key in secret.get(part) or {}:
+            if len(key) > 253 or not CONFIG_KEY.fullmatch(key):
+                causes.append((f"{part}[{key}]", f'Invalid value: "{key}": {CONFIG_KEY_HELP}'))
     return causes
 
 

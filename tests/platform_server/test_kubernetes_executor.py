@@ -4,20 +4,26 @@ how every way a pod can end reaches the job. The pod specs themselves run under 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
+from openclara.auth.credentials import ENV_TOKEN
 from platform_server.executors.base import ExecutorError, Mount, OperatorRun, Outcome, ResourceRequest, ServiceRun
 from platform_server.executors.kubeclient import connect
 from platform_server.executors.kubernetes import KubernetesExecutor, KubernetesOptions
-from platform_server.executors.pods import JOB_LABEL, PLATFORM_LABEL, PodOptions, SharedClaim
-from tests.kube_api import FakeKubernetes, PodScript, mounted_path, write_file
+from platform_server.executors.pods import JOB_LABEL, PLATFORM_LABEL, PodOptions, SharedClaim, secret_name
+from tests.deploy.chart import FULLNAME, render
+from tests.kube_api import FakeKubernetes, PodScript, container_env, mounted_path, write_file
 
 JOB = "feedface" * 4
 NAMESPACE = "clara"
+TOKEN = "operators-token-for-tests"
 
 
 @pytest.fixture
@@ -290,3 +296,129 @@ async def test_service_whose_image_cannot_be_pulled_fails_at_once(
     script(fake_kubernetes, waiting=("ImagePullBackOff", 'Back-off pulling image "registry.example/triton:1"'))
     with pytest.raises(ExecutorError, match="cannot start: ImagePullBackOff"):
         await executor.start_service(service_run(tmp_path, timeout=10))
+
+
+def with_token(run: OperatorRun) -> OperatorRun:
+    return dataclasses.replace(run, env={**run.env, ENV_TOKEN: TOKEN})
+
+
+def created(fake: FakeKubernetes) -> list[str]:
+    """The resources the executor created, in order."""
+    return [path.split("?")[0].rsplit("/", 1)[1] for method, path in fake.requests if method == "POST"]
+
+
+async def wait_until_gone(fake: FakeKubernetes) -> None:
+    async with asyncio.timeout(5):
+        while fake.secrets(NAMESPACE) or fake.pods(NAMESPACE):
+            await asyncio.sleep(0.05)
+
+
+async def test_the_token_reaches_the_operator_from_the_jobs_secret_never_from_the_pod_spec(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def operator(pod: dict[str, Any]) -> int:
+        seen["env"], seen["spec"] = container_env(fake_kubernetes, pod), pod["spec"]
+        seen["secrets"] = fake_kubernetes.secrets(NAMESPACE)
+        return 0
+
+    script(fake_kubernetes, run=operator)
+    result = await executor.run(with_token(operator_run(tmp_path)))
+    assert result.ok, result
+    assert seen["env"][ENV_TOKEN] == TOKEN
+    assert TOKEN not in json.dumps(seen["spec"])
+    [entry] = [e for e in seen["spec"]["containers"][0]["env"] if e["name"] == ENV_TOKEN]
+    assert entry == {"name": ENV_TOKEN, "valueFrom": {"secretKeyRef": {"name": secret_name(JOB), "key": ENV_TOKEN}}}
+    [secret] = seen["secrets"]
+    assert secret["metadata"]["name"] == secret_name(JOB)
+    assert {JOB_LABEL: JOB, PLATFORM_LABEL: "platform-a"}.items() <= secret["metadata"]["labels"].items()
+    assert (secret["type"], secret["immutable"]) == ("Opaque", True)
+    assert base64.b64decode(secret["data"][ENV_TOKEN]).decode() == TOKEN
+    assert created(fake_kubernetes) == ["secrets", "pods"]  # the Secret first: a pod without it would not start
+    assert len(fake_kubernetes.secrets(NAMESPACE)) == 1  # the job's next operators read it too
+    await executor.end_job(JOB)
+    await wait_until_gone(fake_kubernetes)
+
+
+async def test_operators_of_one_job_running_at_once_share_one_secret(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    tokens: list[str] = []
+    script(fake_kubernetes, run=lambda pod: tokens.append(container_env(fake_kubernetes, pod)[ENV_TOKEN]))
+    runs = [with_token(operator_run(tmp_path, operator=name)) for name in ("a", "b", "c")]
+    results = await asyncio.gather(*(executor.run(run) for run in runs))
+    assert all(result.ok for result in results), results
+    assert tokens == [TOKEN] * 3
+    assert created(fake_kubernetes) == ["secrets", "pods", "pods", "pods"]
+    await executor.end_job(JOB)
+    await wait_until_gone(fake_kubernetes)
+
+
+async def test_a_refused_secret_means_not_started_and_no_pod(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    fake_kubernetes.fail_next("POST", "/secrets", 403, "Forbidden",
+                              'secrets is forbidden: User "system:serviceaccount:clara:oc" cannot create resource '
+                              '"secrets"')
+    result = await executor.run(with_token(operator_run(tmp_path)))
+    assert result.outcome == Outcome.NOT_STARTED
+    assert "creating Secret" in result.reason and "403 Forbidden" in result.reason, result.reason
+    assert fake_kubernetes.pods(NAMESPACE) == []
+    script(fake_kubernetes)
+    assert (await executor.run(with_token(operator_run(tmp_path)))).ok  # the next operator tries again
+
+
+async def test_reap_and_the_startup_sweep_delete_secrets_too(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True)
+    task = asyncio.create_task(executor.run(with_token(operator_run(tmp_path))))
+    async with asyncio.timeout(5):
+        while not fake_kubernetes.pods(NAMESPACE):
+            await asyncio.sleep(0.05)
+    assert await executor.reap(JOB, tmp_path) == 1
+    await asyncio.wait_for(task, 10)
+    await wait_until_gone(fake_kubernetes)
+
+    other = JOB.replace("f", "e")
+    crashed = asyncio.create_task(executor.run(with_token(operator_run(tmp_path, job_id=other))))
+    async with asyncio.timeout(5):
+        while not fake_kubernetes.pods(NAMESPACE):
+            await asyncio.sleep(0.05)
+    foreign = KubernetesExecutor(executor._connect, KubernetesOptions(
+        pods=dataclasses.replace(executor.options.pods, platform_id="platform-b")))
+    await foreign.start()
+    assert [s["metadata"]["name"] for s in fake_kubernetes.secrets(NAMESPACE)] == [secret_name(other)]
+    again = KubernetesExecutor(executor._connect, executor.options)
+    await again.start()  # platform-a after a crash: the job's pod and Secret are leftovers
+    await asyncio.wait_for(crashed, 10)
+    await wait_until_gone(fake_kubernetes)
+    for built in (foreign, again):
+        await built.close()
+
+
+def rbac_verb(method: str, target: str) -> tuple[str, str] | None:
+    """The (resource, verb) RBAC checks for one API request; None for discovery."""
+    path, _, query = target.partition("?")
+    parts = path.removeprefix("/api/v1/namespaces/").split("/")
+    if not path.startswith("/api/v1/namespaces/") or len(parts) < 2:
+        return None
+    if len(parts) == 4:  # a subresource: pods/<name>/log
+        return f"{parts[1]}/{parts[3]}", "get"
+    collection = len(parts) == 2
+    verbs = {("GET", True): "watch" if "watch=true" in query else "list", ("GET", False): "get",
+             ("POST", True): "create", ("DELETE", True): "deletecollection", ("DELETE", False): "delete"}
+    return parts[1], verbs[method, collection]
+
+
+async def test_the_charts_role_allows_every_call_the_executor_makes(
+        executor: KubernetesExecutor, fake_kubernetes: FakeKubernetes, tmp_path: Path) -> None:
+    script(fake_kubernetes, forever=True, ready_after=0.1, logs=("ready",))
+    await executor.start_service(service_run(tmp_path))
+    script(fake_kubernetes, logs=("done",))
+    assert (await executor.run(with_token(operator_run(tmp_path)))).ok
+    await executor.end_job(JOB)
+    await wait_until_gone(fake_kubernetes)
+    await executor.reap(JOB, tmp_path)
+    role = render("default").get("Role", f"{FULLNAME}-platform")
+    allowed = {(resource, verb) for rule in role["rules"] for resource in rule["resources"] for verb in rule["verbs"]}
+    used = {verb for method, target in fake_kubernetes.requests if (verb := rbac_verb(method, target))}
+    assert {("secrets", "create"), ("secrets", "list"), ("secrets", "delete")} <= used
+    assert used <= allowed, used - allowed

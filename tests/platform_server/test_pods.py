@@ -8,7 +8,15 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from platform_server.executors.base import ExecutorError, Mount, OperatorRun, ResourceRequest, ServiceRun
+from openclara.auth.credentials import ENV_TOKEN
+from platform_server.executors.base import (
+    RESULTS_CA_LABEL,
+    ExecutorError,
+    Mount,
+    OperatorRun,
+    ResourceRequest,
+    ServiceRun,
+)
 from platform_server.executors.pods import (
     GPU_RESOURCE,
     JOB_LABEL,
@@ -17,9 +25,13 @@ from platform_server.executors.pods import (
     PodOptions,
     SharedClaim,
     cluster_service,
+    job_secret,
     label_value,
     object_name,
+    operator_mounts,
     operator_pod,
+    secret_name,
+    secret_values,
     service_pod,
 )
 
@@ -62,7 +74,8 @@ def service_run() -> ServiceRun:
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_manifests_pass_the_kubernetes_schemas(version: str) -> None:
-    manifests = [operator_pod(operator_run(), {"A": "1"}, options()),
+    manifests = [operator_pod(operator_run(), {"A": "1", ENV_TOKEN: "t"}, options()),
+                 job_secret(JOB, {ENV_TOKEN: "t"}, options()),
                  operator_pod(operator_run(resources=ResourceRequest(), command=()), {}, options()),
                  service_pod(service_run(), {}, options()), cluster_service(service_run(), options())]
     for manifest in manifests:
@@ -180,3 +193,43 @@ def test_service_pod_is_ready_when_its_first_port_accepts_and_the_service_select
     assert all(pod["metadata"]["labels"][k] == v for k, v in service["spec"]["selector"].items())
     assert "activeDeadlineSeconds" not in pod["spec"]  # lives until the job ends
     assert pod["spec"]["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+
+
+def test_the_token_is_a_secret_reference_and_the_secret_holds_it_under_the_jobs_labels() -> None:
+    env = {"A": "1", ENV_TOKEN: "operators-token", "B": "2"}
+    pod = operator_pod(operator_run(), env, options())
+    assert pod["spec"]["containers"][0]["env"] == [
+        {"name": "A", "value": "1"},
+        {"name": ENV_TOKEN, "valueFrom": {"secretKeyRef": {"name": secret_name(JOB), "key": ENV_TOKEN}}},
+        {"name": "B", "value": "2"},
+    ]
+    assert "operators-token" not in str(pod)
+    secret = job_secret(JOB, secret_values(env), options())
+    assert secret_values(env) == {ENV_TOKEN: "operators-token"}
+    assert secret["metadata"]["name"] == secret_name(JOB) == f"oc-{JOB[:12]}-token"
+    assert secret["metadata"]["namespace"] == "clara"
+    assert {JOB_LABEL: JOB, PLATFORM_LABEL: "p0"}.items() <= secret["metadata"]["labels"].items()
+    assert (secret["type"], secret["immutable"]) == ("Opaque", True)
+    assert secret["data"] == {ENV_TOKEN: "b3BlcmF0b3JzLXRva2Vu"}  # base64 of the token
+    service = service_pod(service_run(), {ENV_TOKEN: "operators-token"}, options())
+    assert service["spec"]["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"] == secret_name(JOB)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_results_ca_travels_in_the_jobs_secret_and_is_mounted_from_it(tmp_path: Path, version: str) -> None:
+    """An https results service: its CA file lies anywhere on the platform's host, on no shared claim."""
+    ca = tmp_path / "results-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    mount = Mount(RESULTS_CA_LABEL, "/clara/tls/results-ca.crt", ca, True)
+    run = operator_run(extra_mounts=(*operator_run().extra_mounts, mount))
+    pod = operator_pod(run, {ENV_TOKEN: "t"}, options())
+    (secret_volume,) = [v for v in pod["spec"]["volumes"] if "secret" in v]
+    assert secret_volume["secret"] == {"secretName": secret_name(JOB), "defaultMode": 0o444,
+                                       "items": [{"key": "results-ca.crt", "path": "results-ca.crt"}]}
+    (ca_mount,) = [m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == secret_volume["name"]]
+    assert ca_mount == {"name": secret_volume["name"], "mountPath": "/clara/tls/results-ca.crt",
+                        "subPath": "results-ca.crt", "readOnly": True}
+    values = secret_values({ENV_TOKEN: "t"}, operator_mounts(run))
+    assert values == {ENV_TOKEN: "t", "results-ca.crt": ca.read_text()}
+    for manifest in (pod, job_secret(JOB, values, options())):
+        kubernetes_validate.validate(manifest, version, strict=True)

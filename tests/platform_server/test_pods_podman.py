@@ -1,16 +1,19 @@
 """The Kubernetes executor's pod specs (executors/pods.py) run for real with `podman kube play`.
 
 The operator writes its output, cannot write its input, and the platform reads the result from the shared
-folder; chained operators, exit codes and a service pod too. Every manifest is first validated against the
-Kubernetes 1.29 schemas, then given to Podman with one translation (see `resolve_sub_paths`).
+folder, and gets the operators' API token from the job's Secret; chained operators, exit codes and a service pod
+too. Every manifest is first validated against the Kubernetes 1.29 schemas, then given to Podman with two
+translations (see `resolve_sub_paths` and `create_secret`).
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import socket
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -23,6 +26,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from openclara.auth.credentials import ENV_TOKEN
 from platform_server.executors.base import Mount, OperatorRun, ResourceRequest, ServiceRun
 from platform_server.executors.environment import container_environment
 from platform_server.executors.pods import (
@@ -33,19 +37,22 @@ from platform_server.executors.pods import (
     PodOptions,
     SharedClaim,
     cluster_service,
+    job_secret,
     operator_pod,
+    secret_values,
     service_pod,
 )
 from platform_server.jobs.runner import MODELS_PATH, PAYLOAD_MOUNTS
 from platform_server.jobs.services import SERVICE_DATA_PATH
 from platform_server.payloads.store import INPUT, OPERATORS
-from tests.containers import leftover_containers, run_podman
+from tests.containers import leftover_containers, podman_env, run_podman
 
 pytestmark = pytest.mark.usefixtures("podman")
 
 CLAIM = "openclara-shared"
 KUBERNETES_VERSION = "1.29.0"
 PLATFORM_UID = 1000  # the platform image's user (Dockerfile): it makes the output folders on the claim
+TOKEN = "operators-token-for-podman"
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ def operator_run(
         "NVIDIA_CLARA_MODEL_REPOSITORY": str(shared.models), "OPENCLARA_PAYLOAD_PATH": str(shared.payload),
         PAYLOAD_MOUNTS: ";".join(f"{m.container_path}={m.host_path.relative_to(shared.payload).as_posix()}"
                                  for m in (*inputs, *outputs)),
-        "CLARA_RESULTSSERVICE_SERVICE_HOST": "openclara-results",
+        "CLARA_RESULTSSERVICE_SERVICE_HOST": "openclara-results", ENV_TOKEN: TOKEN,
     }  # fmt: skip
     return OperatorRun(
         job_id=job_id, operator=operator, image=image, command=tuple(command),
@@ -155,15 +162,37 @@ def resolve_sub_paths(manifest: Manifest, claim_folders: Mapping[str, Path]) -> 
     return result
 
 
+def create_secret(secret: Manifest) -> str:
+    """The Secret as Podman 4.3 reads a `secretKeyRef`: a podman secret of its name holding the JSON of its `data`.
+
+    `podman kube play` of a Secret document makes a podman secret holding the YAML, which 4.3's `secretKeyRef`
+    then refuses ("is not valid JSON"); what it reads is a JSON object of key -> base64 value, the Secret's
+    `data` as it stands. Returns the secret's name.
+    """
+    name: str = secret["metadata"]["name"]
+    data = json.dumps(secret["data"]).encode()
+    subprocess.run(["podman", "secret", "create", name, "-"], input=data, env={**os.environ, **podman_env()},
+                   check=True, capture_output=True, timeout=60)
+    return name
+
+
+def podman_secrets() -> list[str]:
+    return run_podman("secret", "ls", "--format", "{{.Name}}").stdout.split()
+
+
 @contextmanager
 def played(manifests: Sequence[Manifest], shared: Shared, platform_id: str) -> Iterator[None]:
-    """`podman kube play` the manifests (validated first); `podman kube down` them however the block ends."""
+    """`podman kube play` the manifests (validated first; Secrets by `create_secret`); `podman kube down` them
+    (and remove the Secrets) however the block ends."""
     for manifest in manifests:
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
-    documents = [resolve_sub_paths(m, {CLAIM: shared.root}) for m in manifests]
+    secrets = [m for m in manifests if m["kind"] == "Secret"]
+    documents = [resolve_sub_paths(m, {CLAIM: shared.root}) for m in manifests if m["kind"] != "Secret"]
     path = shared.root.parent / f"kube-{uuid.uuid4().hex[:8]}.yaml"
     path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    names: list[str] = []
     try:
+        names.extend(create_secret(secret) for secret in secrets)
         run_podman("kube", "play", str(path), timeout=60)
         yield
     finally:
@@ -173,7 +202,10 @@ def played(manifests: Sequence[Manifest], shared: Shared, platform_id: str) -> I
             grace = str(pod["spec"]["terminationGracePeriodSeconds"])
             run_podman("pod", "stop", "--time", grace, pod["metadata"]["name"], check=False, timeout=60)
         run_podman("kube", "down", str(path), check=False, timeout=60)
+        for name in names:
+            run_podman("secret", "rm", name, check=False)
     assert leftover_containers(f"{PLATFORM_LABEL}={platform_id}") == []
+    assert not set(names) & set(podman_secrets())
 
 
 def run_operator(run: OperatorRun, shared: Shared, pod_options: PodOptions) -> Ended:
@@ -182,8 +214,9 @@ def run_operator(run: OperatorRun, shared: Shared, pod_options: PodOptions) -> E
         mount.host_path.mkdir(parents=True, exist_ok=True)
     env = container_environment(run.env, run.inputs, run.outputs, run.extra_mounts)
     pod = operator_pod(run, env, pod_options)
+    assert TOKEN not in json.dumps(pod)  # only in the job's Secret
     container = f"{pod['metadata']['name']}-{OPERATOR_CONTAINER}"
-    with played([pod], shared, pod_options.platform_id):
+    with played([job_secret(run.job_id, secret_values(env), pod_options), pod], shared, pod_options.platform_id):
         exit_code = int(run_podman("wait", container, timeout=60).stdout.strip())
         logs = run_podman("logs", container)
     return Ended(exit_code, logs.stdout + logs.stderr)
@@ -223,6 +256,7 @@ def test_operator_writes_its_output_cannot_write_its_input_and_the_platform_read
     assert seen["NVIDIA_CLARA_MODEL_REPOSITORY"] == MODELS_PATH
     assert seen[PAYLOAD_MOUNTS] == "/input=input;/output=operators/copy/result"  # relative: no host path
     assert "OPENCLARA_PAYLOAD_PATH" not in seen
+    assert seen[ENV_TOKEN] == TOKEN  # from the job's Secret: what register-results sends
     assert str(shared.root) not in ended.logs  # no host path leaks into the container
 
 
@@ -312,7 +346,8 @@ def test_manifests_with_every_option_are_valid_kubernetes(shared: Shared) -> Non
     )  # fmt: skip
     env = container_environment(run.env, run.inputs, run.outputs, run.extra_mounts)
     pod = operator_pod(run, env, pod_options)
-    for manifest in (pod, service_pod(service, {}, pod_options), cluster_service(service, pod_options)):
+    secret = job_secret(run.job_id, secret_values(env), pod_options)
+    for manifest in (pod, secret, service_pod(service, {}, pod_options), cluster_service(service, pod_options)):
         kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
     assert "args" not in pod["spec"]["containers"][0]  # no command: the image's entrypoint runs
