@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import click
 import httpx
 
+from clara_cli import https
 from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import Daemon, DaemonError, python_module_argv
 from clara_cli.errors import CliError
@@ -53,8 +54,9 @@ class KindGroup(click.Group):
 
 
 def http_client(timeout: float = 30.0) -> httpx.Client:
-    """The HTTP client every command uses (tests swap in a mock transport), with the stack's admin token."""
-    return httpx.Client(timeout=timeout, headers=auth_headers())
+    """The HTTP client every command uses (tests swap in a mock transport), with the stack's admin token;
+    an https endpoint is verified as `clara_cli.https` says."""
+    return httpx.Client(timeout=timeout, headers=auth_headers(), verify=https.verify())
 
 
 def _fail(message: str) -> NoReturn:
@@ -237,10 +239,30 @@ def create_src(ctx: CliContext, ae_title: str, host: str) -> None:
 @click.option("-a", "--ae-title", required=True, help="The called AE title of the receiving PACS.")
 @click.option("-i", "--host", required=True, help="Host name or IP address of the receiving PACS.")
 @click.option("-p", "--port", required=True, type=click.IntRange(1, 65535), help="Its DICOM port.")
+@click.option("--tls/--no-tls", default=None, help="DICOM TLS to it (default: as the adapter's export.tls says).")
+@click.option("--ca-file", help="CA file of its certificate, a path on the adapter's host (implies --tls).")
+@click.option("--cert-file", help="Our client certificate for mutual TLS, on the adapter's host (with --key-file).")
+@click.option("--key-file", help="The client certificate's key, on the adapter's host.")
+@click.option("--server-name", help="Name on its certificate when --host is not (implies --tls).")
 @pass_cli
-def create_dest(ctx: CliContext, name: str, ae_title: str, host: str, port: int) -> None:
+def create_dest(
+    ctx: CliContext,
+    name: str,
+    ae_title: str,
+    host: str,
+    port: int,
+    tls: bool | None,
+    ca_file: str | None,
+    cert_file: str | None,
+    key_file: str | None,
+    server_name: str | None,
+) -> None:
     """Add a DICOM destination for exported results."""
-    body = {"name": name, "aeTitle": ae_title, "hostIp": host, "port": port}
+    body: dict[str, Any] = {"name": name, "aeTitle": ae_title, "hostIp": host, "port": port}
+    given = {"caFile": ca_file, "certFile": cert_file, "keyFile": key_file, "serverName": server_name}
+    named = {key: value for key, value in given.items() if value is not None}
+    if named or tls is not None:
+        body["tls"] = {"enabled": tls is not False, **named}
     created = _request(ctx, "POST", "/api/config/destinationaetitle", body)
     click.echo(f"destination {created['name']} created")
 

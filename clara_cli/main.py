@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from clara_cli import dicom, pipelines_jobs, platform, results
-from clara_cli.config import ClientConfig, load_client_config
+from clara_cli.config import load_client_config
 from clara_cli.context import CliContext
 
 
@@ -22,7 +23,7 @@ def cli(ctx: click.Context, config_path: Path | None, platform_host: str | None,
     """openclara: run pipelines on DICOM studies (Clara Deploy compatible)."""
     config = load_client_config(config_path)
     if platform_host:
-        config = ClientConfig(platform=platform_host, results=config.results, dicom=config.dicom)
+        config = replace(config, platform=platform_host)
     ctx.obj = CliContext(config=config, output=output)
 
 

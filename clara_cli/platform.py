@@ -23,6 +23,7 @@ from clara_cli.daemon import Daemon, DaemonError, python_module_argv
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
 from openclara.settings import ConfigError, read_yaml
+from openclara.tls import ClientTlsSettings
 from platform_api import ModelType, PlatformClient, PlatformError, PlatformRequestError, PlatformUnavailable
 
 T = TypeVar("T")
@@ -39,7 +40,7 @@ def run_platform(cli: CliContext, work: Callable[[PlatformClient], Awaitable[T]]
     """Run `work(client)` against the configured platform, mapping platform errors to `CliError`."""
 
     async def main() -> T:
-        async with PlatformClient(cli.config.platform, timeout=timeout) as client:
+        async with PlatformClient(cli.config.platform, timeout=timeout, tls=_tls(cli)) as client:
             return await work(client)
 
     try:
@@ -80,9 +81,14 @@ def parse_model_type(text: str) -> ModelType:
     raise click.BadParameter(f"{text!r}; choose one of: tensorflow, tensorrt, pytorch")
 
 
-def _server_ready(endpoint: str) -> bool:
+def _tls(cli: CliContext) -> ClientTlsSettings:
+    """The configured TLS, or explicitly none (the client would otherwise read the environment again)."""
+    return cli.config.platform_tls or ClientTlsSettings()
+
+
+def _server_ready(endpoint: str, tls: ClientTlsSettings) -> bool:
     async def probe() -> bool:
-        async with PlatformClient(endpoint, timeout=2) as client:
+        async with PlatformClient(endpoint, timeout=2, tls=tls) as client:
             await client.version()
         return True
 
@@ -113,7 +119,7 @@ def _start(cli: CliContext, config: Path | None) -> None:
     endpoint = served_endpoint(cli, config)
     argv = python_module_argv("platform_server", "serve", *(["-f", str(config)] if config else []))
     try:
-        pid = DAEMON.start(argv, ready=lambda: _server_ready(endpoint), timeout=READY_TIMEOUT)
+        pid = DAEMON.start(argv, ready=lambda: _server_ready(endpoint, _tls(cli)), timeout=READY_TIMEOUT)
     except DaemonError as exc:
         raise CliError(str(exc)) from exc
     click.echo(f"platform started (pid {pid}), listening on {endpoint}; log: {DAEMON.log_file}")
@@ -161,7 +167,7 @@ def restart(cli: CliContext, config: Path | None) -> None:
 def status(cli: CliContext) -> None:
     """Is the platform running, and does it answer?"""
     pid = DAEMON.pid()
-    answering = _server_ready(cli.config.platform)
+    answering = _server_ready(cli.config.platform, _tls(cli))
     emit_object(
         {"running": pid is not None, "pid": pid, "endpoint": cli.config.platform, "answering": answering},
         cli.output,

@@ -14,6 +14,7 @@ from typing import Any
 import click
 import httpx
 
+from clara_cli import https
 from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import Daemon, DaemonError, python_module_argv
 from clara_cli.errors import CliError
@@ -34,7 +35,7 @@ class ResultsApi:
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = httpx.request(method, f"{self.endpoint}{path}", timeout=self._timeout,
-                                     headers=auth_headers(), **kwargs)
+                                     headers=auth_headers(), verify=https.verify(), **kwargs)
         except httpx.TransportError as exc:
             raise CliError(
                 f"results service is not reachable at {self.endpoint} ({type(exc).__name__}); "
@@ -46,7 +47,7 @@ class ResultsApi:
 
     def ready(self) -> bool:
         try:
-            return httpx.get(f"{self.endpoint}/health/ready", timeout=2.0).status_code == 200
+            return httpx.get(f"{self.endpoint}/health/ready", timeout=2.0, verify=https.verify()).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -70,7 +71,7 @@ def _endpoint_for(cli: CliContext, config_path: Path | None) -> str:
         settings = load_settings(ResultsSettings, config_path)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
-    return f"http://{settings.host}:{settings.port}"
+    return f"{'https' if settings.tls.enabled else 'http'}://{settings.host}:{settings.port}"
 
 
 def _start(cli: CliContext, config_path: Path | None) -> None:

@@ -1,4 +1,4 @@
-"""`ApiServer`: uvicorn embedded in the adapter's event loop, with start()/stop() and the bound port."""
+"""`ApiServer`: uvicorn embedded in the adapter's event loop, with start()/stop(), the bound port and HTTPS."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from uvicorn.config import HTTP_PROTOCOLS
 from uvicorn.importer import import_from_string
 
 from openclara.http_guards import bounded_headers
+from openclara.https import https_certificate
+from openclara.tls import ServerTlsSettings
 
 
 class _QuietServer(uvicorn.Server):
@@ -23,13 +25,17 @@ class _QuietServer(uvicorn.Server):
 
 
 class ApiServer:
-    """Serves `app` on host:port (0 = any free port, see `bound_port`)."""
+    """Serves `app` on host:port (0 = any free port, see `bound_port`); HTTPS when `tls` is configured."""
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, tls: ServerTlsSettings | None = None) -> None:
         # The request head is bounded too: uvicorn's httptools protocol would hold a header of any length.
         protocol = bounded_headers(import_from_string(HTTP_PROTOCOLS["auto"]))
+        # Unusable certificate files raise here (OSError, ssl.SSLError), before anything listens.
+        self._certificate = https_certificate(tls or ServerTlsSettings(), "api")
+        factory = self._certificate.context_factory if self._certificate is not None else None
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="off", http=protocol
+            app, host=host, port=port, log_config=None, access_log=False, lifespan="off", http=protocol,
+            ssl_context_factory=factory,
         )
         self._server = _QuietServer(config)
         self._task: asyncio.Task[None] | None = None
@@ -60,6 +66,8 @@ class ApiServer:
                 await self._task  # re-raise the bind error
                 raise RuntimeError("the API server stopped during start-up")
             await asyncio.sleep(0.02)
+        if self._certificate is not None:
+            self._certificate.start()
 
     async def stop(self) -> None:
         if self._task is None:
@@ -70,3 +78,5 @@ class ApiServer:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        if self._certificate is not None:
+            await self._certificate.stop()

@@ -22,11 +22,13 @@ from dicom_adapter.assembler import PayloadAssembler
 from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
 from dicom_adapter.errors import ListenError
 from dicom_adapter.export.agent import ExportAgent
+from dicom_adapter.export.poller import ResultsClient
+from dicom_adapter.export.transport import TlsTargets
 from dicom_adapter.history import AssociationHistory
 from dicom_adapter.jobs import JobPlatform
 from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import DestinationAeTitle, PayloadState, StoredInstance
-from dicom_adapter.platform_gateway import PlatformGateway
+from dicom_adapter.platform_gateway import PlatformGateway, platform_client
 from dicom_adapter.registry import AeRegistry
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.scp.server import StoreScp
@@ -71,7 +73,8 @@ class Adapter:
         self.payloads = PayloadRepository(self.database)
         self.associations = AssociationRepository(self.database)
         self.registry = AeRegistry(self.config, reject_unknown_sources=settings.scp.reject_unknown_sources)
-        self.gateway = PlatformGateway(settings.platform.endpoint, settings.platform.call_timeout_seconds)
+        self.gateway = PlatformGateway(settings.platform.endpoint, settings.platform.call_timeout_seconds,
+                                       settings.platform.tls)
         sink = _Sink(self.metrics)
         self.scp = StoreScp(settings.scp, settings.storage, self.registry, sink)
         self.spool: Spool = self.scp.spool
@@ -95,13 +98,16 @@ class Adapter:
         sink.assembler, sink.history = self.assembler, self.history
         self.export: ExportAgent | None = None
         app = create_app(self._api_dependencies(), settings.api, settings.auth)
-        self.api = ApiServer(app, settings.api.host, settings.api.port)
+        self.api = ApiServer(app, settings.api.host, settings.api.port, settings.api.tls)
         self._services: dict[str, str] = {}
         self._ready = False
 
     def _api_dependencies(self) -> ApiDependencies:
+        export = self.settings.export
+        echo_tls = TlsTargets(export.tls)  # the C-ECHO reaches a destination the way the export SCU does
+
         async def echo_destination(destination: DestinationAeTitle) -> Any:
-            return await echo(destination, self.settings.export.ae_title, self.settings.export.connect_timeout_seconds)
+            return await echo(destination, export.ae_title, export.connect_timeout_seconds, tls=echo_tls)
 
         return ApiDependencies(
             config=self.config,
@@ -190,8 +196,12 @@ class Adapter:
     async def _start_export(self) -> None:
         if not self.settings.export.enabled:
             return
+        platform, results = self.settings.platform, self.settings.results
         self.export = ExportAgent(
-            self.settings.export, self.registry, self.settings.platform.endpoint, self.settings.results.endpoint
+            self.settings.export, self.registry, platform.endpoint, self.settings.results.endpoint,
+            payloads=platform_client(platform.endpoint, platform.tls),
+            results=ResultsClient(results.endpoint, self.settings.export.ae_title,
+                                  self.settings.export.http_timeout_seconds, tls=results.tls),
         )
         await self.export.start()
         self._services["ExportService"] = "Running"

@@ -48,6 +48,18 @@ class SourceAeTitle:
 
 
 @dataclass(frozen=True)
+class DestinationTls:
+    """DICOM TLS towards one destination (PS3.15 B.9). A file left None falls back to `export.tls`'s;
+    the CA file then to the system's trust store. The server's certificate and name are always verified."""
+
+    enabled: bool = True
+    ca_file: Path | None = None  # CAs that sign the destination's certificate
+    cert_file: Path | None = None  # our certificate, for a destination that requires mutual TLS
+    key_file: Path | None = None
+    server_name: str | None = None  # the name its certificate carries, when `host_ip` is not in it
+
+
+@dataclass(frozen=True)
 class DestinationAeTitle:
     """A DICOM peer we export results to, referenced by `name` in register_results' --data."""
 
@@ -55,6 +67,7 @@ class DestinationAeTitle:
     ae_title: str
     host_ip: str
     port: int
+    tls: DestinationTls | None = None  # None = as `export.tls.enabled` says (off by default)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dicom_adapter.errors import PlatformRejected, PlatformUnavailable
 from dicom_adapter.jobs import IDEMPOTENCY_KEY, ExistingJob
 from dicom_adapter.models import JobPriority
 from openclara.auth.credentials import SERVICES, client_token
+from openclara.tls import ClientTlsSettings
 from platform_api import errors as platform_errors
 from platform_api.client import PlatformClient
 from platform_api.types import JobPriority as WirePriority
@@ -41,12 +42,17 @@ async def _mapped(what: str) -> AsyncIterator[None]:
         raise
 
 
+def platform_client(endpoint: str, tls: ClientTlsSettings | None, timeout: float = 30.0) -> PlatformClient:
+    """A Platform API client as the adapter (the stack's `services` token); `tls` None = plain."""
+    return PlatformClient(endpoint, timeout=timeout, token=client_token(SERVICES), tls=tls or ClientTlsSettings())
+
+
 class PlatformGateway:
     """Implements `jobs.JobPlatform` and the API's `PipelineChecker`."""
 
-    def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
+    def __init__(self, endpoint: str, timeout: float = 30.0, tls: ClientTlsSettings | None = None) -> None:
         self.endpoint = endpoint
-        self._client = PlatformClient(endpoint, timeout=timeout, token=client_token(SERVICES))
+        self._client = platform_client(endpoint, tls, timeout)
 
     async def start(self) -> None:
         """Nothing to do: the gRPC channel connects lazily and reconnects by itself."""

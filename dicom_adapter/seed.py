@@ -49,7 +49,11 @@ def _build(settings: SeedSettings, minimum_timeout: float, problems: list[str]) 
         except InvalidEntity as exc:
             problems.append(f"ae_titles[{index}].{exc.field}: {exc.reason}")
     seed.sources = [b.to_model() for b in _parse(SourceBody, settings.sources, "sources", problems)]
-    seed.destinations = [b.to_model() for b in _parse(DestinationBody, settings.destinations, "destinations", problems)]
+    for index, destination in enumerate(_parse(DestinationBody, settings.destinations, "destinations", problems)):
+        try:
+            seed.destinations.append(destination.to_model())
+        except InvalidEntity as exc:  # a TLS file that is missing or unreadable
+            problems.append(f"destinations[{index}].{exc.field}: {exc.reason}")
     return seed
 
 

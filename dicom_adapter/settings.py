@@ -21,6 +21,7 @@ from dicom_adapter.scp.config import ScpSettings, StorageSettings
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
+from openclara.tls import ClientTlsSettings, ServerTlsSettings
 
 
 class ApiSettings(BaseModel):
@@ -35,6 +36,8 @@ class ApiSettings(BaseModel):
     # Host names clients use besides the loopback names, IP addresses and `host` (DNS rebinding guard);
     # "*.example.org" takes its sub-domains, "*" any name.
     allowed_hosts: list[str] = Field(default_factory=list)
+    # HTTPS on `port` (no plain HTTP beside it) when cert_file/key_file are set; client_ca_file: mutual TLS.
+    tls: ServerTlsSettings = Field(default_factory=ServerTlsSettings)
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -59,6 +62,8 @@ class PlatformSettings(BaseModel):
         default_factory=lambda: ["0008,0020", "0008,0060", "0008,1030", "0008,103E", "0020,000D"]
     )
     call_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A platform that serves TLS (its server.tls): the CA to trust and, for mutual TLS, our certificate.
+    tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
 
     @model_validator(mode="after")
     def _ordered_backoff(self) -> PlatformSettings:
@@ -73,6 +78,9 @@ class ResultsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     endpoint: str = "http://127.0.0.1:8088"
+    # An https:// endpoint is verified against tls.ca_file (else the system's CAs), with tls.cert_file/key_file
+    # as this client's certificate; enabled: true asks for https (also for CLARA_RESULTSSERVICE_SERVICE_*).
+    tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
 
     @field_validator("endpoint")
     @classmethod
@@ -80,6 +88,12 @@ class ResultsSettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an absolute http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _scheme_agrees(self) -> ResultsSettings:
+        if self.tls.enabled and not self.endpoint.startswith("https://"):
+            raise ValueError(f"tls.enabled needs an https:// endpoint, not {self.endpoint}")
+        return self
 
 
 class DatabaseSettings(BaseModel):
@@ -108,7 +122,7 @@ class SeedSettings(BaseModel):
 
     ae_titles: list[dict[str, object]] = Field(default_factory=list)  # ClaraAeTitle JSON shapes
     sources: list[dict[str, object]] = Field(default_factory=list)  # {aeTitle, hostIp}
-    destinations: list[dict[str, object]] = Field(default_factory=list)  # {name, aeTitle, hostIp, port}
+    destinations: list[dict[str, object]] = Field(default_factory=list)  # {name, aeTitle, hostIp, port, tls?}
 
 
 class LoggingSettings(BaseModel):
@@ -158,6 +172,7 @@ def apply_clara_environment(settings: AdapterSettings, environ: Mapping[str, str
             update={"endpoint": f"{env['CLARA_SERVICE_HOST']}:{env['CLARA_SERVICE_PORT_API']}"}
         )
     if env.get("CLARA_RESULTSSERVICE_SERVICE_HOST") and env.get("CLARA_RESULTSSERVICE_SERVICE_PORT"):
-        endpoint = f"http://{env['CLARA_RESULTSSERVICE_SERVICE_HOST']}:{env['CLARA_RESULTSSERVICE_SERVICE_PORT']}"
+        scheme = "https" if results.tls.enabled or results.endpoint.startswith("https://") else "http"
+        endpoint = f"{scheme}://{env['CLARA_RESULTSSERVICE_SERVICE_HOST']}:{env['CLARA_RESULTSSERVICE_SERVICE_PORT']}"
         results = results.model_copy(update={"endpoint": endpoint})
     return settings.model_copy(update={"platform": platform, "results": results})

@@ -20,6 +20,8 @@ from typing import TypeVar
 
 from dicom_adapter.settings import AdapterSettings, apply_clara_environment
 from openclara.auth.credentials import default_path
+from openclara.grpc_tls import ENV_CA as ENV_PLATFORM_CA
+from openclara.https import ENV_CA_FILE
 from openclara.paths import clara_home
 from openclara.settings import ConfigError, load_settings
 from platform_server.settings import PlatformSettings
@@ -143,6 +145,10 @@ def _listener(label: str, host: str, port: int, env_var: str, env: dict[str, str
     return Listener(label, host, port, env_var, scheme)
 
 
+def _scheme(tls: bool) -> str:
+    return "https://" if tls else "http://"
+
+
 def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any_port: bool = True) -> Stack:
     """Settings -> the three services, their real listeners and the environment that connects them."""
     environ = os.environ if environ is None else environ
@@ -152,16 +158,25 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
     d_env: dict[str, str] = {}
     p_any, r_any, d_any = (p_env, r_env, d_env) if resolve_any_port else (None, None, None)
     grpc = _listener("Platform API (gRPC)", ps.server.host, ps.server.port, "CLARA_PLATFORM_SERVER__PORT", p_any)
-    rest = _listener("results service", rs.host, rs.port, "CLARA_RESULTS_PORT", r_any, "http://")
+    rest = _listener("results service", rs.host, rs.port, "CLARA_RESULTS_PORT", r_any, _scheme(rs.tls.enabled))
     scp = _listener("DICOM SCP", ds.scp.host, ds.scp.port, "CLARA_DICOM_SCP__PORT", d_any)
-    api = _listener("adapter REST API", ds.api.host, ds.api.port, "CLARA_DICOM_API__PORT", d_any, "http://")
+    api = _listener("adapter REST API", ds.api.host, ds.api.port, "CLARA_DICOM_API__PORT", d_any,
+                    _scheme(ds.api.tls.enabled))
     # `up` runs the three together, so each one is pointed at the others; a variable the user set wins.
-    wiring = (
+    wiring: tuple[tuple[dict[str, str], str, str], ...] = (
         (p_env, "CLARA_PLATFORM_RESULTS_SERVICE__URL", rest.address),
         (r_env, "CLARA_RESULTS_PLATFORM_ENDPOINT", grpc.address),
         (d_env, "CLARA_DICOM_PLATFORM__ENDPOINT", grpc.address),
         (d_env, "CLARA_DICOM_RESULTS__ENDPOINT", rest.address),
     )
+    if rs.tls.enabled and environ.get(ENV_CA_FILE):  # the CA the CLI trusts serves the platform's clients too
+        wiring += ((p_env, "CLARA_PLATFORM_RESULTS_SERVICE__CA_FILE", environ[ENV_CA_FILE]),
+                   (d_env, "CLARA_DICOM_RESULTS__TLS__CA_FILE", environ[ENV_CA_FILE]))
+    if ps.server.tls.enabled and environ.get(ENV_PLATFORM_CA):  # the CA the CLI trusts for gRPC, likewise
+        wiring += ((r_env, "CLARA_RESULTS_PLATFORM_TLS__ENABLED", "true"),
+                   (r_env, "CLARA_RESULTS_PLATFORM_TLS__CA_FILE", environ[ENV_PLATFORM_CA]),
+                   (d_env, "CLARA_DICOM_PLATFORM__TLS__ENABLED", "true"),
+                   (d_env, "CLARA_DICOM_PLATFORM__TLS__CA_FILE", environ[ENV_PLATFORM_CA]))
     for env, name, value in wiring:
         if name not in environ:
             env[name] = value

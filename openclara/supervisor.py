@@ -20,6 +20,7 @@ from types import FrameType
 import click
 import httpx
 
+from openclara.https import client_tls_from_env, verify_for
 from openclara.stack import (
     EXIT_BAD_SETUP,
     EXIT_SERVICE_FAILED,
@@ -48,7 +49,12 @@ def is_ready(service: Service) -> bool:
     if service.ready_path is None:
         return _tcp_open(probe.address)
     try:
-        return httpx.get(probe.address + service.ready_path, timeout=2.0).status_code == 200
+        # An HTTPS service is verified like every other client does (CLARA_TLS_CA_FILE, docs/security.md).
+        verify = verify_for(probe.address, client_tls_from_env())
+    except ValueError as exc:
+        raise StackError(str(exc)) from exc
+    try:
+        return httpx.get(probe.address + service.ready_path, timeout=2.0, verify=verify).status_code == 200
     except httpx.HTTPError:
         return False
 

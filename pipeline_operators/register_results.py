@@ -12,6 +12,8 @@ Where things come from (flags win over the environment the platform sets):
                  in the payload), else OPENCLARA_PAYLOAD_PATH, else the folder above `operators/` or `input/`
   ids            NVIDIA_CLARA_JOBID (required), NVIDIA_CLARA_PAYLOADID, NVIDIA_CLARA_PIPELINEID
   service        --endpoint URL, else http://$CLARA_RESULTSSERVICE_SERVICE_HOST:$CLARA_RESULTSSERVICE_SERVICE_PORT
+                 (https when CLARA_RESULTSSERVICE_SERVICE_SCHEME=https; verified against CLARA_TLS_CA_FILE,
+                 for the name in CLARA_RESULTSSERVICE_TLS_SERVER_NAME when set: the platform sets all three)
 While the service is unreachable (or answers 5xx) it retries with backoff for `--retry-seconds` (60),
 then exits 2 with a message. Registration is idempotent on the service, so a retried job never
 duplicates an export.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +36,8 @@ import httpx
 import structlog
 
 from openclara.auth.credentials import OPERATORS, auth_headers
+from openclara.https import client_tls_from_env, server_name_hook, verify_for
+from openclara.tls import ClientTlsSettings
 from pipeline_operators.entrypoint import run_operator
 from pipeline_operators.environment import INPUT_PATHS, parse_paths
 from pipeline_operators.errors import EnvironmentConfigError, OperatorError
@@ -42,6 +47,8 @@ log = structlog.get_logger()
 DEFAULT_ENDPOINT = "http://127.0.0.1:8088"
 PAYLOAD_PATH = "OPENCLARA_PAYLOAD_PATH"
 PAYLOAD_MOUNTS = "OPENCLARA_PAYLOAD_MOUNTS"
+SCHEME = "CLARA_RESULTSSERVICE_SERVICE_SCHEME"
+SERVER_NAME = "CLARA_RESULTSSERVICE_TLS_SERVER_NAME"
 _BARE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 # Folder names the platform puts directly under a payload root (platform_server/payloads/store.py).
 _PAYLOAD_TOP = ("operators", "input")
@@ -131,8 +138,19 @@ def results_endpoint(explicit: str | None, env: Mapping[str, str]) -> str:
     host = env.get("CLARA_RESULTSSERVICE_SERVICE_HOST")
     if host:
         port = env.get("CLARA_RESULTSSERVICE_SERVICE_PORT", "8088")
-        return f"http://{host}:{port}"
+        scheme = "https" if env.get(SCHEME, "").strip().lower() == "https" else "http"
+        return f"{scheme}://{host}:{port}"
     return DEFAULT_ENDPOINT
+
+
+def results_tls(env: Mapping[str, str], explicit_endpoint: bool = False) -> ClientTlsSettings:
+    """How an https results service is verified: CLARA_TLS_CA_FILE (else the system's CAs), a client
+    certificate from CLARA_TLS_CERT_FILE/KEY_FILE, and the name the platform's URL has (`SERVER_NAME`)
+    unless --endpoint names the service itself."""
+    try:
+        return client_tls_from_env(env, None if explicit_endpoint else SERVER_NAME)
+    except ValueError as exc:
+        raise EnvironmentConfigError(str(exc)) from None
 
 
 def job_ids(env: Mapping[str, str]) -> JobIds:
@@ -152,11 +170,14 @@ class ResultsRegistrar:
         client: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        tls: ClientTlsSettings | None = None,
     ) -> None:
         self._endpoint = endpoint
         self._retry_seconds = retry_seconds
+        hooks = {"request": [server_name_hook(tls.server_name)]} if tls is not None and tls.server_name else {}
         # The platform hands operators their token in CLARA_API_TOKEN (the stack's "operators" credential).
-        self._client = client or httpx.Client(timeout=10.0, headers=auth_headers(OPERATORS))
+        self._client = client or httpx.Client(timeout=10.0, headers=auth_headers(OPERATORS),
+                                              verify=verify_for(endpoint, tls), event_hooks=hooks)
         self._sleep = sleep
         self._clock = clock
 
@@ -182,6 +203,11 @@ class ResultsRegistrar:
         try:
             response = self._client.post(url, json=dict(body))
         except httpx.TransportError as exc:
+            if _certificate_refused(exc):  # a wrong CA or name does not heal by waiting
+                raise RegistrationError(
+                    f"the results service's certificate was not accepted ({exc}); set CLARA_TLS_CA_FILE "
+                    "(platform: results_service.ca_file) to the CA that signed it"
+                ) from exc
             return f"service unreachable ({type(exc).__name__}: {exc})"
         if response.status_code >= 500:
             return f"service answered {response.status_code}: {_detail(response)}"
@@ -191,6 +217,15 @@ class ResultsRegistrar:
             )
         task: dict[str, Any] = response.json()
         return task
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _detail(response: httpx.Response) -> str:
@@ -277,7 +312,8 @@ def main(
 
     def body() -> None:
         env = dict(os.environ)
-        registrar = ResultsRegistrar(results_endpoint(endpoint, env), retry_seconds)
+        tls = results_tls(env, explicit_endpoint=bool(endpoint))
+        registrar = ResultsRegistrar(results_endpoint(endpoint, env), retry_seconds, tls=tls)
         for task in register_results(agent, data, inputs, env, registrar, root):
             click.echo(
                 f"registered task {task.get('taskId')} for {agent} {task.get('parameters')} "

@@ -18,6 +18,8 @@ import grpc
 
 from openclara.auth.credentials import client_token
 from openclara.auth.grpc_client import token_interceptors
+from openclara.grpc_tls import channel_credentials, channel_options, client_tls_from_env
+from openclara.tls import ClientTlsSettings
 from platform_api import _convert, transfer
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2,
@@ -52,7 +54,8 @@ from platform_api.types import (
 )
 
 # Chunks are <= 4 MiB; allow a little more than gRPC's 4 MiB default for the rest of the message.
-_CHANNEL_OPTIONS = [("grpc.max_send_message_length", 8 << 20), ("grpc.max_receive_message_length", 8 << 20)]
+_CHANNEL_OPTIONS: list[tuple[str, Any]] = [("grpc.max_send_message_length", 8 << 20),
+                                           ("grpc.max_receive_message_length", 8 << 20)]
 _STUBS: dict[str, Any] = {
     "clara": clara_pb2_grpc.ClaraStub,
     "jobs": jobs_pb2_grpc.JobsStub,
@@ -70,12 +73,15 @@ class PlatformClient:
     """Async client of the Platform API; use as `async with PlatformClient("127.0.0.1:30031") as c:`."""
 
     def __init__(self, endpoint: str, *, timeout: float = 30.0, user_agent: str = _convert.USER_AGENT,
-                 token: str | None = None) -> None:
+                 token: str | None = None, tls: ClientTlsSettings | None = None) -> None:
         """`token`: the API token sent with every call; None = `CLARA_API_TOKEN`, else the stack's admin token
-        from its credentials file ($CLARA_CREDENTIALS or $CLARA_HOME/credentials.yaml), else none."""
+        from its credentials file ($CLARA_CREDENTIALS or $CLARA_HOME/credentials.yaml), else none.
+        `tls`: how to reach a TLS platform (`enabled: false` = plain); None = the `CLARA_PLATFORM_TLS*`
+        variables, else plain."""
         self.endpoint = endpoint
         self.timeout = timeout
         self._token = token if token is not None else client_token()
+        self._tls = tls if tls is not None else client_tls_from_env()
         self._header = _convert.request_header(user_agent)
         self._channel: grpc.aio.Channel | None = None
         self._stubs: dict[str, Any] = {}
@@ -91,8 +97,14 @@ class PlatformClient:
 
     def _open(self) -> grpc.aio.Channel:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS,
-                                                      interceptors=token_interceptors(self._token))
+            interceptors = token_interceptors(self._token)
+            if self._tls is not None and self._tls.enabled:
+                self._channel = grpc.aio.secure_channel(
+                    self.endpoint, channel_credentials(self._tls),
+                    options=_CHANNEL_OPTIONS + channel_options(self._tls), interceptors=interceptors)
+            else:
+                self._channel = grpc.aio.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS,
+                                                          interceptors=interceptors)
             self._stubs = {name: stub(self._channel) for name, stub in _STUBS.items()}
         return self._channel
 

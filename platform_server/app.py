@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 from collections.abc import Callable
 
 import grpc
@@ -19,6 +20,7 @@ from openclara.auth.audit import AuditLog
 from openclara.auth.credentials import OPERATORS, credential
 from openclara.auth.grpc_server import AuthInterceptor
 from openclara.auth.roles import Role
+from openclara.grpc_tls import server_credentials
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2_grpc,
     jobs_pb2_grpc,
@@ -88,9 +90,10 @@ class PlatformServer:
                    ("grpc.so_reuseport", 0)]
         self._server = grpc.aio.server(options=options, interceptors=[self._authenticator()])
         try:
-            self.port = self._server.add_insecure_port(s.endpoint)
-        except RuntimeError:
-            self.port = 0
+            self.port = self._listen(self._server)
+        except OSError:
+            await self.db.stop()
+            raise
         if self.port == 0:
             await self.db.stop()
             raise OSError(f"cannot listen on {s.endpoint}: the port is in use or the address is not available")
@@ -104,7 +107,26 @@ class PlatformServer:
         await self._scheduler.start()
         await self._server.start()
         log.info("platform.ready", endpoint=f"{s.server.host}:{self.port}", data_dir=str(s.data_dir),
-                 max_concurrent_jobs=s.scheduler.max_concurrent_jobs)
+                 max_concurrent_jobs=s.scheduler.max_concurrent_jobs, tls=self._tls_mode())
+
+    def _listen(self, server: grpc.aio.Server) -> int:
+        """Bind the one port: TLS when configured (then no plain port at all), else plain; 0 = not bound."""
+        s = self.settings
+        tls = s.server.tls
+        try:
+            credentials = server_credentials(tls, "platform") if tls.enabled else None
+        except (OSError, ssl.SSLError) as exc:  # before anything listens: the message names the files
+            raise OSError(f"server.tls: cannot use {tls.cert_file} with {tls.key_file}: {exc}") from exc
+        try:
+            if credentials is not None:
+                return int(server.add_secure_port(s.endpoint, credentials))
+            return int(server.add_insecure_port(s.endpoint))
+        except RuntimeError:
+            return 0
+
+    def _tls_mode(self) -> str:
+        tls = self.settings.server.tls
+        return "off" if not tls.enabled else "mutual" if tls.client_ca_file is not None else "on"
 
     def _authenticator(self) -> AuthInterceptor:
         """Every call needs a token (the stack's credentials file is made at the first start) or a trusted address."""
@@ -117,7 +139,8 @@ class PlatformServer:
         host = "127.0.0.1" if s.server.host in ("0.0.0.0", "::", "") else s.server.host
         return RunnerConfig(
             work_root=s.data_dir / "work", log_root=s.data_dir / "logs", platform_host=host,
-            platform_port=self.port, results_url=s.results_service.url, default_timeout=s.executor.default_timeout,
+            platform_port=self.port, results_url=s.results_service.url, results_ca_file=s.results_service.ca_file,
+            default_timeout=s.executor.default_timeout,
             service_ready_timeout=s.executor.service_ready_timeout, operator_token=credential(OPERATORS),
         )
 

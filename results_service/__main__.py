@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import ssl
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,9 @@ def serve(config_path: Path | None) -> None:
             runner.run(serve_until_signalled(ResultsService(settings), "results-service"))
     except StoreUnavailable as exc:
         click.echo(f"results-service: cannot start: {exc} (set database.path / CLARA_RESULTS_DATABASE__PATH)", err=True)
+        sys.exit(1)
+    except ssl.SSLError as exc:  # an OSError too: the files exist (settings checked that) but do not fit
+        click.echo(f"results-service: cannot use the TLS certificate ({settings.tls.cert_file}): {exc}", err=True)
         sys.exit(1)
     except OSError as exc:
         click.echo(f"results-service: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", err=True)

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from openclara.auth.audit import AuditLog
 from openclara.auth.rest import TokenGate, auth_responses
 from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList, openapi_responses
+from openclara.https import https_certificate
 from results_service.api import problems, routes_health, routes_tasks
 from results_service.api.access import required_role
 from results_service.api.hot_routes import HotRoutes
@@ -54,7 +55,7 @@ def create_app(
         if settings.cleanup.enabled:
             target = deleter
             if target is None:
-                target = own_deleter = PlatformPayloadDeleter(settings.platform_endpoint)
+                target = own_deleter = PlatformPayloadDeleter(settings.platform_endpoint, tls=settings.platform_tls)
             cleaner = PayloadCleaner(repo, target, settings.cleanup, metrics, clock)
             loops.append(PeriodicTask("payload-cleanup", settings.cleanup.interval_seconds, cleaner.run_once))
         for loop in loops:
@@ -103,6 +104,8 @@ class ResultsService:
 
     def __init__(self, settings: ResultsSettings, deleter: PayloadDeleter | None = None) -> None:
         self.settings = settings
+        # Unusable certificate files raise here (OSError, ssl.SSLError), before anything listens.
+        self._certificate = https_certificate(settings.tls, "results.api")
         config = uvicorn.Config(
             create_app(settings, deleter),
             host=settings.host,
@@ -115,6 +118,7 @@ class ResultsService:
             proxy_headers=False,
             lifespan="on",
             timeout_graceful_shutdown=int(settings.drain_timeout_seconds),
+            ssl_context_factory=self._certificate.context_factory if self._certificate else None,
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -148,7 +152,16 @@ class ResultsService:
                 await self._task
                 raise RuntimeError(f"results service could not start on {self.settings.host}:{self.settings.port}")
             await asyncio.sleep(0.02)
-        log.info("service.listening", url=f"http://{self.settings.host}:{self.settings.port}")
+        if self._certificate is not None:
+            self._certificate.start()
+        tls = self.settings.tls
+        log.info("service.listening", url=self.url,
+                 tls="off" if not tls.enabled else "mutual" if tls.client_ca_file is not None else "on")
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self._certificate is not None else "http"
+        return f"{scheme}://{self.settings.host}:{self.settings.port}"
 
     async def stop(self) -> None:
         if self._task is None:
@@ -157,3 +170,5 @@ class ResultsService:
         self._server.should_exit = True
         await self._task
         self._task = None
+        if self._certificate is not None:
+            await self._certificate.stop()

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
+from openclara.tls import ClientTlsSettings, ServerTlsSettings
 
 
 def _default_database() -> Path:
@@ -86,11 +87,15 @@ class ResultsSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8088, ge=0, le=65535)
+    # HTTPS on `port` (no plain HTTP beside it) when cert_file/key_file are set; client_ca_file: mutual TLS.
+    tls: ServerTlsSettings = Field(default_factory=ServerTlsSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
     platform_endpoint: str = "127.0.0.1:30031"
+    # A platform that serves TLS (its server.tls): the CA to trust and, for mutual TLS, our certificate.
+    platform_tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)
     # Host names clients use besides the loopback names, IP addresses and `host` (DNS rebinding guard);
     # "*.example.org" takes its sub-domains, "*" any name.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -17,6 +19,7 @@ from dicom_adapter.models import (
     DEFAULT_JOB_RETRY_DELAY_MS,
     ClaraAeTitle,
     DestinationAeTitle,
+    DestinationTls,
     JobPriority,
     SourceAeTitle,
 )
@@ -87,11 +90,83 @@ class SourceBody(_Wire):
         return SourceAeTitle(ae_title=self.ae_title, host_ip=self.host_ip)
 
 
+class DestinationTlsBody(BaseModel):
+    """`tls` of a destination, our optional extension of Clara's body: DICOM TLS towards it.
+
+    Given, it is on unless `enabled` is false (files alone must not leave results going out in the clear);
+    `true`/`false` alone are short for it with `export.tls`'s files. Paths are absolute, files must exist.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")  # a misspelt file must not go unnoticed
+
+    enabled: bool = True
+    ca_file: str | None = Field(default=None, alias="caFile")
+    cert_file: str | None = Field(default=None, alias="certFile")
+    key_file: str | None = Field(default=None, alias="keyFile")
+    server_name: str | None = Field(default=None, alias="serverName", min_length=1, max_length=253)
+
+    @field_validator("server_name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = check_host(value)
+        if "/" in text:
+            raise ValueError("must be a host name or an IP address, not a network")
+        return text
+
+    def to_model(self) -> DestinationTls:
+        if (self.cert_file is None) != (self.key_file is None):
+            missing = "tls.keyFile" if self.key_file is None else "tls.certFile"
+            raise InvalidEntity(missing, "certFile and keyFile go together (a client certificate and its key)")
+        tls = DestinationTls(
+            enabled=self.enabled,
+            ca_file=_tls_file("tls.caFile", self.ca_file),
+            cert_file=_tls_file("tls.certFile", self.cert_file),
+            key_file=_tls_file("tls.keyFile", self.key_file),
+            server_name=self.server_name,
+        )
+        _check_loadable(tls)
+        return tls
+
+
+def _tls_file(field: str, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_absolute():
+        raise InvalidEntity(field, f"{value!r} must be an absolute path (the adapter's working directory is no anchor)")
+    if not path.is_file():
+        raise InvalidEntity(field, f"no such file on the adapter's host: {value}")
+    return path
+
+
+def _check_loadable(tls: DestinationTls) -> None:
+    """PEM that OpenSSL reads, and a key that matches its certificate: refused now, not at the first export."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if tls.ca_file is not None:
+            context.load_verify_locations(cafile=str(tls.ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidEntity("tls.caFile", f"not a PEM CA certificate file: {exc}") from exc
+    try:
+        if tls.cert_file is not None and tls.key_file is not None:
+            context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidEntity("tls.certFile", f"certificate and key cannot be loaded together: {exc}") from exc
+
+
 class DestinationBody(_Wire):
     name: str = Field(min_length=1, max_length=64)
     ae_title: str = Field(alias="aeTitle")
     host_ip: str = Field(alias="hostIp")
     port: int = Field(ge=1, le=65535)
+    tls: DestinationTlsBody | None = None  # absent: as `export.tls.enabled` says
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_switch(cls, value: object) -> object:
+        return {"enabled": value} if isinstance(value, bool) else value
 
     @field_validator("ae_title")
     @classmethod
@@ -104,7 +179,10 @@ class DestinationBody(_Wire):
         return check_host(value)
 
     def to_model(self) -> DestinationAeTitle:
-        return DestinationAeTitle(name=self.name.strip(), ae_title=self.ae_title, host_ip=self.host_ip, port=self.port)
+        tls = self.tls.to_model() if self.tls is not None else None
+        return DestinationAeTitle(
+            name=self.name.strip(), ae_title=self.ae_title, host_ip=self.host_ip, port=self.port, tls=tls
+        )
 
 
 class ClaraAeTitleBody(_Wire):
@@ -239,4 +317,16 @@ def source_to_wire(entity: SourceAeTitle) -> dict[str, Any]:
 
 
 def destination_to_wire(entity: DestinationAeTitle) -> dict[str, Any]:
-    return {"name": entity.name, "aeTitle": entity.ae_title, "hostIp": entity.host_ip, "port": entity.port}
+    wire: dict[str, Any] = {"name": entity.name, "aeTitle": entity.ae_title, "hostIp": entity.host_ip,
+                            "port": entity.port}
+    if entity.tls is not None:  # only then: Clara's clients get Clara's shape
+        wire["tls"] = destination_tls_to_wire(entity.tls)
+    return wire
+
+
+def destination_tls_to_wire(tls: DestinationTls) -> dict[str, Any]:
+    def text(path: Path | None) -> str | None:
+        return None if path is None else str(path)
+
+    return {"enabled": tls.enabled, "caFile": text(tls.ca_file), "certFile": text(tls.cert_file),
+            "keyFile": text(tls.key_file), "serverName": tls.server_name}

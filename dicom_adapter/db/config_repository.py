@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_adapter.errors import EntityConflict, EntityNotFound
-from dicom_adapter.models import ClaraAeTitle, DestinationAeTitle, JobPriority, SourceAeTitle
+from dicom_adapter.models import ClaraAeTitle, DestinationAeTitle, DestinationTls, JobPriority, SourceAeTitle
 
 if TYPE_CHECKING:
     from dicom_adapter.db.database import Database
@@ -106,11 +107,11 @@ class ConfigRepository:
 
     async def save_destination(self, entity: DestinationAeTitle, *, replace: bool = False) -> None:
         sql = (
-            "UPDATE destination_ae_titles SET ae_title=?, host_ip=?, port=? WHERE name=?"
+            "UPDATE destination_ae_titles SET ae_title=?, host_ip=?, port=?, tls=? WHERE name=?"
             if replace
-            else "INSERT INTO destination_ae_titles (ae_title, host_ip, port, name) VALUES (?, ?, ?, ?)"
+            else "INSERT INTO destination_ae_titles (ae_title, host_ip, port, tls, name) VALUES (?, ?, ?, ?, ?)"
         )
-        values = (entity.ae_title, entity.host_ip, entity.port, entity.name)
+        values = (entity.ae_title, entity.host_ip, entity.port, _tls_to_json(entity.tls), entity.name)
         await self._write(sql, values, f"destination {entity.name!r}", replace)
 
     async def delete_destination(self, name: str) -> DestinationAeTitle:
@@ -147,4 +148,25 @@ def _clara_from_row(row: sqlite3.Row) -> ClaraAeTitle:
 
 
 def _destination_from_row(row: sqlite3.Row) -> DestinationAeTitle:
-    return DestinationAeTitle(name=row["name"], ae_title=row["ae_title"], host_ip=row["host_ip"], port=row["port"])
+    return DestinationAeTitle(
+        name=row["name"], ae_title=row["ae_title"], host_ip=row["host_ip"], port=row["port"],
+        tls=_tls_from_json(row["tls"]),
+    )
+
+
+_TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
+def _tls_to_json(tls: DestinationTls | None) -> str | None:
+    if tls is None:
+        return None
+    files = {name: None if getattr(tls, name) is None else str(getattr(tls, name)) for name in _TLS_FILES}
+    return json.dumps({"enabled": tls.enabled, **files, "server_name": tls.server_name})
+
+
+def _tls_from_json(text: str | None) -> DestinationTls | None:
+    if text is None:
+        return None
+    stored = json.loads(text)
+    files = {name: None if stored.get(name) is None else Path(stored[name]) for name in _TLS_FILES}
+    return DestinationTls(enabled=bool(stored["enabled"]), server_name=stored.get("server_name"), **files)

@@ -10,7 +10,10 @@ import aiosqlite
 # Columns added after the first release: (table, column, definition). `CREATE TABLE IF NOT EXISTS` leaves an
 # existing database's tables as they are, so these are added on open when missing (SQLite has no
 # `ADD COLUMN IF NOT EXISTS`).
-ADDED_COLUMNS = (("clara_ae_titles", "job_retry_delay_ms", "INTEGER NOT NULL DEFAULT 5000"),)
+ADDED_COLUMNS = (
+    ("clara_ae_titles", "job_retry_delay_ms", "INTEGER NOT NULL DEFAULT 5000"),
+    ("destination_ae_titles", "tls", "TEXT"),
+)
 
 
 class Database:

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS destination_ae_titles (
     name TEXT PRIMARY KEY COLLATE NOCASE,
     ae_title TEXT NOT NULL,
     host_ip TEXT NOT NULL,
-    port INTEGER NOT NULL
+    port INTEGER NOT NULL,
+    tls TEXT                                       -- JSON DICOM TLS settings; NULL = as export.tls.enabled says
 );
 
 CREATE TABLE IF NOT EXISTS payloads (

@@ -21,6 +21,7 @@ from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.scu import Peer, StoreAssociation, Timeouts
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.export.transcode import transcode
+from dicom_adapter.export.transport import TlsTargets
 from dicom_adapter.models import DestinationAeTitle
 
 log = structlog.get_logger()
@@ -57,6 +58,7 @@ class Deliverer:
     def __init__(self, settings: ExportSettings, progress: ProgressRepository) -> None:
         self._settings = settings
         self._progress = progress
+        self._tls = TlsTargets(settings.tls)
         self._timeouts = Timeouts(
             connect=settings.connect_timeout_seconds,
             acse=settings.acse_timeout_seconds,
@@ -96,7 +98,8 @@ class Deliverer:
     ) -> None:
         allow_transcode = self._settings.transcode_on_refusal
         contexts = propose_contexts([part for _, part in todo], with_fallbacks=allow_transcode)
-        peer = Peer(destination.host_ip, destination.port, destination.ae_title, self._settings.ae_title)
+        tls = self._tls.target(destination)
+        peer = Peer(destination.host_ip, destination.port, destination.ae_title, self._settings.ae_title, tls)
         association = await StoreAssociation.open(peer, contexts, self._settings.max_pdu_length, self._timeouts)
         try:
             await self._send_all(association, contexts, task_id, destination, todo, report)

@@ -8,10 +8,17 @@
     │   └── MissingFileError          the payload has no such file (deleted, or a wrong uri)
     └── RetryableExportError          task goes back to Pending (retryLater true); destination backs off
         ├── DestinationUnavailableError   connect failed, association rejected/aborted, timeouts
+        │   └── DestinationTlsError       DICOM TLS failed: certificate not trusted, wrong name, client
+        │                                 certificate refused, no TLS on that port, unreadable TLS files
         ├── DestinationBusyError          too many tasks already queued for that destination here
         ├── StoreRefusedError             the peer answered a C-STORE with a failure status
         ├── DownloadError                 the platform could not stream a payload file
         └── ResultsServiceError           the results service is down or answered an error
+
+A TLS failure is a misconfiguration, yet retryable like an association rejection (also one): the fix lands
+outside the task (the PACS renews its certificate, the CA bundle or the destination is corrected) and the next
+attempt reads the files and the destination anew, so a retry then delivers instead of losing the results. The
+task still ends Failed after `max_retries`, with the TLS reason.
 
 The agent maps them once, in agent.py, into the results-service failure call.
 """
@@ -49,6 +56,10 @@ class RetryableExportError(ExportError):
 
 class DestinationUnavailableError(RetryableExportError):
     pass
+
+
+class DestinationTlsError(DestinationUnavailableError):
+    """The TLS session with the destination could not be set up (the message says why)."""
 
 
 class DestinationBusyError(RetryableExportError):

@@ -17,6 +17,8 @@ import structlog
 from dicom_adapter.export.errors import ResultsServiceError
 from dicom_adapter.export.task import ExportTask, task_from_json
 from openclara.auth.credentials import SERVICES, auth_headers
+from openclara.https import async_server_name_hook, verify_for
+from openclara.tls import ClientTlsSettings
 
 log = structlog.get_logger()
 
@@ -25,14 +27,22 @@ _REPORT_BACKOFF_SECONDS = 0.5
 
 
 class ResultsClient:
-    """HTTP client of one agent's task queue in the results service."""
+    """HTTP client of one agent's task queue in the results service (HTTPS verified with `tls`)."""
 
     def __init__(
-        self, endpoint: str, agent: str, timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        endpoint: str,
+        agent: str,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        tls: ClientTlsSettings | None = None,
     ) -> None:
         self._agent = agent
+        server_name = tls.server_name if tls is not None else None
+        hooks = {"request": [async_server_name_hook(server_name)]} if server_name else {}
         self._client = httpx.AsyncClient(base_url=endpoint.rstrip("/"), timeout=timeout, transport=transport,
-                                         headers=auth_headers(SERVICES))
+                                         headers=auth_headers(SERVICES), verify=verify_for(endpoint, tls),
+                                         event_hooks=hooks)
 
     async def aclose(self) -> None:
         await self._client.aclose()

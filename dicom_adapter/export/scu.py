@@ -3,21 +3,23 @@
 Native asyncio rather than pynetdicom behind threads: pynetdicom spends 4.7-7.7 ms of CPU per
 instance as a sender and writes command and data in separate small segments (performance-notes.md);
 here each PDU goes out whole with TCP_NODELAY on, fragments are memoryviews of the file bytes, and
-the per-instance work is a few struct packs.
+the per-instance work is a few struct packs. Over DICOM TLS when the peer's `tls` says so (transport.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from dataclasses import dataclass
 
 import structlog
 
 from dicom_adapter.export import pdu
 from dicom_adapter.export.dimse import command_us, decode_command, encode_c_store_rq
-from dicom_adapter.export.errors import DestinationUnavailableError
+from dicom_adapter.export.errors import DestinationTlsError, DestinationUnavailableError
 from dicom_adapter.export.pdu import AssociateAccept, ProposedContext
+from dicom_adapter.export.transport import TlsTarget, tls_reason
 from dicom_adapter.upper_layer import PDU_HEADER, PduType
 
 log = structlog.get_logger()
@@ -38,6 +40,7 @@ class Peer:
     port: int
     called_ae_title: str
     calling_ae_title: str
+    tls: TlsTarget | None = None  # None: plain TCP
 
 
 @dataclass(frozen=True)
@@ -64,11 +67,17 @@ class StoreAssociation:
     async def open(
         cls, peer: Peer, contexts: list[ProposedContext], max_pdu_length: int, timeouts: Timeouts
     ) -> StoreAssociation:
-        """Connect and negotiate; DestinationUnavailableError when the peer cannot be reached or rejects us."""
+        """Connect (over TLS if `peer.tls`) and negotiate; DestinationUnavailableError when the peer cannot be
+        reached or rejects us, DestinationTlsError when the TLS session cannot be set up."""
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(peer.host, peer.port), timeout=timeouts.connect
-            )
+            reader, writer = await asyncio.wait_for(_connect(peer), timeout=timeouts.connect)
+        except ssl.SSLError as exc:
+            raise _tls_failed(peer, tls_reason(exc)) from exc
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            if peer.tls is None:
+                raise DestinationUnavailableError(f"cannot connect to {peer.host}:{peer.port}: {exc}") from exc
+            # Refused before any alert: e.g. a peer that wants a client certificate and drops the handshake.
+            raise _tls_failed(peer, f"the destination closed the TLS handshake ({exc})") from exc
         except (OSError, TimeoutError) as exc:
             raise DestinationUnavailableError(f"cannot connect to {peer.host}:{peer.port}: {exc or 'timeout'}") from exc
         sock = writer.get_extra_info("socket")
@@ -77,6 +86,10 @@ class StoreAssociation:
         writer.write(pdu.encode_associate_rq(peer.calling_ae_title, peer.called_ae_title, contexts, max_pdu_length))
         try:
             pdu_type, body = await asyncio.wait_for(_read_pdu(reader), timeout=timeouts.acse)
+        except ssl.SSLError as exc:
+            # TLS 1.3: a refused client certificate shows as an alert after the handshake, here.
+            writer.close()
+            raise _tls_failed(peer, tls_reason(exc)) from exc
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             writer.close()
             raise DestinationUnavailableError(f"{peer.called_ae_title}: no association response: {exc!r}") from exc
@@ -169,6 +182,20 @@ class StoreAssociation:
             await self._writer.wait_closed()
         except OSError:
             pass
+
+
+async def _connect(peer: Peer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    if peer.tls is None:
+        return await asyncio.open_connection(peer.host, peer.port)
+    return await asyncio.open_connection(
+        peer.host, peer.port, ssl=peer.tls.context, server_hostname=peer.tls.server_hostname
+    )
+
+
+def _tls_failed(peer: Peer, reason: str) -> DestinationTlsError:
+    log.warning("export.scu.tls.failed", host=peer.host, port=peer.port, called_ae_title=peer.called_ae_title,
+                server_name=peer.tls.server_hostname if peer.tls else None, reason=reason)
+    return DestinationTlsError(f"DICOM TLS to {peer.host}:{peer.port} failed: {reason}")
 
 
 async def _read_pdu(reader: asyncio.StreamReader) -> tuple[int, bytes]:

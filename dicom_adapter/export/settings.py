@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from openclara.paths import clara_home
+from openclara.tls import ClientTlsSettings
 
 
 class ExportSettings(BaseModel):
@@ -40,6 +41,9 @@ class ExportSettings(BaseModel):
     dimse_timeout_seconds: float = Field(default=60.0, gt=0)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     stop_timeout_seconds: float = Field(default=30.0, gt=0)
+    # DICOM TLS defaults of every destination: `enabled` for those that do not say, and the CA file and
+    # client certificate for those that name none of their own (a site's one PKI, set once).
+    tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
 
     @model_validator(mode="after")
     def _ordered_intervals(self) -> ExportSettings:
@@ -47,6 +51,9 @@ class ExportSettings(BaseModel):
             raise ValueError("poll_interval_max_seconds must be >= poll_interval_min_seconds")
         if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
             raise ValueError("retry_backoff_max_seconds must be >= retry_backoff_base_seconds")
+        if self.tls.server_name is not None:
+            # Each PACS has its own name: a shared one would fail every destination but one.
+            raise ValueError("export.tls.server_name cannot be shared: set serverName on the destination")
         return self
 
     def resolved_state_dir(self) -> Path:

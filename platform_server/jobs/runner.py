@@ -18,9 +18,18 @@ from urllib.parse import urlsplit
 import structlog
 
 from openclara.auth.credentials import ENV_TOKEN
+from openclara.https import ENV_CA_FILE
 from platform_server.domain import Job, JobState, JobStatus, OperatorDetail, OperatorStatus, now
 from platform_server.errors import PlatformServerError, ResourceExhausted
-from platform_server.executors.base import Executor, Mount, OperatorResult, OperatorRun, Outcome, ResourceRequest
+from platform_server.executors.base import (
+    RESULTS_CA_LABEL,
+    Executor,
+    Mount,
+    OperatorResult,
+    OperatorRun,
+    Outcome,
+    ResourceRequest,
+)
 from platform_server.jobs.gpus import GpuPool
 from platform_server.jobs.services import JobServices, ServiceContext, service_ports
 from platform_server.jobs.store import JobRepository
@@ -33,6 +42,12 @@ log = structlog.get_logger()
 PAYLOAD_MOUNTS = "OPENCLARA_PAYLOAD_MOUNTS"
 # Where containers see the model repository; the container executor rewrites the host folder in the environment.
 MODELS_PATH = "/clara/models"
+# Where containers see the results service's CA file (rewritten the same way in CLARA_TLS_CA_FILE).
+RESULTS_CA_PATH = "/clara/tls/results-ca.crt"
+# With an https results service: the scheme, and the name its certificate carries (a container dials another
+# address for the same service, see executors/environment.py).
+RESULTS_SCHEME = "CLARA_RESULTSSERVICE_SERVICE_SCHEME"
+RESULTS_SERVER_NAME = "CLARA_RESULTSSERVICE_TLS_SERVER_NAME"
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,8 @@ class RunnerConfig:
     service_ready_timeout: float = 300.0
     # Given to operators as CLARA_API_TOKEN: register-results and Platform API calls from inside a pipeline.
     operator_token: str | None = None
+    # The CA of an https results service, given to operators as CLARA_TLS_CA_FILE (a read-only mount).
+    results_ca_file: Path | None = None
 
 
 class JobRunner:
@@ -202,7 +219,7 @@ class JobRunner:
             work_dir=self._config.work_root / job.job_id / op.name, log_path=self.log_path(job.job_id, op.name),
             timeout=op.timeout or self._config.default_timeout,
             resources=ResourceRequest(cpu=op.requests.cpu, gpu=op.requests.gpu, memory_mb=op.requests.memory),
-            extra_mounts=self._model_mounts(), pull_secrets=definition.pull_secrets,
+            extra_mounts=(*self._model_mounts(), *self._ca_mounts()), pull_secrets=definition.pull_secrets,
         )
 
     def _payload_mounts(self, job: Job, mounts: Iterable[Mount]) -> str:
@@ -213,6 +230,17 @@ class JobRunner:
     def _model_mounts(self) -> tuple[Mount, ...]:
         root = self._models.root
         return (Mount("models", MODELS_PATH, root, True),) if root.is_dir() else ()
+
+    def _ca_mounts(self) -> tuple[Mount, ...]:
+        ca_file = self._results_ca_file()
+        return (Mount(RESULTS_CA_LABEL, RESULTS_CA_PATH, ca_file, True),) if ca_file is not None else ()
+
+    def _results_ca_file(self) -> Path | None:
+        """The CA file operators get: only for an https results service (absolute: containers mount it)."""
+        ca_file = self._config.results_ca_file
+        if ca_file is None or urlsplit(self._config.results_url).scheme != "https":
+            return None
+        return ca_file.resolve()
 
     async def _environment(self, job: Job, op: OperatorSpec) -> dict[str, str]:
         models = [f"{name}:{self._models.folder((await self._models.by_name(name)).name)}" for name in op.models]
@@ -233,7 +261,18 @@ class JobRunner:
             "CLARA_RESULTSSERVICE_SERVICE_HOST": results.hostname or "127.0.0.1",
             "CLARA_RESULTSSERVICE_SERVICE_PORT": str(results.port or (443 if results.scheme == "https" else 80)),
             **({ENV_TOKEN: self._config.operator_token} if self._config.operator_token else {}),
+            **self._results_tls(),
         }
+
+    def _results_tls(self) -> dict[str, str]:
+        """What register-results needs to reach an https results service: nothing for plain http."""
+        results = urlsplit(self._config.results_url)
+        if results.scheme != "https":
+            return {}
+        env = {RESULTS_SCHEME: "https", RESULTS_SERVER_NAME: results.hostname or "127.0.0.1"}
+        if (ca_file := self._results_ca_file()) is not None:
+            env[ENV_CA_FILE] = str(ca_file)
+        return env
 
 
 def _only_output(job: Job, operator: str) -> str:

@@ -55,6 +55,17 @@ def test_create_src_and_dest(api):
     assert json.loads(seen[1].content) == {"name": "OUT", "aeTitle": "PACS", "hostIp": "10.0.0.1", "port": 104}
 
 
+def test_create_dest_with_dicom_tls(api):
+    seen, responses = api
+    responses[("POST", "/api/config/destinationaetitle")] = (201, {"name": "OUT"})
+    base = ["dicom", "create", "dest", "-n", "OUT", "-a", "PACS", "-i", "10.0.0.1", "-p", "2762"]
+    assert run(*base, "--ca-file", "/etc/clara/ca.pem", "--server-name", "pacs.example.org").exit_code == 0
+    assert json.loads(seen[0].content)["tls"] == {"enabled": True, "caFile": "/etc/clara/ca.pem",
+                                                  "serverName": "pacs.example.org"}
+    assert run(*base, "--tls").exit_code == 0
+    assert json.loads(seen[1].content)["tls"] == {"enabled": True}
+
+
 def test_problem_detail_is_shown_on_one_line(api):
     _, responses = api
     responses[("POST", "/api/config/sourceaetitle")] = (400, {"title": "Validation error.", "detail": "hostIp: bad"})

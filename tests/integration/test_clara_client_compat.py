@@ -4,6 +4,10 @@ The client lives in its own virtualenv (tests/compat/client_venv.py), built from
 A real `python -m platform_server serve` process runs on a free loopback port; the driver
 (tests/compat/clara_client_driver.py) walks every client call a Clara user makes and prints one JSON
 line per step. Findings for the server are kept in .coord/clara-client-compat.md.
+
+Clara's client sends no token: the driver's platform trusts its address (`auth.trusted_clients`). Without
+that, its default clients are refused, and clients handed a `stub` on a channel that carries the token work
+(tests/compat/clara_client_auth.py): the two ways docs/security.md gives.
 """
 
 from __future__ import annotations
@@ -24,12 +28,14 @@ import grpc
 import pytest
 import yaml
 
+from openclara.auth.credentials import ENV_TOKEN, client_token
 from tests.compat.client_venv import ClientVenvError, default_dir, ensure_client_venv
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = REPO / "tests" / "compat" / "clara_client_driver.py"
+AUTH_DRIVER = REPO / "tests" / "compat" / "clara_client_auth.py"
 STEPS = 29  # the driver's steps, Clara.Stop included: a run that prints fewer skipped some
 READY_TIMEOUT = 30.0
 DRIVER_TIMEOUT = 120.0
@@ -77,20 +83,29 @@ def driver_run(client_python: Path, tmp_path_factory: pytest.TempPathFactory) ->
                         server_exit, report)
 
 
+@pytest.fixture(scope="module")
+def untrusted_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A platform with the default `auth`: no trusted clients, a token on every call."""
+    with _platform(tmp_path_factory.mktemp("clara-client-auth"), trusted=False) as (endpoint, _, _):
+        yield endpoint
+
+
 @contextlib.contextmanager
-def _platform(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+def _platform(root: Path, trusted: bool = True) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
     port = free_port()
     config = root / "platform-server.yaml"
-    config.write_text(yaml.safe_dump({
+    settings: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port},
         "storage": {"data_dir": str(root / "data")},
         "scheduler": {"max_concurrent_jobs": 2, "gpus": 0},
         "executor": {"kill_grace": 0.5},
         "shutdown": {"drain_timeout": 5},
-        # Clara's client opens its own insecure channel and sends no token: the documented way to serve it
+    }
+    if trusted:
+        # Clara's client opens its own insecure channel and sends no token: one documented way to serve it
         # unchanged is to trust its address (docs/security.md).
-        "auth": {"trusted_clients": [{"network": "127.0.0.1/32", "role": "admin"}]},
-    }))
+        settings["auth"] = {"trusted_clients": [{"network": "127.0.0.1/32", "role": "admin"}]}
+    config.write_text(yaml.safe_dump(settings))
     log = root / "platform-server.log"
     env = {**os.environ, "CLARA_HOME": str(root / "home")}
     with log.open("wb") as out:
@@ -161,3 +176,34 @@ def test_nvidia_example_finds_operator_outputs_by_rooted_names(driver_run: Drive
 def test_clara_stop_from_nvidia_client_drains_and_exits_cleanly(driver_run: DriverRun) -> None:
     assert driver_run.steps["clara.stop"]["ok"], driver_run.report
     assert driver_run.server_exit == 0, driver_run.report
+
+
+def _auth_driver(client_python: Path, mode: str, endpoint: str, token: str | None = None) -> dict[str, Any]:
+    env = {k: v for k, v in _client_env().items() if k != ENV_TOKEN}
+    if token is not None:
+        env[ENV_TOKEN] = token
+    result = subprocess.run([str(client_python), str(AUTH_DRIVER), mode, endpoint], capture_output=True, text=True,
+                            timeout=DRIVER_TIMEOUT, env=env)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == 1, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr[-3000:]}"
+    return dict(lines[0])
+
+
+@pytest.mark.timeout(900)
+def test_nvidia_clients_as_made_by_default_are_refused_without_trusted_clients(
+        client_python: Path, untrusted_endpoint: str) -> None:
+    outcome = _auth_driver(client_python, "default", untrusted_endpoint)
+    assert outcome["ok"] is False
+    # Clara's client lets gRPC's own error through: an RpcError whose code is UNAUTHENTICATED.
+    assert (outcome["rpc_error"], outcome["code"]) == (True, "UNAUTHENTICATED"), outcome
+    assert "a valid API token is required" in outcome["details"], outcome
+
+
+@pytest.mark.timeout(900)
+def test_nvidia_clients_handed_a_stub_on_a_channel_with_the_token_work_unchanged(
+        client_python: Path, untrusted_endpoint: str) -> None:
+    outcome = _auth_driver(client_python, "stub", untrusted_endpoint, token=client_token())
+    assert outcome["ok"] is True, outcome
+    assert outcome["pipelines"] == 0
+    wrong = _auth_driver(client_python, "stub", untrusted_endpoint, token="not-a-token")
+    assert (wrong["ok"], wrong["code"]) == (False, "UNAUTHENTICATED"), wrong

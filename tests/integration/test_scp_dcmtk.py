@@ -262,7 +262,7 @@ async def test_pynetdicom_sender_data_sets_arrive_byte_identical(tmp_path):
     reference = _reference(reference_dir)
     assert stored == len(scp.sink.instances) >= 40
     for instance in scp.sink.instances:
-        candidates = reference[(instance.path.stem, instance.transfer_syntax)]
+        candidates = reference[(instance.sop_instance_uid, instance.transfer_syntax)]
         assert dataset_bytes(instance.path) in candidates, instance.path.name
 
 

@@ -199,10 +199,10 @@ async def test_a_study_uid_that_cannot_name_a_folder_is_refused(tmp_path):
     assert scp.sink.instances == [] and spooled(tmp_path / "spool") == []
 
 
-async def test_the_same_instance_sent_twice_in_one_association_keeps_the_last_copy(tmp_path):
-    """The duplicate behaviour, kept: a re-sent SOP Instance UID is the same instance; within one
-    association its file is replaced (both answered Success, both reported); across associations each
-    has its own file and the assembler's overwriteSameInstance picks one (docs/dicom-scp.md)."""
+async def test_the_same_instance_sent_twice_keeps_both_copies_for_the_assembler_to_choose(tmp_path):
+    """A re-sent SOP Instance UID is the same instance: both copies are answered Success and reported,
+    each in a file of its own (within one association too: the first copy may already be in a closed
+    payload), and the assembler's overwriteSameInstance picks one (docs/dicom-scp.md)."""
     ct = make_ct()
     again = make_ct(sop=ct.SOPInstanceUID, study=ct.StudyInstanceUID, series=ct.SeriesInstanceUID)
     again.AccessionNumber = "ACC2"  # same instance, corrected attribute
@@ -216,9 +216,10 @@ async def test_the_same_instance_sent_twice_in_one_association_keeps_the_last_co
         await raw.release(reader, writer)
         await scp.sink.wait_records(2)
     first, second, other = scp.sink.instances
-    assert first.path == second.path and other.path != first.path
-    assert first.path.read_bytes().endswith(encode(again))
-    assert len(spooled(tmp_path / "spool")) == 2
+    assert len({first.path, second.path, other.path}) == 3
+    assert first.path.read_bytes().endswith(encode(ct)) and second.path.read_bytes().endswith(encode(again))
+    assert second.path.name.startswith(f"{ct.SOPInstanceUID}~")
+    assert len(spooled(tmp_path / "spool")) == 3
 
 
 # ---------------------------------------------------------------- 2. truncated data sets
