@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openclara.http_guards import problem_response
+from results_service.api.replies import Reply
 from results_service.errors import (
     InvalidRequest,
     PayloadGone,
@@ -52,9 +53,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def problem(
+def problem_reply(
     status: HTTPStatus, detail: str, instance: str, headers: Mapping[str, str] | None = None, **extra: Any
-) -> JSONResponse:
+) -> Reply:
     body = {
         "type": "about:blank",
         "title": status.phrase,
@@ -63,74 +64,88 @@ def problem(
         "instance": instance,
         **extra,
     }
-    return JSONResponse(body, status_code=status.value, media_type=PROBLEM_JSON, headers=headers)
+    return Reply(status.value, body, PROBLEM_JSON, headers)
 
 
-def for_results_error(exc: ResultsError, path: str) -> JSONResponse:
-    """The problem response of one of our errors (shared by the FastAPI handler and the hot routes)."""
+def problem(
+    status: HTTPStatus, detail: str, instance: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> Response:
+    return problem_reply(status, detail, instance, headers, **extra).response()
+
+
+def for_results_error(exc: ResultsError, path: str) -> Reply:
+    """The problem of one of our errors, whichever path raised it."""
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), HTTPStatus.INTERNAL_SERVER_ERROR)
     if status >= 500:
         log.error("api.request.failed", path=path, error=str(exc))
-    return problem(status, str(exc), path)
+    return problem_reply(status, str(exc), path)
 
 
-def for_unexpected(path: str) -> JSONResponse:
+def for_unexpected(path: str) -> Reply:
     """A bug: log the traceback of the exception being handled, tell the client where to look."""
     log.exception("api.request.crashed", path=path)
-    return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; see the service log", path)
+    return problem_reply(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error; see the service log", path)
 
 
-async def _results_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ResultsError)
-    return for_results_error(exc, request.url.path)
-
-
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Mapping[str, Any]) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     message = str(error.get("msg", "invalid"))
     return f"{where}: {message}" if where else message
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+def for_invalid_input(errors: Sequence[Mapping[str, Any]], path: str) -> Reply:
+    """Validation errors (pydantic's, `loc` starting with "body" or "query") -> 400 or 422.
+
+    An empty body and one that is not JSON are 400 with one sentence; anything else is 422 listing each error.
+    """
     if any(error.get("type") == "missing" and tuple(error.get("loc", ())) == ("body",) for error in errors):
         # An empty body is not JSON either: the same 400 as a body that does not parse.
-        return problem(
-            HTTPStatus.BAD_REQUEST,
-            "request body is empty: send a JSON document (Content-Type: application/json)",
-            request.url.path,
+        return problem_reply(
+            HTTPStatus.BAD_REQUEST, "request body is empty: send a JSON document (Content-Type: application/json)", path
         )
     if any(error.get("type") == "json_invalid" for error in errors):
         ctx = errors[0].get("ctx", {}) or {}
-        return problem(
-            HTTPStatus.BAD_REQUEST,
-            f"request body is not valid JSON: {ctx.get('error', 'parse error')}",
-            request.url.path,
+        return problem_reply(
+            HTTPStatus.BAD_REQUEST, f"request body is not valid JSON: {ctx.get('error', 'parse error')}", path
         )
-    details = [_describe(error) for error in errors]
-    return problem(
+    return problem_reply(
         HTTPStatus.UNPROCESSABLE_ENTITY,
-        "; ".join(details),
-        request.url.path,
+        "; ".join(_describe(error) for error in errors),
+        path,
         errors=[{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg"))} for e in errors],
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    status = HTTPStatus(exc.status_code)
-    detail = (
-        exc.detail
-        if isinstance(exc.detail, str) and exc.detail != status.phrase
-        else (f"no route for {request.method} {request.url.path}" if status is HTTPStatus.NOT_FOUND else status.phrase)
+def for_http_error(status: HTTPStatus, detail: Any, method: str, path: str,
+                   headers: Mapping[str, str] | None = None) -> Reply:
+    """Starlette's own errors (no route, wrong method, unreadable body) in our problem format."""
+    text = (
+        detail
+        if isinstance(detail, str) and detail != status.phrase
+        else (f"no route for {method} {path}" if status is HTTPStatus.NOT_FOUND else status.phrase)
     )
     # Starlette's 405 carries the Allow header (RFC 9110 requires it): keep it.
-    return problem(status, detail, request.url.path, headers=exc.headers)
+    return problem_reply(status, text, path, headers)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    return for_unexpected(request.url.path)
+async def _results_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ResultsError)
+    return for_results_error(exc, request.url.path).response()
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return for_invalid_input(list(exc.errors()), request.url.path).response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    status = HTTPStatus(exc.status_code)
+    return for_http_error(status, exc.detail, request.method, request.url.path, exc.headers).response()
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    return for_unexpected(request.url.path).response()
 
 
 def install(app: FastAPI) -> None:

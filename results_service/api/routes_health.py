@@ -26,7 +26,7 @@ async def live() -> JSONResponse:
     summary="The service can take requests (database reachable)",
     responses={503: problem_response("Starting up, or the database is unavailable")},
 )
-async def ready(request: Request) -> JSONResponse:
+async def ready(request: Request) -> Response:
     queue: TaskQueue | None = getattr(request.app.state, "queue", None)
     if queue is None:
         return problem(HTTPStatus.SERVICE_UNAVAILABLE, "starting up", request.url.path)

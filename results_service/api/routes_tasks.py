@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from results_service.api import handlers
+from results_service.api.handlers import DEFAULT_SIZE, LeaseSize
 from results_service.api.problems import RESPONSES
 from results_service.api.schemas import FailureRequest, RegisterRequest, TaskOut, task_json
 from results_service.errors import InvalidRequest
@@ -22,7 +24,7 @@ LeaseQuery = Annotated[
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1-{MAX_LIMIT}")]
 # Bounded because SQLite integers are 64-bit: 2^63 as an OFFSET was a 500 (issue #11).
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description=f"Tasks to skip, 0-{MAX_OFFSET}")]
-Size = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="How many tasks to lease at most")]
+Size = Annotated[LeaseSize, Query(description="How many tasks to lease at most")]
 
 
 def _queue(request: Request) -> TaskQueue:
@@ -44,6 +46,32 @@ async def _agent(agent: Annotated[str, AgentPath]) -> str:
 Agent = Annotated[str, Depends(_agent)]
 
 
+# register, pending and success read their request in `handlers` (shared with the fast path), so their
+# query parameters and body are declared here for the OpenAPI document only.
+_REGISTER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": RegisterRequest.model_json_schema(by_alias=True)}},
+    }
+}
+_SIZE_PARAMETER = {
+    "name": "size",
+    "in": "query",
+    "required": False,
+    "description": "How many tasks to lease at most",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_SIZE, "title": "Size",
+               "description": "How many tasks to lease at most"},
+}
+_LEASE_PARAMETER = {
+    "name": "leaseId",
+    "in": "query",
+    "required": False,
+    "description": "Optional: the leaseId from the lease; a stale lease is rejected with 409.",
+    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Leaseid",
+               "description": "Optional: the leaseId from the lease; a stale lease is rejected with 409."},
+}
+
+
 def _state(text: str) -> TaskState:
     try:
         return TaskState.parse(text)
@@ -59,10 +87,12 @@ def _state(text: str) -> TaskState:
     summary="Register results for an agent",
     description="201 with the new Pending task. Registering the same (agent, jobId, parameters, uris) again "
     "returns the existing task with 200, so a retried operator never duplicates an export.",
+    openapi_extra=_REGISTER_BODY,
 )
-async def register(agent: Agent, body: RegisterRequest, request: Request) -> JSONResponse:
-    task, created = await _queue(request).register(body.to_registration(agent))
-    return JSONResponse(task_json(task), status_code=201 if created else 200)
+async def register(agent: Annotated[str, AgentPath], request: Request) -> Response:
+    body = await request.body()
+    reply = await handlers.register(_queue(request), agent, body, request.headers.get("content-type"), request.url.path)
+    return reply.response()
 
 
 @router.get("", response_model=list[TaskOut], summary="List tasks with filters and paging (no lease)")
@@ -78,9 +108,15 @@ async def list_tasks(
     return JSONResponse([task_json(task) for task in await _queue(request).find(criteria)])
 
 
-@router.put("/success/{task_id}", response_model=TaskOut, summary="The agent delivered the task")
-async def success(task_id: str, request: Request, lease_id: LeaseQuery = None) -> JSONResponse:
-    return JSONResponse(task_json(await _queue(request).succeed(task_id, lease_id)))
+@router.put(
+    "/success/{task_id}",
+    response_model=TaskOut,
+    summary="The agent delivered the task",
+    openapi_extra={"parameters": [_LEASE_PARAMETER]},
+)
+async def success(task_id: str, request: Request) -> Response:
+    reply = await handlers.succeed(_queue(request), task_id, request.scope["query_string"], request.url.path)
+    return reply.response()
 
 
 @router.put(
@@ -108,9 +144,10 @@ async def retry(task_id: str, request: Request) -> JSONResponse:
     response_model=list[TaskOut],
     summary="Lease up to `size` Pending tasks of an agent",
     description="Returned tasks become InProgress until `leaseExpires`; no two pollers get the same task.",
+    openapi_extra={"parameters": [_SIZE_PARAMETER]},
 )
-async def pending(agent: Agent, request: Request, size: Size = 10) -> JSONResponse:
-    return JSONResponse([task_json(task) for task in await _queue(request).lease(agent, size)])
+async def pending(agent: Annotated[str, AgentPath], request: Request) -> Response:
+    return (await handlers.lease(_queue(request), agent, request.scope["query_string"], request.url.path)).response()
 
 
 @router.get(
@@ -122,10 +159,10 @@ async def pending(agent: Agent, request: Request, size: Size = 10) -> JSONRespon
 )
 async def by_state(
     agent: Agent, state: str, request: Request, limit: Limit = 100, offset: Offset = 0, size: Size = 10
-) -> JSONResponse:
+) -> Response:
     wanted = _state(state)
     if wanted is TaskState.PENDING:
-        return await pending(agent, request, size)
+        return (await handlers.lease_size(_queue(request), agent, size, request.url.path)).response()
     criteria = TaskFilter(agent=agent, state=wanted, limit=limit, offset=offset)
     return JSONResponse([task_json(task) for task in await _queue(request).find(criteria)])
 
