@@ -6,12 +6,19 @@ up twice. For this service's answers (a few hundred bytes each) the second write
 our own handling of a lease request. `CoalescingTransport` collects what is written during one turn of
 the event loop and writes it once at the start of the next (`call_soon`): a response whose parts are
 sent back to back leaves as one segment, and nothing waits longer than that loop turn.
+
+uvicorn has no hook for the transport its protocols write to. Its supported extension point is the
+protocol class (`uvicorn.Config(http=<class>)`), so `protocol_class` hands it `CoalescingProtocol`: an
+`asyncio.Protocol` that holds uvicorn's own protocol and passes every event on, giving it the wrapped
+transport in `connection_made`. No uvicorn class is subclassed or changed here; what this relies on
+(uvicorn builds `http` with keyword arguments, and writes a response through the transport it was given,
+head and body in the same loop turn) is pinned by tests/results_service/test_http_protocol.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from uvicorn.config import HTTP_PROTOCOLS
 from uvicorn.importer import import_from_string
@@ -48,15 +55,36 @@ class CoalescingTransport:
         return getattr(self._transport, name)
 
 
+class CoalescingProtocol(asyncio.Protocol):
+    """uvicorn's protocol (`inner_class`) behind a `CoalescingTransport`; every other event passes through."""
+
+    inner_class: ClassVar[type[asyncio.Protocol]]
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.inner = self.inner_class(**kwargs)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not subclass asyncio.Transport, hence the cast instead of a check.
+        self.inner.connection_made(cast(asyncio.BaseTransport, CoalescingTransport(cast(asyncio.Transport, transport))))
+
+    def data_received(self, data: bytes) -> None:
+        self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
 def protocol_class(parser: str) -> type[asyncio.Protocol]:
-    """uvicorn's protocol class for `parser` ("auto", "h11", "httptools"), writing through CoalescingTransport,
-    with the request head bounded (`openclara.http_guards.bounded_headers`)."""
-    base: type[asyncio.Protocol] = import_from_string(HTTP_PROTOCOLS[parser])
-
-    class Coalescing(base):  # type: ignore[valid-type, misc]
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            # uvloop's transports do not subclass asyncio.Transport, hence the cast instead of a check.
-            super().connection_made(CoalescingTransport(cast(asyncio.Transport, transport)))
-
-    Coalescing.__name__ = Coalescing.__qualname__ = f"Coalescing{base.__name__}"
-    return bounded_headers(Coalescing)
+    """For `uvicorn.Config(http=...)`: uvicorn's protocol for `parser` ("auto", "h11", "httptools") with its
+    request head bounded (`openclara.http_guards.bounded_headers`), writing through CoalescingTransport."""
+    base = bounded_headers(import_from_string(HTTP_PROTOCOLS[parser]))
+    return type(f"Coalescing{base.__name__}", (CoalescingProtocol,), {"inner_class": base})
