@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from importlib import resources
@@ -53,23 +54,31 @@ class Database:
 
     async def open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Directory, schema file and the second connection touch the file system: on a worker thread,
+            # like every wait of unbounded length (the rule in the results_service docstring).
+            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+            schema = await asyncio.to_thread(resources.files("results_service").joinpath("schema.sql").read_text)
             conn = await aiosqlite.connect(self.path, isolation_level=None)
             conn.row_factory = sqlite3.Row
             await conn.execute("PRAGMA journal_mode=WAL")
             for pragma in self._pragmas():
                 await conn.execute(pragma)
-            await conn.executescript(resources.files("results_service").joinpath("schema.sql").read_text())
+            await conn.executescript(schema)
             await _add_missing_columns(conn)
-            # Every hot statement is a fixed string: keep them all prepared.
-            point = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
-            point.row_factory = sqlite3.Row
-            for pragma in self._pragmas():
-                point.execute(pragma)
+            point = await asyncio.to_thread(self._connect_point)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open task database {self.path}: {exc}") from exc
         self._conn, self._point = conn, point
         log.info("db.opened", path=str(self.path))
+
+    def _connect_point(self) -> sqlite3.Connection:
+        # Made on a worker thread, used only on the loop thread from then on. Every hot statement is a fixed
+        # string: keep them all prepared.
+        point = sqlite3.connect(self.path, isolation_level=None, cached_statements=256, check_same_thread=False)
+        point.row_factory = sqlite3.Row
+        for pragma in self._pragmas():
+            point.execute(pragma)
+        return point
 
     async def point(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
         """A short indexed statement, run inline on the loop thread."""
