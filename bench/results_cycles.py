@@ -62,6 +62,8 @@ class RawClient:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
         self._reader, self._writer, self._host = reader, writer, host
+        # The service requires a token since the REST APIs got one; the stack's admin token, like httpx's.
+        self._auth = "".join(f"{key}: {value}\r\n" for key, value in auth_headers().items())
 
     @classmethod
     async def open(cls, url: str) -> RawClient:
@@ -71,7 +73,7 @@ class RawClient:
 
     async def call(self, method: str, path: str, body: bytes = b"") -> tuple[int, Any]:
         head = (
-            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\nContent-Type: application/json\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: {self._host}\r\n{self._auth}Content-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
         self._writer.write(head.encode() + body)
