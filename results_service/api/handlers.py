@@ -45,9 +45,13 @@ class _Invalid(Exception):
 async def register(queue: TaskQueue, agent: str, body: bytes, content_type: str | None, path: str) -> Reply:
     """`POST /api/tasks/register/{agent}`: 201 with a new task, 200 with the task of the same registration."""
     try:
-        document = _json_body(body, content_type, path)
-        check_agent(agent)
-        request = _registration(document, path)
+        request = _registration_in_one_pass(body, content_type)
+        if request is None:
+            document = _json_body(body, content_type, path)
+            check_agent(agent)
+            request = _registration(document, path)
+        else:
+            check_agent(agent)
         task, created = await queue.register(request.to_registration(agent))
     except _Invalid as invalid:
         return invalid.reply
@@ -60,7 +64,7 @@ async def lease(queue: TaskQueue, agent: str, query: bytes, path: str) -> Reply:
     """`GET /api/tasks/{agent}/pending?size=N`: lease up to N Pending tasks (default 10)."""
     try:
         check_agent(agent)
-        size = _size(QueryParams(query).get("size"), path)
+        size = _size(_query(query, "size"), path)
     except _Invalid as invalid:
         return invalid.reply
     except ResultsError as exc:
@@ -80,10 +84,26 @@ async def lease_size(queue: TaskQueue, agent: str, size: int, path: str) -> Repl
 async def succeed(queue: TaskQueue, task_id: str, query: bytes, path: str) -> Reply:
     """`PUT /api/tasks/success/{taskId}[?leaseId=...]`: the agent delivered the task."""
     try:
-        task = await queue.succeed(task_id, QueryParams(query).get("leaseId"))
+        task = await queue.succeed(task_id, _query(query, "leaseId"))
     except ResultsError as exc:
         return problems.for_results_error(exc, path)
     return Reply(200, task_json(task))
+
+
+def _query(query: bytes, name: str) -> str | None:
+    """Parameter `name` as Starlette reads it (the last of repeated ones wins)."""
+    return QueryParams(query).get(name) if query else None
+
+
+def _registration_in_one_pass(body: bytes, content_type: str | None) -> RegisterRequest | None:
+    """The common case, parsed and validated by pydantic in one pass; None for anything else, which
+    `_json_body` and `_registration` then answer. A body valid here is valid there with the same values."""
+    if not body or not _is_json(content_type):
+        return None
+    try:
+        return _REGISTER.validate_json(body)
+    except ValidationError:
+        return None
 
 
 def _is_json(content_type: str | None) -> bool:
