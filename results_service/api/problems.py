@@ -116,8 +116,9 @@ def for_invalid_input(errors: Sequence[Mapping[str, Any]], path: str) -> Reply:
     )
 
 
-def for_http_error(status: HTTPStatus, detail: Any, method: str, path: str,
-                   headers: Mapping[str, str] | None = None) -> Reply:
+def for_http_error(
+    status: HTTPStatus, detail: Any, method: str, path: str, headers: Mapping[str, str] | None = None
+) -> Reply:
     """Starlette's own errors (no route, wrong method, unreadable body) in our problem format."""
     text = (
         detail

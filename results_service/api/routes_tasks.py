@@ -59,16 +59,25 @@ _SIZE_PARAMETER = {
     "in": "query",
     "required": False,
     "description": "How many tasks to lease at most",
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_SIZE, "title": "Size",
-               "description": "How many tasks to lease at most"},
+    "schema": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": MAX_LIMIT,
+        "default": DEFAULT_SIZE,
+        "title": "Size",
+        "description": "How many tasks to lease at most",
+    },
 }
 _LEASE_PARAMETER = {
     "name": "leaseId",
     "in": "query",
     "required": False,
     "description": "Optional: the leaseId from the lease; a stale lease is rejected with 409.",
-    "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Leaseid",
-               "description": "Optional: the leaseId from the lease; a stale lease is rejected with 409."},
+    "schema": {
+        "anyOf": [{"type": "string"}, {"type": "null"}],
+        "title": "Leaseid",
+        "description": "Optional: the leaseId from the lease; a stale lease is rejected with 409.",
+    },
 }
 
 

@@ -53,7 +53,7 @@ REQUESTS: list[tuple[str, str, str, bytes, str | None, bool]] = [
     ("POST", "/api/tasks/register/ClaraSCU", "", _json({**REGISTER, "uris": ["../x"]}), JSON, True),
     ("POST", "/api/tasks/register/ClaraSCU", "", _json({**REGISTER, "parameters": "{bad"}), JSON, True),
     ("POST", "/api/tasks/register/ClaraSCU", "", _json({**REGISTER, "parameters": {"a": 1}}), JSON, True),
-    ("POST", "/api/tasks/register/ClaraSCU", "", "{\"jobId\": \"é\", \"uris\": [\"b\"]}".encode(), JSON, True),
+    ("POST", "/api/tasks/register/ClaraSCU", "", '{"jobId": "é", "uris": ["b"]}'.encode(), JSON, True),
     ("POST", "/api/tasks/register/ClaraSCU", "", b"\xff\xfe", JSON, True),
     ("POST", "/api/tasks/register/ClaraSCU", "", b'{"jobId": "\xff", "uris": ["b"]}', JSON, True),
     ("POST", "/api/tasks/register/bad_agent", "", b'{"jobId": "\xff", "uris": ["b"]}', JSON, True),
@@ -160,8 +160,9 @@ async def sessions(tmp_path: Path, settings: ResultsSettings) -> AsyncIterator[t
     pair = []
     contexts = []
     for fast in (True, False):
-        own = settings.model_copy(update={"database": settings.database.model_copy(
-            update={"path": tmp_path / f"fast-{fast}.db"})})
+        own = settings.model_copy(
+            update={"database": settings.database.model_copy(update={"path": tmp_path / f"fast-{fast}.db"})}
+        )
         app = create_app(own, FakeDeleter(), FakeClock(), fast_path=fast)
         context = app.router.lifespan_context(app)
         await context.__aenter__()

@@ -130,8 +130,15 @@ async def test_client_gone_before_the_body_gets_no_answer() -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/api/tasks/register/ClaraSCU", "root_path": "",
-             "query_string": b"", "headers": [], "app": SimpleNamespace(state=SimpleNamespace(queue=FakeQueue()))}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/tasks/register/ClaraSCU",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "app": SimpleNamespace(state=SimpleNamespace(queue=FakeQueue())),
+    }
     await HotRoutes(downstream)(scope, receive, send)
     assert sent == [] and downstream.seen == []
 
