@@ -250,7 +250,7 @@ async def test_operators_get_the_ca_as_a_read_only_mount(tmp_path: Path, pki: Pk
 
 
 def test_openclara_up_wires_https_and_the_ca(tmp_path: Path, pki: Pki) -> None:
-    from openclara.stack import plan
+    from launcher.stack import plan
 
     tls = {"cert_file": str(pki.server_crt), "key_file": str(pki.server_key)}
     (tmp_path / "results-service.yaml").write_text(yaml.safe_dump({"tls": tls}))

@@ -22,10 +22,10 @@ from clara_cli.config import platform_tls
 from clara_cli.errors import CliError
 from clara_cli.main import cli
 from dicom_adapter.settings import AdapterSettings
+from launcher.stack import plan
 from openclara.auth.credentials import client_token
 from openclara.auth.grpc_client import token_channel
 from openclara.grpc_tls import ENV_CA, ENV_CERT, ENV_KEY, client_tls_from_env
-from openclara.stack import plan
 from openclara.tls import ClientTlsSettings
 from platform_api import PlatformClient, PlatformUnavailable, Unauthenticated
 from platform_api._generated.nvidia.clara.platform import clara_pb2, clara_pb2_grpc
