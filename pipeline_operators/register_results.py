@@ -36,6 +36,7 @@ import httpx
 import structlog
 
 from openclara.auth.credentials import OPERATORS, auth_headers
+from openclara.backoff import exponential
 from openclara.https import client_tls_from_env, server_name_hook, verify_for
 from openclara.tls import ClientTlsSettings
 from pipeline_operators.entrypoint import run_operator
@@ -184,7 +185,7 @@ class ResultsRegistrar:
     def register(self, agent: str, body: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self._endpoint}/api/tasks/register/{agent}"
         deadline = self._clock() + self._retry_seconds
-        delay = 0.5
+        retry = 0
         while True:
             problem = self._attempt(url, body)
             if isinstance(problem, dict):
@@ -194,9 +195,10 @@ class ResultsRegistrar:
                 raise RegistrationError(
                     f"could not register results with {self._endpoint} within {self._retry_seconds:g} s: {problem}"
                 )
+            delay = exponential(retry, 0.5, 8.0)
             log.warning("register_results.retrying", endpoint=self._endpoint, error=problem, delay=delay)
             self._sleep(min(delay, remaining))
-            delay = min(delay * 2, 8.0)
+            retry += 1
 
     def _attempt(self, url: str, body: Mapping[str, Any]) -> dict[str, Any] | str:
         """The task on success, or the reason to retry; raises when retrying cannot help."""
