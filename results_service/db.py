@@ -6,10 +6,12 @@ import sqlite3
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import aiosqlite
 import structlog
 
+from openclara.sqlite import AddedColumn, Schema, Tuning, open_database, open_inline
 from results_service.errors import StoreUnavailable
 
 log = structlog.get_logger()
@@ -18,6 +20,8 @@ log = structlog.get_logger()
 # database file there: on the loop thread that stalled every request for milliseconds (the p99). It is
 # switched off on both connections and this often run on aiosqlite's thread instead.
 CHECKPOINT_INTERVAL_SECONDS = 1.0
+# Columns added after the first release, added on open to databases that lack them.
+ADDED_COLUMNS = (AddedColumn("tasks", "expiries", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 class Database:
@@ -35,9 +39,10 @@ class Database:
     pollers can never lease the same task whichever connection they use.
     """
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
         self.path = path
-        self._synchronous = synchronous
+        # busy_timeout: a write on the other connection holds the lock for at most a few milliseconds.
+        self._tuning = Tuning(synchronous=synchronous, autocheckpoint=False)
         self._conn: aiosqlite.Connection | None = None
         self._point: sqlite3.Connection | None = None
 
@@ -47,25 +52,12 @@ class Database:
             raise StoreUnavailable("the task database is not open")
         return self._conn
 
-    def _pragmas(self) -> list[str]:
-        # busy_timeout: a write on the other connection holds the lock for at most a few milliseconds.
-        return [f"PRAGMA synchronous={self._synchronous}", "PRAGMA busy_timeout=5000", "PRAGMA wal_autocheckpoint=0"]
-
     async def open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            await conn.execute("PRAGMA journal_mode=WAL")
-            for pragma in self._pragmas():
-                await conn.execute(pragma)
-            await conn.executescript(resources.files("results_service").joinpath("schema.sql").read_text())
-            await _add_missing_columns(conn)
+            script = resources.files("results_service").joinpath("schema.sql").read_text()
+            conn = await open_database(self.path, Schema(script, ADDED_COLUMNS), self._tuning, autocommit=True)
             # Every hot statement is a fixed string: keep them all prepared.
-            point = sqlite3.connect(self.path, isolation_level=None, cached_statements=256)
-            point.row_factory = sqlite3.Row
-            for pragma in self._pragmas():
-                point.execute(pragma)
+            point = open_inline(self.path, self._tuning, cached_statements=256)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open task database {self.path}: {exc}") from exc
         self._conn, self._point = conn, point
@@ -100,9 +92,3 @@ class Database:
             self._conn = None
             log.info("db.closed", path=str(self.path))
 
-
-async def _add_missing_columns(conn: aiosqlite.Connection) -> None:
-    """Databases created before a column existed get it with its default (CREATE IF NOT EXISTS would not)."""
-    columns = {row[1] for row in await conn.execute_fetchall("PRAGMA table_info(tasks)")}
-    if "expiries" not in columns:
-        await conn.execute("ALTER TABLE tasks ADD COLUMN expiries INTEGER NOT NULL DEFAULT 0")
