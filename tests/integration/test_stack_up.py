@@ -21,7 +21,7 @@ import pytest
 from pipeline_operators.phantom import PhantomSpec
 from pipeline_operators.sample_study import write_study
 from tests.conftest import free_port, require_peer
-from tests.processes import ROOT, storescp, wait_for
+from tests.support.processes import ROOT, storescp, wait_for
 
 pytestmark = pytest.mark.integration
 

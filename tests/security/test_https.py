@@ -27,10 +27,10 @@ from platform_server.executors.environment import RESULTS_HOST_KEY, container_en
 from platform_server.jobs.runner import RESULTS_CA_PATH
 from platform_server.settings import ResultsServiceSettings
 from results_service.settings import ResultsSettings
-from tests import http
 from tests.conftest import free_port
 from tests.pki import Pki, make_pki
-from tests.processes import Process, dicom_adapter, python_module, running, wait_for
+from tests.support import http
+from tests.support.processes import Process, dicom_adapter, python_module, running, wait_for
 
 pytestmark = pytest.mark.integration
 AGENT = "ClaraSCU"

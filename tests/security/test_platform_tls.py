@@ -32,9 +32,9 @@ from platform_api._generated.nvidia.clara.platform import clara_pb2, clara_pb2_g
 from platform_server.settings import PlatformSettings
 from results_service.settings import ResultsSettings
 from tests.conftest import free_port, require_peer
-from tests.dicom_adapter.harness import TRIVIAL_PIPELINE, Adapter, seed, storescu, wait_until, write_study
 from tests.pki import Pki, make_pki
 from tests.platform_server.server_process import ServerProcess
+from tests.support.harness import TRIVIAL_PIPELINE, Adapter, seed, storescu, wait_until, write_study
 
 pytestmark = pytest.mark.integration
 
