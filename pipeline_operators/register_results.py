@@ -38,6 +38,7 @@ import structlog
 from openclara.auth.credentials import OPERATORS, auth_headers
 from openclara.backoff import exponential
 from openclara.https import client_tls_from_env, server_name_hook, verify_for
+from openclara.ports import RESULTS_PORT, RESULTS_URL
 from openclara.tls import ClientTlsSettings
 from pipeline_operators.entrypoint import run_operator
 from pipeline_operators.environment import INPUT_PATHS, parse_paths
@@ -45,7 +46,7 @@ from pipeline_operators.errors import EnvironmentConfigError, OperatorError
 
 log = structlog.get_logger()
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8088"
+DEFAULT_ENDPOINT = RESULTS_URL
 PAYLOAD_PATH = "OPENCLARA_PAYLOAD_PATH"
 PAYLOAD_MOUNTS = "OPENCLARA_PAYLOAD_MOUNTS"
 SCHEME = "CLARA_RESULTSSERVICE_SERVICE_SCHEME"
@@ -138,7 +139,7 @@ def results_endpoint(explicit: str | None, env: Mapping[str, str]) -> str:
         return explicit.rstrip("/")
     host = env.get("CLARA_RESULTSSERVICE_SERVICE_HOST")
     if host:
-        port = env.get("CLARA_RESULTSSERVICE_SERVICE_PORT", "8088")
+        port = env.get("CLARA_RESULTSSERVICE_SERVICE_PORT", str(RESULTS_PORT))
         scheme = "https" if env.get(SCHEME, "").strip().lower() == "https" else "http"
         return f"{scheme}://{host}:{port}"
     return DEFAULT_ENDPOINT
