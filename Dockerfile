@@ -27,6 +27,7 @@ RUN set -eux; \
 FROM base AS build
 COPY pyproject.toml README.md /src/
 COPY openclara /src/openclara
+COPY launcher /src/launcher
 COPY platform_api /src/platform_api
 COPY platform_server /src/platform_server
 COPY pipeline_operators /src/pipeline_operators

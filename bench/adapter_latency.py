@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from platform_api.client import PlatformClient  # noqa: E402
 from platform_api.types import JobState  # noqa: E402
-from tests.dicom_adapter.harness import TRIVIAL_PIPELINE, Adapter, Platform, seed, storescu, write_study  # noqa: E402
+from tests.support.harness import TRIVIAL_PIPELINE, Adapter, Platform, seed, storescu, write_study  # noqa: E402
 
 
 def started_at(log: Path, job_id: str) -> float:

@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 from platform_api import PlatformClient  # noqa: E402
 from platform_api.types import JobOperatorStatus, JobState, JobStatus  # noqa: E402
-from tests.containers import BUSYBOX_IMAGE, build_busybox_image, podman_env  # noqa: E402
-from tests.processes import platform_server  # noqa: E402
+from tests.support.containers import BUSYBOX_IMAGE, build_busybox_image, podman_env  # noqa: E402
+from tests.support.processes import platform_server  # noqa: E402
 
 CONTAINERS_CONF = ROOT / "deploy" / "podman" / "containers.conf"
 POLL = 0.02

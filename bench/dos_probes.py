@@ -33,8 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.dicom_adapter.harness import Adapter, free_port, seed, wait_until, write_study  # noqa: E402
-from tests.processes import orthanc  # noqa: E402
+from tests.support.harness import Adapter, free_port, seed, wait_until, write_study  # noqa: E402
+from tests.support.processes import orthanc  # noqa: E402
 
 CALLED = "CLARA"
 Receiver = Callable[[Path], AbstractContextManager[int]]  # a running receiver's DICOM port

@@ -28,9 +28,9 @@ from dicom_adapter.export.delivery import Deliverer  # noqa: E402
 from dicom_adapter.export.progress import ProgressRepository  # noqa: E402
 from dicom_adapter.export.settings import ExportSettings  # noqa: E402
 from dicom_adapter.models import DestinationAeTitle  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.dicom_adapter.export.instances import make_series  # noqa: E402
-from tests.dicom_adapter.export.processes import port_open, wait_for  # noqa: E402
+from tests.support.instances import make_series  # noqa: E402
+from tests.support.network import free_port  # noqa: E402
+from tests.support.processes import port_open, wait_for  # noqa: E402
 
 ENV = {**os.environ, "TCP_NODELAY": "1"}
 

@@ -63,8 +63,8 @@ from platform_server.executors.pods import (  # noqa: E402
     operator_pod,
 )
 from platform_server.jobs.runner import MODELS_PATH  # noqa: E402
-from tests.containers import BUSYBOX_IMAGE, build_busybox_image, image_exists, podman_env, run_podman  # noqa: E402
-from tests.platform_server.test_pods_podman import resolve_sub_paths  # noqa: E402
+from tests.support.containers import BUSYBOX_IMAGE, build_busybox_image, image_exists, podman_env, run_podman  # noqa: E402
+from tests.support.pods import resolve_sub_paths  # noqa: E402
 
 CLAIM = "openclara-shared"
 SHAPES = ("pod per operator", "one pod, N containers", "one pod, init containers")

@@ -24,15 +24,15 @@ from openclara.auth.credentials import auth_headers
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import free_port  # noqa: E402
-from tests.dicom_adapter.export.processes import (  # noqa: E402
+from tests.support.network import free_port  # noqa: E402
+from tests.support.processes import (  # noqa: E402
     dicom_adapter,
     orthanc,
     platform_server,
     results_service,
     wait_for,
 )
-from tests.integration.test_roundtrip_orthanc import (  # noqa: E402
+from tests.support.roundtrip import (  # noqa: E402
     CLARA_AE,
     Loop,
     register_pipeline,

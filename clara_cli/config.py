@@ -13,12 +13,13 @@ from pydantic import ValidationError
 from clara_cli.errors import CliError
 from openclara.grpc_tls import client_tls_from_env
 from openclara.paths import clara_home
+from openclara.ports import DICOM_API_URL, PLATFORM_ENDPOINT, RESULTS_URL
 from openclara.settings import read_yaml
 from openclara.tls import ClientTlsSettings
 
-DEFAULT_PLATFORM = "127.0.0.1:30031"
-DEFAULT_RESULTS = "http://127.0.0.1:8088"
-DEFAULT_DICOM = "http://127.0.0.1:5000"
+DEFAULT_PLATFORM = PLATFORM_ENDPOINT
+DEFAULT_RESULTS = RESULTS_URL
+DEFAULT_DICOM = DICOM_API_URL
 
 
 @dataclass(frozen=True)

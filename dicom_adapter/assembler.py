@@ -25,6 +25,7 @@ import structlog
 
 from dicom_adapter.db.payload_repository import IngestBatch, PayloadRepository
 from dicom_adapter.models import ClaraAeTitle, JobPriority, Payload, PayloadState, StoredInstance
+from openclara.batches import drain_in_batches, take_queued
 
 log = structlog.get_logger()
 
@@ -118,7 +119,7 @@ class PayloadAssembler:
         if self._tasks:
             await self._queue.join()
         else:
-            batch = self._drain()
+            batch = take_queued(self._queue, BATCH_LIMIT)
             if batch:
                 await self.ingest(batch)
 
@@ -221,27 +222,8 @@ class PayloadAssembler:
         except OSError as exc:
             log.warning("assembler.remove_failed", path=str(path), error=str(exc))
 
-    def _drain(self) -> list[StoredInstance]:
-        batch: list[StoredInstance] = []
-        while len(batch) < BATCH_LIMIT:
-            try:
-                batch.append(self._queue.get_nowait())
-            except asyncio.QueueEmpty:
-                break
-        return batch
-
     async def _record_loop(self) -> None:
-        while True:
-            first = await self._queue.get()
-            batch = [first, *self._drain()]
-            try:
-                await self.ingest(batch)
-            except Exception:
-                # The files stay in the spool: the next restart re-indexes them (Spool.scan).
-                log.exception("assembler.record_failed", instances=len(batch))
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+        await drain_in_batches(self._queue, self.ingest, _record_failed, BATCH_LIMIT)
 
     async def _timer_loop(self) -> None:
         while True:
@@ -257,3 +239,8 @@ class PayloadAssembler:
             except Exception:
                 log.exception("assembler.close_failed")
                 await asyncio.sleep(1.0)
+
+
+def _record_failed(batch: list[StoredInstance]) -> None:
+    # The files stay in the spool: the next restart re-indexes them (Spool.scan).
+    log.exception("assembler.record_failed", instances=len(batch))

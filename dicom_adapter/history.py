@@ -8,6 +8,7 @@ import structlog
 
 from dicom_adapter.db.association_repository import AssociationRepository
 from dicom_adapter.scp.ports import AssociationRecord
+from openclara.batches import drain_in_batches
 
 log = structlog.get_logger()
 
@@ -33,14 +34,8 @@ class AssociationHistory:
         self._task = None
 
     async def _write_loop(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await self._repository.add(batch)
-            except Exception:
-                log.exception("history.write_failed", records=len(batch))
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+        await drain_in_batches(self._queue, self._repository.add, _write_failed)
+
+
+def _write_failed(batch: list[AssociationRecord]) -> None:
+    log.exception("history.write_failed", records=len(batch))

@@ -21,6 +21,7 @@ from dicom_adapter.scp.config import ScpSettings, StorageSettings
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
+from openclara.ports import DICOM_API_PORT, PLATFORM_ENDPOINT, RESULTS_URL
 from openclara.tls import ClientTlsSettings, ServerTlsSettings
 
 
@@ -30,7 +31,7 @@ class ApiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     host: str = "127.0.0.1"
-    port: int = Field(default=5000, ge=0, le=65535)
+    port: int = Field(default=DICOM_API_PORT, ge=0, le=65535)
     # Larger request bodies get 413 before they are read: this process also receives DICOM.
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     # Host names clients use besides the loopback names, IP addresses and `host` (DNS rebinding guard);
@@ -50,7 +51,7 @@ class PlatformSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
-    endpoint: str = Field(default="127.0.0.1:30031", min_length=3)
+    endpoint: str = Field(default=PLATFORM_ENDPOINT, min_length=3)
     parallel_uploads: int = Field(default=4, ge=1, le=64)
     concurrent_payloads: int = Field(default=2, ge=1, le=64)  # payloads submitted at the same time
     # Transient failures (platform down): wait base * 2**attempt, capped at max, then retry forever. The base
@@ -77,7 +78,7 @@ class ResultsSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
-    endpoint: str = "http://127.0.0.1:8088"
+    endpoint: str = RESULTS_URL
     # An https:// endpoint is verified against tls.ca_file (else the system's CAs), with tls.cert_file/key_file
     # as this client's certificate; enabled: true asks for https (also for CLARA_RESULTSSERVICE_SERVICE_*).
     tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)

@@ -37,6 +37,7 @@ from dicom_adapter.jobs import (
 from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import ClaraAeTitle, PayloadJob, PayloadState, StoredInstance
 from dicom_adapter.settings import PlatformSettings
+from openclara.backoff import exponential
 
 log = structlog.get_logger()
 
@@ -109,7 +110,7 @@ class PayloadSubmitter:
         """Delay before retry `attempt` (0-based): base * 2**attempt, capped; base defaults to the settings'."""
         base = self._settings.retry_backoff_base_seconds if base_seconds is None else base_seconds
         base = max(base, MINIMUM_RETRY_DELAY_SECONDS)
-        return float(min(base * 2 ** min(attempt, 30), self._settings.retry_backoff_max_seconds))
+        return exponential(attempt, base, self._settings.retry_backoff_max_seconds)
 
     async def retry_delay(self, payload_id: str, attempt: int) -> float:
         """The backoff with the payload's AE title's current `jobRetryDelay` as its base.

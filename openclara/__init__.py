@@ -13,9 +13,12 @@ Map of the whole stack (one package per deployable concern)::
                           v
                       dicom_adapter export agent --C-STORE--> destination PACS
 
-This package holds only what every service shares: structlog set-up (`logs`), the YAML + env
-settings loader (`settings`), the start/stop lifecycle with SIGTERM draining (`lifecycle`) and the
-one-command embedded stack (`stack` plans it, `supervisor` runs it as `openclara up`), the
+This package holds only what every service shares, and imports none of them (the one-command
+embedded stack that does, `openclara up`, lives in `launcher`): structlog set-up (`logs`), the YAML +
+env settings loader (`settings`), the start/stop lifecycle with SIGTERM draining (`lifecycle`), the
 shared service command line (`service_cli`), the REST services' guards (`http_guards`: body size, request
-head, Host allow-list) and the length limits of payload file names (`payload_names`).
+head, Host allow-list), the length limits of payload file names (`payload_names`), and one implementation
+of each piece of infrastructure the services had written separately: the default ports (`ports`),
+retry delays (`backoff`), opening a SQLite database with WAL, pragmas and schema (`sqlite`) and the
+queue worker that writes in batches (`batches`).
 """

@@ -7,12 +7,13 @@ Every service declares a `pydantic_settings.BaseSettings` subclass with an `env_
 
 from __future__ import annotations
 
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, YamlConfigSettingsSource
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -41,23 +42,30 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-class _YamlSource(PydanticBaseSettingsSource):
-    """Lowest-priority source below env vars: the parsed YAML mapping."""
+class _YamlFile(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source (below the environment), reading through `read_yaml`.
 
-    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
-        super().__init__(settings_cls)
-        self._data = data
+    Only the reading is ours: it names the file and the line of a syntax error and rejects a top level
+    that is not a mapping, where the stock reader would raise a bare yaml error.
+    """
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self._data.get(field_name), field_name, False
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        return read_yaml(Path(str(file_path)))
 
-    def __call__(self) -> dict[str, Any]:
-        return dict(self._data)
+
+def _require_readable(path: Path) -> None:
+    """Fail on a missing or unreadable file: pydantic-settings skips a YAML file that does not exist."""
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration file: {exc.strerror}") from exc
 
 
 def load_settings(cls: type[S], path: Path | None = None, **overrides: Any) -> S:
     """Build `cls` from `path` (optional) + environment + explicit overrides, or raise ConfigError."""
-    data = read_yaml(path) if path is not None else {}
+    if path is not None:
+        _require_readable(path)
 
     class _Loaded(cls):  # type: ignore[valid-type,misc]
         @classmethod
@@ -69,7 +77,7 @@ def load_settings(cls: type[S], path: Path | None = None, **overrides: Any) -> S
             dotenv_settings: PydanticBaseSettingsSource,
             file_secret_settings: PydanticBaseSettingsSource,
         ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (init_settings, env_settings, _YamlSource(settings_cls, data))
+            return (init_settings, env_settings, _YamlFile(settings_cls, yaml_file=path))
 
     try:
         loaded = _Loaded(**overrides)

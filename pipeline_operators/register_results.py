@@ -36,7 +36,9 @@ import httpx
 import structlog
 
 from openclara.auth.credentials import OPERATORS, auth_headers
+from openclara.backoff import exponential
 from openclara.https import client_tls_from_env, server_name_hook, verify_for
+from openclara.ports import RESULTS_PORT, RESULTS_URL
 from openclara.tls import ClientTlsSettings
 from pipeline_operators.entrypoint import run_operator
 from pipeline_operators.environment import INPUT_PATHS, parse_paths
@@ -44,7 +46,7 @@ from pipeline_operators.errors import EnvironmentConfigError, OperatorError
 
 log = structlog.get_logger()
 
-DEFAULT_ENDPOINT = "http://127.0.0.1:8088"
+DEFAULT_ENDPOINT = RESULTS_URL
 PAYLOAD_PATH = "OPENCLARA_PAYLOAD_PATH"
 PAYLOAD_MOUNTS = "OPENCLARA_PAYLOAD_MOUNTS"
 SCHEME = "CLARA_RESULTSSERVICE_SERVICE_SCHEME"
@@ -137,7 +139,7 @@ def results_endpoint(explicit: str | None, env: Mapping[str, str]) -> str:
         return explicit.rstrip("/")
     host = env.get("CLARA_RESULTSSERVICE_SERVICE_HOST")
     if host:
-        port = env.get("CLARA_RESULTSSERVICE_SERVICE_PORT", "8088")
+        port = env.get("CLARA_RESULTSSERVICE_SERVICE_PORT", str(RESULTS_PORT))
         scheme = "https" if env.get(SCHEME, "").strip().lower() == "https" else "http"
         return f"{scheme}://{host}:{port}"
     return DEFAULT_ENDPOINT
@@ -184,7 +186,7 @@ class ResultsRegistrar:
     def register(self, agent: str, body: Mapping[str, Any]) -> dict[str, Any]:
         url = f"{self._endpoint}/api/tasks/register/{agent}"
         deadline = self._clock() + self._retry_seconds
-        delay = 0.5
+        retry = 0
         while True:
             problem = self._attempt(url, body)
             if isinstance(problem, dict):
@@ -194,9 +196,10 @@ class ResultsRegistrar:
                 raise RegistrationError(
                     f"could not register results with {self._endpoint} within {self._retry_seconds:g} s: {problem}"
                 )
+            delay = exponential(retry, 0.5, 8.0)
             log.warning("register_results.retrying", endpoint=self._endpoint, error=problem, delay=delay)
             self._sleep(min(delay, remaining))
-            delay = min(delay * 2, 8.0)
+            retry += 1
 
     def _attempt(self, url: str, body: Mapping[str, Any]) -> dict[str, Any] | str:
         """The task on success, or the reason to retry; raises when retrying cannot help."""

@@ -12,6 +12,8 @@ from typing import Any
 
 import aiosqlite
 
+from openclara.sqlite import Schema, open_database
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS pipelines (
     pipeline_id TEXT PRIMARY KEY,
@@ -67,14 +69,7 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
 
     async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await aiosqlite.connect(self.path)
-        self._conn.row_factory = aiosqlite.Row
-        await self._conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is durable across process crashes in WAL mode (only an OS crash may lose the last commit).
-        await self._conn.execute("PRAGMA synchronous=NORMAL")
-        await self._conn.executescript(SCHEMA)
-        await self._conn.commit()
+        self._conn = await open_database(self.path, Schema(SCHEMA))
 
     async def stop(self) -> None:
         if self._conn is not None:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openclara.auth.settings import AuthSettings
 from openclara.paths import clara_home
+from openclara.ports import PLATFORM_PORT, RESULTS_URL
 from openclara.tls import ServerTlsSettings
 
 # GPUs the platform may ask a cluster for at once when `scheduler.gpus` is auto: more than any one
@@ -28,7 +29,7 @@ class _Section(BaseModel):
 
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(30031, ge=0, le=65535)
+    port: int = Field(PLATFORM_PORT, ge=0, le=65535)
     max_message_mb: int = Field(8, ge=1, le=64, description="gRPC message size limit (chunks are 1 MiB)")
     # Set cert_file/key_file: the one port serves TLS only (no plain port beside it); client_ca_file: mutual TLS.
     tls: ServerTlsSettings = Field(default_factory=ServerTlsSettings)
@@ -147,7 +148,7 @@ class JobSettings(_Section):
 
 
 class ResultsServiceSettings(_Section):
-    url: str = "http://127.0.0.1:8088"
+    url: str = RESULTS_URL
     # For an https url: the CA that signs the results service's certificate, handed to operators as
     # CLARA_TLS_CA_FILE (mounted read-only into containers); None = the operators' system trust store.
     ca_file: Path | None = None

@@ -7,10 +7,12 @@ import sqlite3
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import aiosqlite
 import structlog
 
+from openclara.sqlite import AddedColumn, Schema, Tuning, open_database, open_inline
 from results_service.errors import StoreUnavailable
 
 log = structlog.get_logger()
@@ -19,6 +21,8 @@ log = structlog.get_logger()
 # database file there: on the loop thread that stalled every request for milliseconds (the p99). It is
 # switched off on both connections and this often run on aiosqlite's thread instead.
 CHECKPOINT_INTERVAL_SECONDS = 1.0
+# Columns added after the first release, added on open to databases that lack them.
+ADDED_COLUMNS = (AddedColumn("tasks", "expiries", "INTEGER NOT NULL DEFAULT 0"),)
 
 
 class Database:
@@ -36,9 +40,10 @@ class Database:
     pollers can never lease the same task whichever connection they use.
     """
 
-    def __init__(self, path: Path, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
         self.path = path
-        self._synchronous = synchronous
+        # busy_timeout: a write on the other connection holds the lock for at most a few milliseconds.
+        self._tuning = Tuning(synchronous=synchronous, autocheckpoint=False)
         self._conn: aiosqlite.Connection | None = None
         self._point: sqlite3.Connection | None = None
 
@@ -48,37 +53,18 @@ class Database:
             raise StoreUnavailable("the task database is not open")
         return self._conn
 
-    def _pragmas(self) -> list[str]:
-        # busy_timeout: a write on the other connection holds the lock for at most a few milliseconds.
-        return [f"PRAGMA synchronous={self._synchronous}", "PRAGMA busy_timeout=5000", "PRAGMA wal_autocheckpoint=0"]
-
     async def open(self) -> None:
         try:
-            # Directory, schema file and the second connection touch the file system: on a worker thread,
-            # like every wait of unbounded length (the rule in the results_service docstring).
-            await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-            schema = await asyncio.to_thread(resources.files("results_service").joinpath("schema.sql").read_text)
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            await conn.execute("PRAGMA journal_mode=WAL")
-            for pragma in self._pragmas():
-                await conn.execute(pragma)
-            await conn.executescript(schema)
-            await _add_missing_columns(conn)
-            point = await asyncio.to_thread(self._connect_point)
+            # Reading the schema file is on a worker thread, like every wait of unbounded length (the rule in the
+            # results_service docstring); the inline connection is made where it is used, on the loop thread.
+            script = await asyncio.to_thread(resources.files("results_service").joinpath("schema.sql").read_text)
+            conn = await open_database(self.path, Schema(script, ADDED_COLUMNS), self._tuning, autocommit=True)
+            # Every hot statement is a fixed string: keep them all prepared.
+            point = open_inline(self.path, self._tuning, cached_statements=256)
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"cannot open task database {self.path}: {exc}") from exc
         self._conn, self._point = conn, point
         log.info("db.opened", path=str(self.path))
-
-    def _connect_point(self) -> sqlite3.Connection:
-        # Made on a worker thread, used only on the loop thread from then on. Every hot statement is a fixed
-        # string: keep them all prepared.
-        point = sqlite3.connect(self.path, isolation_level=None, cached_statements=256, check_same_thread=False)
-        point.row_factory = sqlite3.Row
-        for pragma in self._pragmas():
-            point.execute(pragma)
-        return point
 
     async def point(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:
         """A short indexed statement, run inline on the loop thread."""
@@ -109,9 +95,3 @@ class Database:
             self._conn = None
             log.info("db.closed", path=str(self.path))
 
-
-async def _add_missing_columns(conn: aiosqlite.Connection) -> None:
-    """Databases created before a column existed get it with its default (CREATE IF NOT EXISTS would not)."""
-    columns = {row[1] for row in await conn.execute_fetchall("PRAGMA table_info(tasks)")}
-    if "expiries" not in columns:
-        await conn.execute("ALTER TABLE tasks ADD COLUMN expiries INTEGER NOT NULL DEFAULT 0")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
+from openclara.backoff import exponential
 from results_service.errors import InvalidRequest, PayloadGone, TaskNotFound, TransitionRejected
 from results_service.metrics import Metrics
 from results_service.models import AGENT_NAME, AGENT_RULE, Registration, Task, TaskFilter, TaskState
@@ -50,7 +51,7 @@ class TaskQueue:
 
     def backoff(self, retries: int) -> float:
         """Delay before attempt `retries` + 1: base * 2^(retries-1), capped."""
-        return float(min(self._retry.backoff_base_seconds * 2 ** max(0, retries - 1), self._retry.backoff_max_seconds))
+        return exponential(retries - 1, self._retry.backoff_base_seconds, self._retry.backoff_max_seconds)
 
     async def register(self, reg: Registration) -> tuple[Task, bool]:
         """Queue a task; an identical registration returns the existing task and False."""

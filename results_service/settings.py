@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
+from openclara.ports import PLATFORM_ENDPOINT, RESULTS_PORT
 from openclara.tls import ClientTlsSettings, ServerTlsSettings
 
 
@@ -86,14 +87,14 @@ class ResultsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLARA_RESULTS_", env_nested_delimiter="__", extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = Field(8088, ge=0, le=65535)
+    port: int = Field(RESULTS_PORT, ge=0, le=65535)
     # HTTPS on `port` (no plain HTTP beside it) when cert_file/key_file are set; client_ca_file: mutual TLS.
     tls: ServerTlsSettings = Field(default_factory=ServerTlsSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     lease: LeaseSettings = Field(default_factory=LeaseSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     cleanup: CleanupSettings = Field(default_factory=CleanupSettings)
-    platform_endpoint: str = "127.0.0.1:30031"
+    platform_endpoint: str = PLATFORM_ENDPOINT
     # A platform that serves TLS (its server.tls): the CA to trust and, for mutual TLS, our certificate.
     platform_tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
     max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1024)

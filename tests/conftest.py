@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,9 +11,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from openclara.auth.credentials import ENV_FILE, load_or_create
+from tests.support.network import free_port
 
 # Podman fixtures (podman, busybox_image, operator_image) for the container tests.
-pytest_plugins = ["tests.containers", "tests.kube_api"]
+pytest_plugins = ["tests.support.containers", "tests.kube_api"]
 
 # Hypothesis (the parser fuzz tests, tests/security/test_fuzz_*.py): "ci" is bounded and replays the same
 # cases every run; HYPOTHESIS_PROFILE=long is the measured run of docs/security.md (new cases each time).
@@ -24,13 +24,6 @@ settings.register_profile(
     "long", max_examples=20_000, deadline=5000, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,4 +1,4 @@
-"""The Podman fixtures of tests/containers.py: the busybox and operator images run, and leftovers are found."""
+"""The Podman fixtures of tests/support/containers.py: the busybox and operator images run, and leftovers are found."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.containers import leftover_containers, run_podman
+from tests.support.containers import leftover_containers, run_podman
 
 pytestmark = pytest.mark.usefixtures("podman")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import aiosqlite
 
-# Columns added after the first release: (table, column, definition). `CREATE TABLE IF NOT EXISTS` leaves an
-# existing database's tables as they are, so these are added on open when missing (SQLite has no
-# `ADD COLUMN IF NOT EXISTS`).
+from openclara.sqlite import AddedColumn, Schema, open_database
+
+# Columns added after the first release, added on open to databases that lack them (see openclara.sqlite.Schema).
 ADDED_COLUMNS = (
-    ("clara_ae_titles", "job_retry_delay_ms", "INTEGER NOT NULL DEFAULT 5000"),
-    ("destination_ae_titles", "tls", "TEXT"),
+    AddedColumn("clara_ae_titles", "job_retry_delay_ms", "INTEGER NOT NULL DEFAULT 5000"),
+    AddedColumn("destination_ae_titles", "tls", "TEXT"),
 )
 
 
@@ -33,22 +33,9 @@ class Database:
         return self._connection
 
     async def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = await aiosqlite.connect(self.path)
-        self._connection.row_factory = aiosqlite.Row
-        await self._connection.execute("PRAGMA journal_mode=WAL")
-        # NORMAL is crash-safe for a killed process under WAL; the spool (fsync'd) is the source of truth.
-        await self._connection.execute("PRAGMA synchronous=NORMAL")
-        schema = resources.files("dicom_adapter.db").joinpath("schema.sql").read_text(encoding="utf-8")
-        await self._connection.executescript(schema)
-        await self._add_missing_columns()
-        await self._connection.commit()
-
-    async def _add_missing_columns(self) -> None:
-        for table, column, definition in ADDED_COLUMNS:
-            cursor = await self.connection.execute(f"PRAGMA table_info({table})")
-            if column not in {row["name"] for row in await cursor.fetchall()}:
-                await self.connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        # synchronous=NORMAL (the default tuning) suffices: the spool (fsync'd) is the source of truth.
+        script = resources.files("dicom_adapter.db").joinpath("schema.sql").read_text(encoding="utf-8")
+        self._connection = await open_database(self.path, Schema(script, ADDED_COLUMNS))
 
     async def stop(self) -> None:
         if self._connection is not None:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from openclara.backoff import exponential
+
 
 class IdleBackoff:
     """Poll interval that doubles while there is nothing to do and snaps back when work arrives."""
@@ -17,20 +19,20 @@ class IdleBackoff:
     def __init__(self, minimum: float, maximum: float) -> None:
         self._minimum = minimum
         self._maximum = maximum
-        self._current = minimum
+        self._empty_polls = 0
 
     @property
     def current(self) -> float:
-        return self._current
+        return exponential(self._empty_polls, self._minimum, self._maximum)
 
     def idle(self) -> float:
         """Record an empty poll; return how long to wait before the next one."""
-        delay = self._current
-        self._current = min(self._current * 2, self._maximum)
+        delay = self.current
+        self._empty_polls += 1
         return delay
 
     def busy(self) -> None:
-        self._current = self._minimum
+        self._empty_polls = 0
 
 
 @dataclass
@@ -52,7 +54,7 @@ class DestinationBackoff:
     def delay_for(self, failures: int) -> float:
         if failures <= 0:
             return 0.0
-        return float(min(self._base * 2 ** min(failures - 1, 32), self._maximum))
+        return exponential(failures - 1, self._base, self._maximum)
 
     def remaining(self, name: str) -> float:
         """Seconds until `name` may be tried again (0 = now)."""

@@ -17,6 +17,7 @@ import structlog
 from dicom_adapter.export.errors import ResultsServiceError
 from dicom_adapter.export.task import ExportTask, task_from_json
 from openclara.auth.credentials import SERVICES, auth_headers
+from openclara.backoff import exponential
 from openclara.https import async_server_name_hook, verify_for
 from openclara.tls import ClientTlsSettings
 
@@ -105,7 +106,7 @@ class ResultsClient:
                     attempt=attempt,
                     status=response.status_code,
                 )
-            await asyncio.sleep(_REPORT_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            await asyncio.sleep(exponential(attempt - 1, _REPORT_BACKOFF_SECONDS))
         log.error("export.results.report_lost", task_id=task.task_id, outcome=outcome)
         return None
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from openclara.sqlite import Schema, open_database
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivered (
     task_id TEXT NOT NULL,
@@ -33,12 +35,8 @@ class ProgressRepository:
         self._db: aiosqlite.Connection | None = None
 
     async def open(self) -> None:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit: each record is one statement and one thread hop, committed when it returns.
-        self._db = await aiosqlite.connect(self._path, isolation_level=None)
-        await self._db.execute("PRAGMA journal_mode=WAL")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
-        await self._db.executescript(_SCHEMA)
+        self._db = await open_database(self._path, Schema(_SCHEMA), autocommit=True)
 
     async def close(self) -> None:
         if self._db is not None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dicom_adapter.upper_layer import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from openclara.paths import clara_home
+from openclara.ports import DICOM_SCP_PORT
 from openclara.tls import ServerTlsSettings
 
 
@@ -38,7 +39,7 @@ class ScpSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
 
     host: str = "127.0.0.1"
-    port: int = Field(default=11112, ge=0, le=65535)  # 0 = any free port (tests)
+    port: int = Field(default=DICOM_SCP_PORT, ge=0, le=65535)  # 0 = any free port (tests)
     maximum_associations: int = Field(default=25, ge=1)  # beyond this: transient A-ASSOCIATE-RJ
     # Connections with no association (A-ASSOCIATE-RQ not yet received, or rejected and lingering) do not
     # count above; beyond this many the oldest is closed, so idle sockets cannot lock a PACS out.

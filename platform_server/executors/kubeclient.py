@@ -22,6 +22,7 @@ from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, Secret, Service
 from lightkube.types import CascadeType, OnErrorAction, OnErrorResult
 
+from openclara.backoff import exponential
 from platform_server.executors.base import ExecutorError
 
 log = structlog.get_logger()
@@ -209,7 +210,7 @@ async def _unless_gone(action: str, call: Awaitable[_T]) -> _T | None:
 
 
 def _backoff(attempt: int) -> float:
-    return float(min(0.25 * 2 ** (attempt - 1), 5.0))
+    return exponential(attempt - 1, 0.25, 5.0)
 
 
 def _selector(labels: Mapping[str, str]) -> str:

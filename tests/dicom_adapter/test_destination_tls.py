@@ -21,8 +21,8 @@ from dicom_adapter.registry import AeRegistry
 from dicom_adapter.seed import seed_problems
 from dicom_adapter.settings import ApiSettings, SeedSettings
 from openclara.tls import ClientTlsSettings
-from tests import http
 from tests.pki import Pki, make_pki
+from tests.support import http
 
 PLAIN = {"name": "MyPacs", "aeTitle": "PACS", "hostIp": "127.0.0.1", "port": 2762}
 

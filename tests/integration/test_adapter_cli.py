@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from clara_cli.main import cli
-from tests.dicom_adapter.harness import free_port
+from tests.support.harness import free_port
 
 pytestmark = pytest.mark.integration
 

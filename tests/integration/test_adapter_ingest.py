@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from platform_api.client import PlatformClient
-from tests import http
 from tests.conftest import require_peer
-from tests.dicom_adapter.harness import (
+from tests.support import http
+from tests.support.harness import (
     TRIVIAL_PIPELINE,
     Adapter,
     Platform,

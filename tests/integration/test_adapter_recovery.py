@@ -12,7 +12,7 @@ import pytest
 
 from platform_api.client import PlatformClient
 from tests.conftest import require_peer
-from tests.dicom_adapter.harness import TRIVIAL_PIPELINE, Adapter, Platform, seed, storescu, wait_until, write_study
+from tests.support.harness import TRIVIAL_PIPELINE, Adapter, Platform, seed, storescu, wait_until, write_study
 
 pytestmark = pytest.mark.integration
 

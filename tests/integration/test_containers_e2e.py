@@ -23,9 +23,17 @@ from platform_api.client import PlatformClient
 from platform_api.types import JobState, JobStatus
 from platform_server.executors.engine import JOB_LABEL
 from tests.conftest import free_port, require_peer
-from tests.containers import leftover_containers
 from tests.integration.test_roundtrip_orthanc import write_study
-from tests.processes import ROOT, dicom_adapter, platform_server, received_files, results_service, storescp, wait_for
+from tests.support.containers import leftover_containers
+from tests.support.processes import (
+    ROOT,
+    dicom_adapter,
+    platform_server,
+    received_files,
+    results_service,
+    storescp,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("podman")]
 CONTAINERS_PIPELINE = ROOT / "config" / "pipelines" / "lung-seg-containers.yaml"
@@ -191,7 +199,7 @@ def test_reference_pipeline_in_containers_turns_a_study_into_a_seg(stack: Stack,
         dicom_adapter(tmp_path / "adapter", dicom_port=adapter_port, api_port=free_port(), platform=stack.platform,
                       results=stack.results, seed=seed) as adapter,
     ):
-        from tests.dicom_adapter.harness import storescu
+        from tests.support.harness import storescu
 
         code, output = storescu(adapter_port, files, called=CLARA_AE)
         assert code == 0, output

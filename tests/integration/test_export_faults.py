@@ -18,10 +18,10 @@ import pytest
 from pydicom import dcmread
 from pydicom.uid import ImplicitVRLittleEndian, JPEG2000Lossless
 
-from tests import http
 from tests.conftest import free_port, require_peer
-from tests.dicom_adapter.export.instances import make_series
-from tests.processes import (
+from tests.support import http
+from tests.support.instances import make_series
+from tests.support.processes import (
     Process,
     dicom_adapter,
     platform_server,

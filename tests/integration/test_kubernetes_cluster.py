@@ -32,7 +32,7 @@ from platform_api.client import PlatformClient
 from platform_api.types import JobState, JobStatus
 from tests.conftest import free_port
 from tests.integration.test_roundtrip_orthanc import write_study
-from tests.processes import ROOT, wait_for
+from tests.support.processes import ROOT, wait_for
 
 KUBECONFIG = os.environ.get("OPENCLARA_TEST_KUBECONFIG", "")
 NOT_RUN = ("NOT RUN: no real Kubernetes cluster (set OPENCLARA_TEST_KUBECONFIG, OPENCLARA_TEST_IMAGE and "

@@ -12,8 +12,8 @@ import pytest
 from platform_api import JobState, JobStatus, PlatformClient
 from platform_server.executors.engine import JOB_LABEL
 from tests.conftest import free_port
-from tests.containers import leftover_containers, podman_env, run_podman
 from tests.platform_server.server_process import ServerProcess
+from tests.support.containers import leftover_containers, podman_env, run_podman
 
 pytestmark = pytest.mark.integration
 

@@ -23,10 +23,10 @@ from pydicom import dcmread
 
 from pipeline_operators.phantom import PhantomSpec
 from pipeline_operators.sample_study import write_study
-from tests import http
 from tests.conftest import free_port, require_peer
 from tests.pipeline_operators.onnx_models import threshold_model
-from tests.processes import ROOT, platform_server, results_service
+from tests.support import http
+from tests.support.processes import ROOT, platform_server, results_service
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from platform_api import NotFound, PlatformClient, PlatformError
-from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import REPO, ServiceProcess
+from tests.support import http
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import REPO
+from tests.support import http
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from openclara.auth.credentials import auth_headers
-from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import ServiceProcess
+from tests.support import http
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import REPO, ServiceProcess
+from tests.support import http
 
 pytestmark = pytest.mark.integration
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import http
 from tests.conftest import free_port
 from tests.results_service.service_process import ServiceProcess, wait_until
+from tests.support import http
 
 pytestmark = pytest.mark.integration
 

@@ -6,20 +6,17 @@ Every service runs as `python -m <package> serve` with a generated config on fre
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 from pydicom import dcmread
 
-from tests import http
 from tests.conftest import free_port, require_peer
-from tests.processes import (
-    ROOT,
+from tests.support import http
+from tests.support.processes import (
     dicom_adapter,
     orthanc,
     platform_server,
@@ -28,33 +25,11 @@ from tests.processes import (
     storescp,
     wait_for,
 )
+from tests.support.roundtrip import CLARA_AE, Loop, register_pipeline, seed, seg_series, upload_to_orthanc
 
 pytestmark = pytest.mark.integration
 
-CLARA_AE = "CLARA-AE"
-PIPELINE = ROOT / "config" / "pipelines" / "lung-seg.yaml"
 EXPECTED_SEGMENTS = {"body", "lung"}
-
-
-@dataclass
-class Loop:
-    results: str
-    platform: str
-    pipeline_id: str
-    orthanc: str
-    orthanc_dicom_port: int
-    adapter_port: int
-    root: Path
-
-
-def register_pipeline(endpoint: str) -> str:
-    from platform_api.client import PlatformClient
-
-    async def run() -> str:
-        async with PlatformClient(endpoint) as client:
-            return str(await client.create_pipeline(PIPELINE))
-
-    return asyncio.run(run())
 
 
 @pytest.fixture(scope="module")
@@ -73,23 +48,6 @@ def loop(tmp_path_factory) -> Iterator[Loop]:
         yield Loop(results, platform, register_pipeline(platform), pacs, orthanc_dicom, adapter_port, root)
 
 
-def seed(loop: Loop, destination_ae: str, destination_port: int) -> dict[str, object]:
-    return {
-        "ae_titles": [
-            {
-                "name": CLARA_AE,
-                "aeTitle": CLARA_AE,
-                "processorSettings": {"timeout": 2, "pipeline-lungseg": loop.pipeline_id},
-            }
-        ],
-        "sources": [{"aeTitle": "ORTHANC", "hostIp": "127.0.0.1"}],
-        # The reference pipeline registers its result for the destination named ORTHANC.
-        "destinations": [
-            {"name": "ORTHANC", "aeTitle": destination_ae, "hostIp": "127.0.0.1", "port": destination_port}
-        ],
-    }
-
-
 def write_study(folder: Path, seed_value: int) -> list[Path]:
     from pipeline_operators.phantom import PhantomSpec
     from pipeline_operators.sample_study import write_study as generate
@@ -97,26 +55,11 @@ def write_study(folder: Path, seed_value: int) -> list[Path]:
     return generate(PhantomSpec(slices=40, matrix=128, slice_spacing=3.0, seed=seed_value), folder)
 
 
-def upload_to_orthanc(pacs: str, files: list[Path]) -> str:
-    study = ""
-    with httpx.Client(base_url=pacs, timeout=60) as client:
-        for path in files:
-            response = client.post("/instances", content=path.read_bytes())
-            assert response.status_code == 200, response.text
-            study = response.json()["ParentStudy"]
-    return study
-
-
 def send_study_to_adapter(pacs: str, study: str) -> None:
     response = httpx.post(
         f"{pacs}/modalities/clara/store", json={"Resources": [study], "Synchronous": True}, timeout=120
     )
     assert response.status_code == 200, response.text
-
-
-def seg_series(pacs: str, study: str) -> list[dict]:
-    series = httpx.get(f"{pacs}/studies/{study}/series", timeout=30).json()
-    return [s for s in series if s["MainDicomTags"].get("Modality") == "SEG"]
 
 
 def segment_labels(dataset_tags: dict) -> set[str]:

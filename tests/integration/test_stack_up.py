@@ -21,12 +21,12 @@ import pytest
 from pipeline_operators.phantom import PhantomSpec
 from pipeline_operators.sample_study import write_study
 from tests.conftest import free_port, require_peer
-from tests.processes import ROOT, storescp, wait_for
+from tests.support.processes import ROOT, storescp, wait_for
 
 pytestmark = pytest.mark.integration
 
 PORTS = ("CLARA_PLATFORM_SERVER__PORT", "CLARA_RESULTS_PORT", "CLARA_DICOM_SCP__PORT", "CLARA_DICOM_API__PORT")
-UP = [sys.executable, "-m", "openclara.supervisor", "up", "--config-dir", str(ROOT / "config")]
+UP = [sys.executable, "-m", "launcher.supervisor", "up", "--config-dir", str(ROOT / "config")]
 
 
 class Up:
@@ -93,7 +93,7 @@ def test_up_runs_the_loop_on_any_free_ports_and_stops_in_order(up: Up, tmp_path:
     pacs_port = free_port()
     assert "CLARA_DICOM_ENDPOINT=http://127.0.0.1:" in up.log()  # told how to point the CLI at it
     waited = subprocess.run(
-        [sys.executable, "-m", "openclara.supervisor", "wait", "--config-dir", str(ROOT / "config")],
+        [sys.executable, "-m", "launcher.supervisor", "wait", "--config-dir", str(ROOT / "config")],
         env={**up.env, **_ports_of(up)},
         capture_output=True,
         text=True,
@@ -152,7 +152,7 @@ def test_up_reports_every_bad_config_file_before_starting(tmp_path: Path) -> Non
     config.mkdir()
     (config / "platform-server.yaml").write_text("schedulr: {}\n")
     (config / "results-service.yaml").write_text("port: [\n")
-    argv = [sys.executable, "-m", "openclara.supervisor", "up", "--config-dir", str(config)]
+    argv = [sys.executable, "-m", "launcher.supervisor", "up", "--config-dir", str(config)]
     done = subprocess.run(argv, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "invalid configuration, nothing was started" in done.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from platform_api import PlatformClient, PlatformError
-from tests.processes import Process, python_module
+from tests.support.processes import Process, python_module
 
 
 class ServerProcess:

@@ -13,7 +13,7 @@ from platform_server.executors.base import ExecutorError, Mount, OperatorRun, Ou
 from platform_server.executors.container import ContainerExecutor, ContainerOptions
 from platform_server.executors.engine import JOB_LABEL, ContainerEngine
 from platform_server.executors.jobspace import container_name, pod_name
-from tests.containers import leftover_containers, podman_env
+from tests.support.containers import leftover_containers, podman_env
 
 pytestmark = pytest.mark.usefixtures("podman")
 

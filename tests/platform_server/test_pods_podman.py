@@ -8,7 +8,6 @@ translations (see `resolve_sub_paths` and `create_secret`).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import os
@@ -17,7 +16,7 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -45,7 +44,8 @@ from platform_server.executors.pods import (
 from platform_server.jobs.runner import MODELS_PATH, PAYLOAD_MOUNTS
 from platform_server.jobs.services import SERVICE_DATA_PATH
 from platform_server.payloads.store import INPUT, OPERATORS
-from tests.containers import leftover_containers, podman_env, run_podman
+from tests.support.containers import leftover_containers, podman_env, run_podman
+from tests.support.pods import resolve_sub_paths
 
 pytestmark = pytest.mark.usefixtures("podman")
 
@@ -132,34 +132,6 @@ def operator_run(
 
 def payload_input(shared: Shared) -> Mount:
     return Mount("payload", "/input", shared.input, True)
-
-
-def resolve_sub_paths(manifest: Manifest, claim_folders: Mapping[str, Path]) -> Manifest:
-    """`manifest` as Podman 4.3 can run it: what the kubelet does with `subPath`, done beforehand.
-
-    `podman kube play` turns a claim into a named volume of its own and ignores `subPath` (on claims and
-    hostPath volumes alike), though it honours `readOnly`. The kubelet bind-mounts `<claim>/<subPath>` at
-    `mountPath`; so each subPath mount of a claim becomes its own hostPath volume (type Directory) at that
-    folder, keeping `mountPath` and `readOnly`. Everything else stays exactly as pods.py made it.
-    """
-    if manifest["kind"] != "Pod":
-        return manifest  # a ClusterIP Service: Podman accepts it and does nothing with it
-    result = copy.deepcopy(manifest)
-    spec = result["spec"]
-    claims = {
-        v["name"]: claim_folders[v["persistentVolumeClaim"]["claimName"]]
-        for v in spec["volumes"]
-        if "persistentVolumeClaim" in v
-    }
-    volumes = [v for v in spec["volumes"] if v["name"] not in claims]
-    for container in (*spec.get("initContainers", ()), *spec["containers"]):
-        for index, mount in enumerate(container.get("volumeMounts", [])):
-            if mount["name"] in claims:
-                folder = claims[mount["name"]] / mount.pop("subPath", "")
-                mount["name"] = f"{mount['name']}-{container['name']}-{index}"
-                volumes.append({"name": mount["name"], "hostPath": {"path": str(folder), "type": "Directory"}})
-    spec["volumes"] = volumes
-    return result
 
 
 def create_secret(secret: Manifest) -> str:

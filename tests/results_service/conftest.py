@@ -15,7 +15,7 @@ from results_service.models import Registration
 from results_service.queue import TaskQueue
 from results_service.repository import TaskRepository
 from results_service.settings import CleanupSettings, ResultsSettings
-from tests import http
+from tests.support import http
 
 
 class FakeClock:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests import http
+from tests.support import http
 
 REPO = Path(__file__).resolve().parents[2]
 

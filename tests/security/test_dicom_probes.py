@@ -27,12 +27,12 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import MRImageStorage
 
-from tests import http
 from tests.conftest import require_peer
-from tests.dicom_adapter.harness import Adapter, free_port, seed, write_study
 from tests.dicom_adapter.scp import rawclient as raw
 from tests.dicom_adapter.scp.datasets import encode, make_ct, write_ct
 from tests.dicom_adapter.scp.fakes import CALLED, CALLING, running_scp
+from tests.support import http
+from tests.support.harness import Adapter, free_port, seed, write_study
 
 pytestmark = [
     pytest.mark.integration,

@@ -13,10 +13,10 @@ import pytest
 
 from dicom_adapter.scp.config import ScpTlsSettings
 from openclara.tls import CertificateReloader, server_context
-from tests import http
 from tests.conftest import require_peer
-from tests.dicom_adapter.harness import Adapter, free_port, seed, write_study
 from tests.pki import Pki, make_pki
+from tests.support import http
+from tests.support.harness import Adapter, free_port, seed, write_study
 
 pytestmark = pytest.mark.integration
 

@@ -20,13 +20,13 @@ from dicom_adapter.export.transport import TlsTargets
 from dicom_adapter.models import DestinationAeTitle, DestinationTls
 from dicom_adapter.verification import echo
 from openclara.tls import ClientTlsSettings
-from tests import http
 from tests.conftest import free_port, require_peer
 from tests.dicom_adapter.export.fakes import FakeDestinations, FakePayloads, FakeResults
-from tests.dicom_adapter.export.instances import make_series
-from tests.dicom_adapter.harness import Adapter
 from tests.pki import Pki, make_pki
-from tests.processes import received_files, storescp
+from tests.support import http
+from tests.support.harness import Adapter
+from tests.support.instances import make_series
+from tests.support.processes import received_files, storescp
 
 pytestmark = pytest.mark.integration
 

@@ -27,10 +27,10 @@ from platform_server.executors.environment import RESULTS_HOST_KEY, container_en
 from platform_server.jobs.runner import RESULTS_CA_PATH
 from platform_server.settings import ResultsServiceSettings
 from results_service.settings import ResultsSettings
-from tests import http
 from tests.conftest import free_port
 from tests.pki import Pki, make_pki
-from tests.processes import Process, dicom_adapter, python_module, running, wait_for
+from tests.support import http
+from tests.support.processes import Process, dicom_adapter, python_module, running, wait_for
 
 pytestmark = pytest.mark.integration
 AGENT = "ClaraSCU"
@@ -250,7 +250,7 @@ async def test_operators_get_the_ca_as_a_read_only_mount(tmp_path: Path, pki: Pk
 
 
 def test_openclara_up_wires_https_and_the_ca(tmp_path: Path, pki: Pki) -> None:
-    from openclara.stack import plan
+    from launcher.stack import plan
 
     tls = {"cert_file": str(pki.server_crt), "key_file": str(pki.server_key)}
     (tmp_path / "results-service.yaml").write_text(yaml.safe_dump({"tls": tls}))

@@ -22,19 +22,19 @@ from clara_cli.config import platform_tls
 from clara_cli.errors import CliError
 from clara_cli.main import cli
 from dicom_adapter.settings import AdapterSettings
+from launcher.stack import plan
 from openclara.auth.credentials import client_token
 from openclara.auth.grpc_client import token_channel
 from openclara.grpc_tls import ENV_CA, ENV_CERT, ENV_KEY, client_tls_from_env
-from openclara.stack import plan
 from openclara.tls import ClientTlsSettings
 from platform_api import PlatformClient, PlatformUnavailable, Unauthenticated
 from platform_api._generated.nvidia.clara.platform import clara_pb2, clara_pb2_grpc
 from platform_server.settings import PlatformSettings
 from results_service.settings import ResultsSettings
 from tests.conftest import free_port, require_peer
-from tests.dicom_adapter.harness import TRIVIAL_PIPELINE, Adapter, seed, storescu, wait_until, write_study
 from tests.pki import Pki, make_pki
 from tests.platform_server.server_process import ServerProcess
+from tests.support.harness import TRIVIAL_PIPELINE, Adapter, seed, storescu, wait_until, write_study
 
 pytestmark = pytest.mark.integration
 

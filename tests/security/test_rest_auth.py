@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from openclara.auth.tokens import digest
-from tests import http
 from tests.conftest import free_port
-from tests.processes import dicom_adapter
 from tests.results_service.service_process import ServiceProcess, wait_until
+from tests.support import http
+from tests.support.processes import dicom_adapter
 
 pytestmark = pytest.mark.integration
 READER = "reader-token-for-rest-tests"

@@ -22,10 +22,10 @@ import httpx
 import pytest
 
 from openclara.auth.credentials import auth_headers, client_token
-from tests import http
 from tests.conftest import free_port
-from tests.processes import Process, dicom_adapter
 from tests.results_service.service_process import ServiceProcess, wait_until
+from tests.support import http
+from tests.support.processes import Process, dicom_adapter
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"

@@ -13,8 +13,8 @@ from dicom_adapter.registry import AeRegistry
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.settings import ApiSettings, PlatformSettings
 from dicom_adapter.submitter import PayloadSubmitter
-from tests import http
 from tests.dicom_adapter.fakes import FakePlatform, FakeSpool, make_instance
+from tests.support import http
 
 P1 = "a" * 32
 P2 = "b" * 32

@@ -14,8 +14,8 @@ from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.settings import ExportSettings
 from tests.conftest import free_port
 from tests.dicom_adapter.export.fakes import FakeDestinations, FakePayloads, FakeResults, LapsingResults
-from tests.dicom_adapter.export.instances import make_series
 from tests.dicom_adapter.export.peer import storage_scp
+from tests.support.instances import make_series
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
 
 from dicom_adapter.export.errors import UndecodableFileError
 from dicom_adapter.export.part10 import read_part10
-from tests.dicom_adapter.export.instances import make_ct
+from tests.support.instances import make_ct
 
 
 def test_read_part10_finds_uids_syntax_and_data_set_offset(tmp_path):

@@ -11,8 +11,8 @@ from dicom_adapter.export.part10 import read_part10
 from dicom_adapter.export.scu import Peer, StoreAssociation, Timeouts
 from dicom_adapter.export.transcode import transcode
 from tests.conftest import free_port
-from tests.dicom_adapter.export.instances import make_series
 from tests.dicom_adapter.export.peer import storage_scp
+from tests.support.instances import make_series
 
 
 async def test_scu_stores_raw_and_transcoded_files_to_a_pynetdicom_scp(tmp_path):

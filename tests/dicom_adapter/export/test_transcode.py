@@ -11,7 +11,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000
 from dicom_adapter.export.errors import UndecodableFileError
 from dicom_adapter.export.part10 import read_part10
 from dicom_adapter.export.transcode import can_transcode, transcode
-from tests.dicom_adapter.export.instances import make_ct
+from tests.support.instances import make_ct
 
 
 def test_can_transcode_only_towards_uncompressed_little_endian():

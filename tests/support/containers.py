@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONTAINERS_CONF = ROOT / "deploy" / "podman" / "containers.conf"
 BUSYBOX_IMAGE = "localhost/openclara-test/busybox:1"
 OPERATOR_IMAGE = "openclara/operators:0.1"

@@ -23,6 +23,7 @@ from openclara.auth.credentials import default_path
 from openclara.grpc_tls import ENV_CA as ENV_PLATFORM_CA
 from openclara.https import ENV_CA_FILE
 from openclara.paths import clara_home
+from openclara.ports import DICOM_API_URL, PLATFORM_ENDPOINT, RESULTS_URL
 from openclara.settings import ConfigError, load_settings
 from platform_server.settings import PlatformSettings
 from results_service.settings import ResultsSettings
@@ -245,9 +246,9 @@ _HINTS = {
     "CLARA_DICOM_API__PORT": "clara dicom status",
 }
 _CLI_DEFAULTS = {
-    "CLARA_PLATFORM_ENDPOINT": "127.0.0.1:30031",
-    "CLARA_RESULTS_ENDPOINT": "http://127.0.0.1:8088",
-    "CLARA_DICOM_ENDPOINT": "http://127.0.0.1:5000",
+    "CLARA_PLATFORM_ENDPOINT": PLATFORM_ENDPOINT,
+    "CLARA_RESULTS_ENDPOINT": RESULTS_URL,
+    "CLARA_DICOM_ENDPOINT": DICOM_API_URL,
 }
 
 

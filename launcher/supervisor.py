@@ -20,8 +20,7 @@ from types import FrameType
 import click
 import httpx
 
-from openclara.https import client_tls_from_env, verify_for
-from openclara.stack import (
+from launcher.stack import (
     EXIT_BAD_SETUP,
     EXIT_SERVICE_FAILED,
     Service,
@@ -31,6 +30,7 @@ from openclara.stack import (
     check_ports,
     plan,
 )
+from openclara.https import client_tls_from_env, verify_for
 
 
 def _tcp_open(address: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from openclara.stack import StackError, banner, check_ports, plan
+from launcher.stack import StackError, banner, check_ports, plan
 
 WIRING = (
     "CLARA_PLATFORM_RESULTS_SERVICE__URL",

@@ -19,7 +19,8 @@ import yaml
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from tests import http
+from tests.support import http
+from tests.support.network import free_port
 
 TRIVIAL_PIPELINE = """\
 api-version: 0.4.0
@@ -33,12 +34,6 @@ operators:
     input:
       - path: /input
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 60.0, interval: float = 0.1, what: str = "") -> Any:
