@@ -34,7 +34,7 @@ from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.scp.server import StoreScp
 from dicom_adapter.seed import apply_seed, parse_seed
 from dicom_adapter.settings import AdapterSettings
-from dicom_adapter.spool import Spool
+from dicom_adapter.storage.spool import Spool
 from dicom_adapter.submitter import PayloadSubmitter
 from dicom_adapter.verification import echo
 

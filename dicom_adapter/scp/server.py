@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from dicom_adapter.disk import DiskGuard
 from dicom_adapter.scp.association import Association
 from dicom_adapter.scp.connections import EVICTED, STOPPING, Connections
 from dicom_adapter.scp.runtime import ScpRuntime
-from dicom_adapter.spool import Spool
+from dicom_adapter.storage.disk import DiskGuard
+from dicom_adapter.storage.spool import Spool
 from openclara.tls import CertificateReloader, server_context
 
 if TYPE_CHECKING:

@@ -8,14 +8,14 @@ Layout::
 The SCP stores only instances whose SOP Instance UID is a valid UID (PS3.5 9.1: digits and dots, at
 most 64 characters) and matches the data set's, so the UID itself is the file name: two instances
 share a name only when they are the same instance; a re-send never replaces the earlier copy (which
-may belong to a closed payload) but takes `<uid>~<8 hex>.dcm` (`scp/placement.py`). Any other name
+may belong to a closed payload) but takes `<uid>~<8 hex>.dcm` (`placement.py`). Any other name
 (files of earlier releases, recovered from `.incoming/`) becomes `_<sha256 of the UID>.dcm`, which no
 UID can collide with. Everything is private to the adapter's user: directories 0700, files 0600
 (instances are PHI), whatever the umask.
 
 One flush per instance: a data set is streamed into a spare file whose directory entry was made
 durable beforehand (`spares.SparePool`: made ahead, while nothing is received); its completion
-record (length, checksum, association id: `scp.completion`) is written into the file meta; one
+record (length, checksum, association id: `completion.py`) is written into the file meta; one
 `fdatasync`; then the rename to the final name, with no directory fsync. After a crash a file
 still in `.incoming/` is complete (record valid: `recover()` moves it to its final name), was never
 acknowledged (deleted), or is an unused spare (empty: kept). The file meta names the called and
@@ -38,10 +38,10 @@ from pydicom.filereader import read_file_meta_info
 from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.errors import StoreError
 from dicom_adapter.scp.part10 import parse_tag, read_header_file
-from dicom_adapter.scp.placement import place_file
-from dicom_adapter.scp.recovery import Recovery, recover_incoming
 from dicom_adapter.scp.uids import is_valid_uid
-from dicom_adapter.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
+from dicom_adapter.storage.placement import place_file
+from dicom_adapter.storage.recovery import Recovery, recover_incoming
+from dicom_adapter.storage.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
 
 log = structlog.get_logger()
 

@@ -6,7 +6,7 @@ import stat
 
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
 from dicom_adapter.scp.receiver import InstanceReceiver
-from dicom_adapter.spool import Spool, instance_file_name, safe_name
+from dicom_adapter.storage.spool import Spool, instance_file_name, safe_name
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 
