@@ -17,26 +17,26 @@ from typing import Any
 import structlog
 
 from dicom_adapter.api import ApiDependencies, create_app
-from dicom_adapter.api_server import ApiServer
-from dicom_adapter.assembler import PayloadAssembler
+from dicom_adapter.api.server import ApiServer
+from dicom_adapter.config.registry import AeRegistry
+from dicom_adapter.config.seed import apply_seed, parse_seed
 from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.db.history import AssociationHistory
 from dicom_adapter.errors import ListenError
 from dicom_adapter.export.agent import ExportAgent
 from dicom_adapter.export.poller import ResultsClient
 from dicom_adapter.export.transport import TlsTargets
-from dicom_adapter.history import AssociationHistory
-from dicom_adapter.jobs import JobPlatform
+from dicom_adapter.export.verification import echo
 from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import DestinationAeTitle, PayloadState, StoredInstance
-from dicom_adapter.platform_gateway import PlatformGateway, platform_client
-from dicom_adapter.registry import AeRegistry
+from dicom_adapter.payloads.assembler import PayloadAssembler
+from dicom_adapter.payloads.jobs import JobPlatform
+from dicom_adapter.payloads.platform_gateway import PlatformGateway, platform_client
+from dicom_adapter.payloads.submitter import PayloadSubmitter
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.scp.server import StoreScp
-from dicom_adapter.seed import apply_seed, parse_seed
 from dicom_adapter.settings import AdapterSettings
 from dicom_adapter.storage.spool import Spool
-from dicom_adapter.submitter import PayloadSubmitter
-from dicom_adapter.verification import echo
 
 log = structlog.get_logger()
 

@@ -154,7 +154,7 @@ class AdapterSettings(BaseSettings):
     @classmethod
     def _valid_seed(cls, seed: SeedSettings) -> SeedSettings:
         # Validated with the other sections so `config validate` reports seed errors together with them.
-        from dicom_adapter.seed import seed_problems
+        from dicom_adapter.config.seed import seed_problems
 
         problems = seed_problems(seed, GroupingSettings().minimum_timeout_seconds)
         if problems:

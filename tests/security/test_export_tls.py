@@ -17,8 +17,8 @@ import pytest
 from dicom_adapter.export.agent import ExportAgent
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.export.transport import TlsTargets
+from dicom_adapter.export.verification import echo
 from dicom_adapter.models import DestinationAeTitle, DestinationTls
-from dicom_adapter.verification import echo
 from openclara.tls import ClientTlsSettings
 from tests import http
 from tests.conftest import free_port, require_peer

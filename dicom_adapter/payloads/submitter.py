@@ -23,10 +23,12 @@ from dataclasses import replace
 
 import structlog
 
-from dicom_adapter.assembler import ClaraAeLookup, SpoolFiles
 from dicom_adapter.db.payload_repository import ClosedPayload, PayloadRepository
 from dicom_adapter.errors import EntityConflict, EntityNotFound, PlatformRejected, PlatformUnavailable
-from dicom_adapter.jobs import (
+from dicom_adapter.metrics import AdapterMetrics
+from dicom_adapter.models import ClaraAeTitle, PayloadJob, PayloadState, StoredInstance
+from dicom_adapter.payloads.assembler import ClaraAeLookup, SpoolFiles
+from dicom_adapter.payloads.jobs import (
     IDEMPOTENCY_KEY,
     JobPlatform,
     dicom_tag_metadata,
@@ -34,8 +36,6 @@ from dicom_adapter.jobs import (
     job_name,
     payload_file_name,
 )
-from dicom_adapter.metrics import AdapterMetrics
-from dicom_adapter.models import ClaraAeTitle, PayloadJob, PayloadState, StoredInstance
 from dicom_adapter.settings import PlatformSettings
 
 log = structlog.get_logger()

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from dicom_adapter.assembler import PayloadAssembler
 from dicom_adapter.db import Database, PayloadRepository
 from dicom_adapter.errors import EntityConflict, EntityNotFound, PlatformRejected, PlatformUnavailable
-from dicom_adapter.jobs import IDEMPOTENCY_KEY, job_name
 from dicom_adapter.models import PayloadState
+from dicom_adapter.payloads.assembler import PayloadAssembler
+from dicom_adapter.payloads.jobs import IDEMPOTENCY_KEY, job_name
+from dicom_adapter.payloads.submitter import PayloadSubmitter
 from dicom_adapter.settings import PlatformSettings
-from dicom_adapter.submitter import PayloadSubmitter
 from tests.dicom_adapter.fakes import (
     FakeClock,
     FakePlatform,

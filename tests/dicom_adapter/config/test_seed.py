@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from dicom_adapter.config.seed import apply_seed, parse_seed
 from dicom_adapter.db import ConfigRepository, Database
-from dicom_adapter.seed import apply_seed, parse_seed
 from dicom_adapter.settings import AdapterSettings, SeedSettings
 from openclara.settings import ConfigError
 from tests.dicom_adapter.fakes import clara_ae
