@@ -1,7 +1,7 @@
 """The adapter's domain objects: configured AE titles, sources, destinations, received instances.
 
 Plain frozen dataclasses; nothing here imports pynetdicom, FastAPI or aiosqlite. Conversion to
-JSON happens in `api/schemas.py`, to rows in `db/`, from PDUs in `scp/`.
+JSON happens in `config/entities.py`, to rows in `db/`, from PDUs in `scp/`.
 """
 
 from __future__ import annotations
