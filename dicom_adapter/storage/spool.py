@@ -51,8 +51,16 @@ SPARE_FILES = 2048  # default pool size: a burst of this many instances creates 
 _BUILTIN_GROUPS = {0x0020000D, 0x0020000E}  # study and series UIDs are StoredInstance fields already
 
 
+def extra_group_tags(tag: int) -> tuple[int, ...]:
+    """The group-by tag to read besides the UIDs: none when it is the study or series UID (read anyway)."""
+    return () if tag in _BUILTIN_GROUPS else (tag,)
+
+
 def safe_name(text: str) -> str:
-    """A path component from an AE title or UID: unsafe characters become '_', never empty or '.'."""
+    """A path component from an AE title, UID or task id: unsafe characters become '_', never empty or '.'.
+
+    The one rule for every name the adapter derives from what a peer sent (spool, payload, export folders).
+    """
     cleaned = _UNSAFE.sub("_", text.strip())
     return cleaned if cleaned.strip(".") else f"_{cleaned}"
 
@@ -243,7 +251,7 @@ def _stored_instance(path: Path, group_by: Callable[[str], str | None] | None) -
     meta = read_file_meta_info(path)  # group 0002 only: dcmread would inflate a whole deflated data set
     called = str(meta.get("ReceivingApplicationEntityTitle", "") or path.parent.parent.name).strip()
     tag_text = group_by(called) if group_by is not None else None
-    extra = () if tag_text is None or parse_tag(tag_text) in _BUILTIN_GROUPS else (parse_tag(tag_text),)
+    extra = () if tag_text is None else extra_group_tags(parse_tag(tag_text))
     header = read_header_file(path, extra)
     address = str(meta.get("SendingPresentationAddress", "") or "")
     stat = path.stat()

@@ -90,6 +90,7 @@ def test_safe_name():
     assert safe_name("CT/AE 1") == "CT_AE_1"
     assert safe_name("..") == "_.."
     assert safe_name("1.2.3") == "1.2.3"
+    assert safe_name("") == "_"  # an empty task id still names a folder of its own
 
 
 def test_commit_writes_no_directory_flush_but_the_file_survives_a_lost_rename(tmp_path):
