@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiosqlite
+
+if TYPE_CHECKING:
+    from dicom_adapter.export.settings import ExportSettings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivered (
@@ -31,6 +35,10 @@ class ProgressRepository:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: aiosqlite.Connection | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ExportSettings) -> ProgressRepository:
+        return cls(settings.resolved_state_dir() / "progress.db")
 
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)

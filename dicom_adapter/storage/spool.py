@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from pydicom.errors import InvalidDicomError
@@ -42,6 +43,9 @@ from dicom_adapter.scp.uids import is_valid_uid
 from dicom_adapter.storage.placement import place_file
 from dicom_adapter.storage.recovery import Recovery, recover_incoming
 from dicom_adapter.storage.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
+
+if TYPE_CHECKING:
+    from dicom_adapter.scp.config import StorageSettings
 
 log = structlog.get_logger()
 
@@ -99,6 +103,10 @@ class Spool:
         self._ready: set[Path] = set()
         self._recovered = False
         self.spares = SparePool(self.incoming, spare_files, fsync)
+
+    @classmethod
+    def from_settings(cls, storage: StorageSettings) -> Spool:
+        return cls(storage.resolved_spool_dir(), fsync=storage.fsync, spare_files=storage.spare_files)
 
     def prepare(self) -> int:
         """Create the directories, recover complete files a crash left in `.incoming/` (deleting those
