@@ -1,7 +1,7 @@
 """One C-STORE data set streamed from P-DATA fragments into a spool temp file, then committed.
 
 The checksum (XXH3-64) of the data set is computed while it streams; at commit the completion record
-(length, checksum, association id: `scp.completion`) is written into the file meta before the one `fdatasync`.
+(length, checksum, association id: `storage.completion`) is written into the file meta before the one `fdatasync`.
 
 Memory per instance is the first `HEAD_LIMIT` bytes (kept to read the UIDs) plus the write queue
 (under `_BATCH` bytes and one fragment): a 2 GB instance costs the same as a 2 KB one.

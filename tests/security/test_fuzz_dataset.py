@@ -1,5 +1,5 @@
 """Fuzzing the data-set and Part-10 readers: the SCP's completeness walk and UID reads (scp/elements.py,
-scp/part10.py, scp/completion.py) and the export SCU's file meta reader (export/part10.py).
+scp/part10.py, storage/completion.py) and the export SCU's file meta reader (export/part10.py).
 
 A data set from a peer is refused with UndecodableDataError (TruncatedDataSetError when cut short) or
 DataSetMismatchError, never another exception; the walk's verdict does not depend on how much of the data
