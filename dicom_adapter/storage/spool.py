@@ -191,7 +191,7 @@ class Spool:
     def place(self, temp: Path, final: Path) -> Path:
         """Rename a flushed file to its final name, with no flush: a file whose rename a crash loses is
         still complete in `.incoming/` and `recover()` moves it. A re-sent instance never replaces an
-        earlier copy (`scp.placement`): it gets a name of its own, which is returned."""
+        earlier copy (`placement.py`): it gets a name of its own, which is returned."""
         directory = final.parent
         if directory not in self._ready:
             self._make_directory(directory)
