@@ -328,6 +328,7 @@ def serve(port: int, spool: Path) -> None:
     from dicom_adapter.models import ClaraAeTitle
     from dicom_adapter.scp.config import ScpSettings, StorageSettings
     from dicom_adapter.scp.server import StoreScp
+    from dicom_adapter.storage.spool import Spool
     from openclara.logs import configure_logging
 
     class Registry:
@@ -353,7 +354,9 @@ def serve(port: int, spool: Path) -> None:
         # Unset: the default of storage.spare_files (a baseline copy of older code may not know the key).
         spares = {"spare_files": int(os.environ["SCP_BENCH_SPARES"])} if "SCP_BENCH_SPARES" in os.environ else {}
         storage = StorageSettings(spool_dir=spool, watermark_percent=100, reserve_space_gb=0, fsync=fsync, **spares)
-        scp = StoreScp(ScpSettings(port=port, maximum_associations=50), storage, Registry(), Sink())
+        scp = StoreScp(
+            ScpSettings(port=port, maximum_associations=50), storage, Spool.from_settings(storage), Registry(), Sink()
+        )
         await scp.start()
         try:
             await asyncio.Event().wait()

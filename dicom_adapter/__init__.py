@@ -1,14 +1,15 @@
 """The DICOM adapter: PACS -> C-STORE -> durable payloads -> one job per pipeline; results -> PACS.
 
-PACS --C-STORE--> scp/ (StoreScp) --fsync--> spool.py --StoredInstance--> app._Sink
-    -> assembler.py  PayloadAssembler: group by (called AE, tag), sliding quiet timeout, SQLite batch
-    -> submitter.py  PayloadSubmitter: per pipeline create job -> upload (jobs.py layout) -> start
-                     over platform_gateway.py (platform_api.PlatformClient), exponential backoff
-registry.py  AeRegistry: live config view read by the SCP and export; reloaded by api/ on every change
-db/          SQLite (WAL): config, instances, payloads, payload jobs, association history
-api/         FastAPI: Clara's /api/config/*, /health/*, /metrics, /api/associations, /api/payloads
-export/      ExportAgent: results service tasks -> C-STORE to destinations
-app.py       composition root (start recovers, stop drains); settings.py; seed.py; __main__.py CLI
+PACS --C-STORE--> scp/ StoreScp --fsync--> storage/ Spool --StoredInstance--> payloads/ Intake
+    -> payloads/assembler   PayloadAssembler: group by (called AE, tag), sliding quiet timeout, SQLite batch
+    -> payloads/submitter   PayloadSubmitter: per pipeline create job -> upload (jobs.py layout) -> start over
+                            platform_gateway.py (platform_api.PlatformClient), exponential backoff
+storage/   spool files, spares, disk watermark, crash recovery, spool vs SQLite reconciliation at start
+config/    AeRegistry (live view the SCP and export read; reloaded by api/), seed, entity validation
+db/        SQLite (WAL): config, instances, payloads, payload jobs, association history
+api/       FastAPI: Clara's /api/config/*, /health/*, /metrics, /api/associations, /api/payloads
+export/    ExportAgent: results service tasks -> C-STORE to destinations; C-ECHO of a destination
+app.py     composition root, wiring only (start reconciles, stop drains); settings.py; __main__.py CLI
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ config_option = service_cli.config_option("config/dicom-adapter.yaml", "CLARA_DI
 
 
 def _load(config_path: Path | None) -> AdapterSettings:
-    from dicom_adapter.seed import parse_seed
+    from dicom_adapter.config.seed import parse_seed
 
     try:
         settings = apply_clara_environment(load_settings(AdapterSettings, config_path))

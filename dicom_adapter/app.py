@@ -1,9 +1,9 @@
 """`Adapter`: the composition root. Settings -> SQLite -> registry -> spool/SCP -> assembler -> submitter
 -> export agent -> REST API, each with async start()/stop().
 
-Start order recovers before listening: the spool is reconciled with the database (files not indexed are
-re-indexed, files of finished payloads removed), `receiving` payloads re-open for one more timeout and
-`closed`/`submitting`/`submitted` payloads are queued again, then the SCP accepts associations.
+Only wiring lives here: each object is built complete, in dependency order, and handed what it uses.
+Start order recovers before listening: the spool is reconciled with the database
+(`storage/reconciliation.py`), then the SCP accepts associations.
 Stop order drains: the SCP stops accepting and finishes open associations, every acknowledged instance
 is recorded, then the workers stop (their progress is in SQLite) and the API goes last.
 """
@@ -11,55 +11,35 @@ is recorded, then the workers stop (their progress is in SQLite) and the API goe
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import structlog
 
 from dicom_adapter.api import ApiDependencies, create_app
-from dicom_adapter.api_server import ApiServer
-from dicom_adapter.assembler import PayloadAssembler
+from dicom_adapter.api.server import ApiServer
+from dicom_adapter.config.registry import AeRegistry
+from dicom_adapter.config.seed import apply_seed, parse_seed
 from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.db.history import AssociationHistory
 from dicom_adapter.errors import ListenError
 from dicom_adapter.export.agent import ExportAgent
 from dicom_adapter.export.poller import ResultsClient
+from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.transport import TlsTargets
-from dicom_adapter.history import AssociationHistory
-from dicom_adapter.jobs import JobPlatform
+from dicom_adapter.export.verification import echo
 from dicom_adapter.metrics import AdapterMetrics
-from dicom_adapter.models import DestinationAeTitle, PayloadState, StoredInstance
-from dicom_adapter.platform_gateway import PlatformGateway, platform_client
-from dicom_adapter.registry import AeRegistry
-from dicom_adapter.scp.ports import AssociationRecord
+from dicom_adapter.models import DestinationAeTitle
+from dicom_adapter.payloads.assembler import PayloadAssembler
+from dicom_adapter.payloads.intake import Intake
+from dicom_adapter.payloads.jobs import JobPlatform
+from dicom_adapter.payloads.platform_gateway import PlatformGateway, platform_client
+from dicom_adapter.payloads.submitter import PayloadSubmitter
 from dicom_adapter.scp.server import StoreScp
-from dicom_adapter.seed import apply_seed, parse_seed
 from dicom_adapter.settings import AdapterSettings
-from dicom_adapter.spool import Spool
-from dicom_adapter.submitter import PayloadSubmitter
-from dicom_adapter.verification import echo
+from dicom_adapter.storage.reconciliation import Reconciliation
+from dicom_adapter.storage.spool import Spool
 
 log = structlog.get_logger()
-
-
-class _Sink:
-    """The SCP's `InstanceSink`: counts, then hands over to the assembler and the history (never blocks)."""
-
-    def __init__(self, metrics: AdapterMetrics) -> None:
-        self._metrics = metrics
-        # Bound after construction: the assembler needs the SCP's spool, the SCP needs this sink.
-        self.assembler: PayloadAssembler | None = None
-        self.history: AssociationHistory | None = None
-
-    def instance_stored(self, instance: StoredInstance) -> None:
-        self._metrics.instances.labels(called_ae_title=instance.called_ae_title).inc()
-        self._metrics.bytes.labels(called_ae_title=instance.called_ae_title).inc(instance.size)
-        assert self.assembler is not None
-        self.assembler.instance_stored(instance)
-
-    def association_ended(self, record: AssociationRecord) -> None:
-        self._metrics.associations.labels(outcome=record.outcome.split(":")[0]).inc()
-        assert self.history is not None
-        self.history.association_ended(record)
 
 
 class Adapter:
@@ -75,9 +55,7 @@ class Adapter:
         self.registry = AeRegistry(self.config, reject_unknown_sources=settings.scp.reject_unknown_sources)
         self.gateway = PlatformGateway(settings.platform.endpoint, settings.platform.call_timeout_seconds,
                                        settings.platform.tls)
-        sink = _Sink(self.metrics)
-        self.scp = StoreScp(settings.scp, settings.storage, self.registry, sink)
-        self.spool: Spool = self.scp.spool
+        self.spool = Spool.from_settings(settings.storage)
         self.metrics.watch_spares(lambda: len(self.spool.spares), lambda: self.spool.spares.made_on_demand)
         self.submitter = PayloadSubmitter(
             self.payloads,
@@ -95,7 +73,11 @@ class Adapter:
             minimum_timeout=settings.grouping.minimum_timeout_seconds,
         )
         self.history = AssociationHistory(self.associations)
-        sink.assembler, sink.history = self.assembler, self.history
+        intake = Intake(self.assembler, self.history, self.metrics)
+        self.scp = StoreScp(settings.scp, settings.storage, self.spool, self.registry, intake)
+        self.reconciliation = Reconciliation(
+            self.spool, self.payloads, self.assembler, self.submitter.submit, self.registry.group_tag
+        )
         self.export: ExportAgent | None = None
         app = create_app(self._api_dependencies(), settings.api, settings.auth)
         self.api = ApiServer(app, settings.api.host, settings.api.port, settings.api.tls)
@@ -148,7 +130,7 @@ class Adapter:
         await self.registry.start()
         await self.gateway.start()
         await self.history.start()
-        await self._recover()
+        await self.reconciliation.run()
         await self.assembler.start()
         await self.submitter.start()
         self._services.update({"Assembler": "Running", "JobSubmission": "Running"})
@@ -196,44 +178,13 @@ class Adapter:
     async def _start_export(self) -> None:
         if not self.settings.export.enabled:
             return
-        platform, results = self.settings.platform, self.settings.results
+        export, platform, results = self.settings.export, self.settings.platform, self.settings.results
         self.export = ExportAgent(
-            self.settings.export, self.registry, platform.endpoint, self.settings.results.endpoint,
+            export,
+            self.registry,
+            progress=ProgressRepository.from_settings(export),
             payloads=platform_client(platform.endpoint, platform.tls),
-            results=ResultsClient(results.endpoint, self.settings.export.ae_title,
-                                  self.settings.export.http_timeout_seconds, tls=results.tls),
+            results=ResultsClient(results.endpoint, export.ae_title, export.http_timeout_seconds, tls=results.tls),
         )
         await self.export.start()
         self._services["ExportService"] = "Running"
-
-    async def _recover(self) -> None:
-        """Reconcile the spool with SQLite after a restart (or a kill -9)."""
-        started = time.monotonic()
-        index = await self.payloads.path_index()
-        scanned = await asyncio.to_thread(list, self.spool.scan(self._group_tag))
-        finished = (PayloadState.SUBMITTED, PayloadState.DONE)
-        orphans = [i for i in scanned if str(i.path) not in index]
-        known = [(i.path, index[str(i.path)]) for i in scanned if str(i.path) in index]
-        stale = [path for path, row in known if row.superseded or row.state in finished]
-        for path in stale:
-            self.spool.remove(path)
-        for payload in await self.payloads.payloads([PayloadState.RECEIVING], limit=10_000_000):
-            self.assembler.restore(payload, await self.payloads.active_instances(payload.payload_id))
-        if orphans:
-            await self.assembler.ingest(orphans)
-        resumable = [PayloadState.CLOSED, PayloadState.SUBMITTING, PayloadState.SUBMITTED]
-        pending = await self.payloads.payloads(resumable, limit=10_000_000)
-        for payload in sorted(pending, key=lambda p: p.created_at):
-            self.submitter.submit(payload.payload_id)
-        log.info(
-            "adapter.recovered",
-            reindexed=len(orphans),
-            removed=len(stale),
-            reopened=self.assembler.open_payloads,
-            resubmitted=len(pending),
-            seconds=round(time.monotonic() - started, 3),
-        )
-
-    def _group_tag(self, called_ae_title: str) -> str | None:
-        ae = self.registry.clara_ae_title(called_ae_title)
-        return ae.group_by if ae is not None else None

@@ -6,11 +6,15 @@
     │   ├── InvalidEntity           field + reason; REST 400 problem naming the field
     │   ├── EntityNotFound          REST 404
     │   └── EntityConflict          duplicate name / AE title; REST 409
-    └── SubmissionError             a payload could not become jobs (yet)
-        ├── PlatformUnavailable     transient (down, timeout): retried with capped backoff
-        └── PlatformRejected        permanent (unknown pipeline, invalid request): payload faulted
+    ├── SubmissionError             a payload could not become jobs (yet)
+    │   ├── PlatformUnavailable     transient (down, timeout): retried with capped backoff
+    │   └── PlatformRejected        permanent (unknown pipeline, invalid request): payload faulted
+    └── RetryRefused                a manual retry of a payload that cannot be honoured
+        ├── PayloadNotFound         no such payload; REST 404
+        └── PayloadNotRetryable     not faulted, or its spool files are gone; REST 409
 
-The REST boundary maps EntityError once (`api/problems.py`); the submitter maps SubmissionError once;
+The REST boundary maps EntityError and RetryRefused once (`api/problems.py`); the submitter maps
+SubmissionError once;
 `__main__` maps ListenError once.
 """
 
@@ -66,3 +70,15 @@ class PlatformUnavailable(SubmissionError):
 
 class PlatformRejected(SubmissionError):
     """The platform refused the request for good (for example an unknown pipeline id)."""
+
+
+class RetryRefused(AdapterError):
+    """A manual retry of a payload that cannot be honoured; the message says why."""
+
+
+class PayloadNotFound(RetryRefused):
+    """No payload has that id."""
+
+
+class PayloadNotRetryable(RetryRefused):
+    """The payload is not faulted (any more), or its spool files are gone."""

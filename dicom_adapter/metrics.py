@@ -41,7 +41,7 @@ class AdapterMetrics:
         )
 
     def watch_spares(self, ready: Callable[[], int], made_on_demand: Callable[[], int]) -> None:
-        """Spool spare files, read at scrape time (`dicom_adapter.spares`)."""
+        """Spool spare files, read at scrape time (`dicom_adapter.storage.spares`)."""
         Gauge(
             "clara_dicom_spool_spare_files", "Spare files ready for incoming instances", registry=self.registry
         ).set_function(ready)

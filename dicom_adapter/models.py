@@ -1,7 +1,7 @@
 """The adapter's domain objects: configured AE titles, sources, destinations, received instances.
 
 Plain frozen dataclasses; nothing here imports pynetdicom, FastAPI or aiosqlite. Conversion to
-JSON happens in `api/schemas.py`, to rows in `db/`, from PDUs in `scp/`.
+JSON happens in `config/entities.py`, to rows in `db/`, from PDUs in `scp/`.
 """
 
 from __future__ import annotations
@@ -129,3 +129,32 @@ class PayloadJob:
     platform_payload_id: str | None = None
     uploaded: bool = False
     started: bool = False
+
+
+@dataclass(frozen=True)
+class AssociationRecord:
+    """One association, accepted or rejected, as the SCP saw it."""
+
+    association_id: str
+    calling_ae_title: str
+    called_ae_title: str
+    host: str
+    port: int
+    started_at: float  # time.time()
+    ended_at: float
+    instances: int  # stored with Success (ignored SOP classes not counted)
+    bytes: int  # dataset bytes stored
+    outcome: str  # "released" | "aborted" | "rejected: <reason>" | "error: <what>"
+    failures: int = 0  # C-STOREs answered with a failure status
+    ignored: int = 0  # C-STOREs answered Success without storing (ignored SOP classes)
+    echoes: int = 0  # C-ECHOs answered
+
+
+@dataclass(frozen=True)
+class EchoResult:
+    """What a C-ECHO of a destination found (`export/verification.py`), as the REST API reports it."""
+
+    success: bool
+    message: str
+    status: int | None = None
+    elapsed_ms: float = 0.0

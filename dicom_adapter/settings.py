@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dicom_adapter.config.seed import seed_problems
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.scp.config import ScpSettings, StorageSettings
 from openclara.auth.settings import AuthSettings
@@ -155,8 +156,6 @@ class AdapterSettings(BaseSettings):
     @classmethod
     def _valid_seed(cls, seed: SeedSettings) -> SeedSettings:
         # Validated with the other sections so `config validate` reports seed errors together with them.
-        from dicom_adapter.seed import seed_problems
-
         problems = seed_problems(seed, GroupingSettings().minimum_timeout_seconds)
         if problems:
             raise ValueError("; ".join(problems))

@@ -1,4 +1,8 @@
-"""The adapter's REST API: Clara's config paths (`config_routes`), health/metrics/history (`status_routes`)."""
+"""The adapter's REST API: Clara's config paths (`config_routes`), health/metrics/history (`status_routes`).
+
+request --server.py (uvicorn, HTTPS)--> app.py (guards, access) --routes--> deps.ApiDependencies (app wires them)
+errors --problems.py--> RFC 7807 problem+json, mapped once
+"""
 
 from __future__ import annotations
 

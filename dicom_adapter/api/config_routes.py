@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from dicom_adapter.api.deps import ApiDependencies, dependencies
-from dicom_adapter.api.schemas import (
+from dicom_adapter.config.entities import (
     ClaraAeTitleBody,
     DestinationBody,
     SourceBody,

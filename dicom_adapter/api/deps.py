@@ -10,7 +10,9 @@ from fastapi import Request
 
 from dicom_adapter.db import AssociationRepository, ConfigRepository, PayloadRepository
 from dicom_adapter.metrics import AdapterMetrics
-from dicom_adapter.models import DestinationAeTitle
+from dicom_adapter.models import DestinationAeTitle, EchoResult
+
+__all__ = ["ApiDependencies", "EchoResult", "PipelineChecker", "Reloadable", "dependencies"]
 
 
 class Reloadable(Protocol):
@@ -21,14 +23,6 @@ class PipelineChecker(Protocol):
     async def pipeline_exists(self, pipeline_id: str) -> bool | None:
         """True/False when the platform answered, None when it could not be asked."""
         ...
-
-
-@dataclass(frozen=True)
-class EchoResult:
-    success: bool
-    message: str
-    status: int | None = None
-    elapsed_ms: float = 0.0
 
 
 @dataclass

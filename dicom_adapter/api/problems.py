@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from dicom_adapter.errors import EntityConflict, EntityNotFound, InvalidEntity
+from dicom_adapter.errors import EntityConflict, EntityNotFound, InvalidEntity, PayloadNotFound, PayloadNotRetryable
 from openclara.http_guards import openapi_responses, problem_response
 
 PROBLEM = "application/problem+json"
@@ -78,6 +78,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidEntity, invalid)
     app.add_exception_handler(EntityNotFound, not_found)
     app.add_exception_handler(EntityConflict, conflict)
+    app.add_exception_handler(PayloadNotFound, not_found)
+    app.add_exception_handler(PayloadNotRetryable, conflict)
     app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
 

@@ -1,4 +1,7 @@
-"""SQLite persistence (aiosqlite, WAL): `Database` owns the connection, repositories own the tables."""
+"""SQLite persistence (aiosqlite, WAL): `Database` owns the connection, repositories own the tables.
+
+history.py: the SCP's association records, queued on the loop and written in batches (association_repository).
+"""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from dicom_adapter.scp.ports import AssociationRecord
+from dicom_adapter.models import AssociationRecord
 
 if TYPE_CHECKING:
     from dicom_adapter.db.database import Database

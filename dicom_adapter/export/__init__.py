@@ -8,6 +8,7 @@ results service --lease (poller.py)--> ExportTask (task.py: `parameters` -> dest
      progress.py commits every acknowledgement so a restart never resends
   -> success / failure(retryLater, reason) back to the results service; backoff.py per destination
 agent.py (ExportAgent) runs the loop and maps errors.py to reports; settings.py holds ExportSettings.
+verification.py: C-ECHO of a destination (REST API), reaching it the way the SCU does (transport.py TLS).
 """
 
 from __future__ import annotations

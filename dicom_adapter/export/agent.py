@@ -31,7 +31,6 @@ from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.export.task import ExportTask, destination_names
 from dicom_adapter.models import DestinationAeTitle
-from openclara.auth.credentials import SERVICES, client_token
 
 log = structlog.get_logger()
 
@@ -48,20 +47,18 @@ class ExportAgent:
         self,
         settings: ExportSettings,
         destinations: DestinationLookup,
-        platform_endpoint: str,
-        results_endpoint: str,
         *,
-        payloads: PayloadSource | None = None,
-        results: ResultsClient | None = None,
+        progress: ProgressRepository,
+        payloads: PayloadSource,
+        results: ResultsClient,
     ) -> None:
+        """`progress`, `payloads` and `results` are built by the caller; the agent opens and closes them."""
         self._settings = settings
         self._destinations = destinations
-        self._platform_endpoint = platform_endpoint
-        self._results = results or ResultsClient(results_endpoint, settings.ae_title, settings.http_timeout_seconds)
+        self._results = results
         self._payloads = payloads
-        state_dir = settings.resolved_state_dir()
-        self._progress = ProgressRepository(state_dir / "progress.db")
-        self._spool_root = state_dir / "spool"
+        self._progress = progress
+        self._spool_root = settings.resolved_state_dir() / "spool"
         self._idle = IdleBackoff(settings.poll_interval_min_seconds, settings.poll_interval_max_seconds)
         self._backoff = DestinationBackoff(settings.retry_backoff_base_seconds, settings.retry_backoff_max_seconds)
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -73,8 +70,6 @@ class ExportAgent:
 
     async def start(self) -> None:
         await self._progress.open()
-        if self._payloads is None:
-            self._payloads = _platform_source(self._platform_endpoint)
         self._downloader = PayloadDownloader(self._payloads, self._spool_root)
         self._deliverer = Deliverer(self._settings, self._progress)
         rows = await self._progress.prune(_STALE_STATE_SECONDS)
@@ -270,14 +265,6 @@ def _named(destination: str, error: Exception) -> Exception:
     named = type(error)(f"{destination}: {error}") if isinstance(error, ExportError) else error
     named.__cause__ = error.__cause__
     return named
-
-
-def _platform_source(endpoint: str) -> PayloadSource:
-    # Imported here so the agent (and its unit tests) load without the gRPC stack.
-    from platform_api.client import PlatformClient
-
-    client: PayloadSource = PlatformClient(endpoint, token=client_token(SERVICES))
-    return client
 
 
 async def _close(source: object) -> None:

@@ -17,6 +17,7 @@ import structlog
 from dicom_adapter.export.errors import DownloadError, MissingFileError
 from dicom_adapter.export.ports import PayloadSource
 from dicom_adapter.export.task import ExportTask
+from dicom_adapter.storage.spool import safe_name
 from platform_api.errors import NotFound, PlatformError
 
 log = structlog.get_logger()
@@ -33,7 +34,7 @@ class PayloadDownloader:
         self._root = spool_root
 
     def task_dir(self, task: ExportTask) -> Path:
-        return self._root / _safe(task.task_id)
+        return self._root / safe_name(task.task_id)
 
     async def fetch(self, task: ExportTask, uris: list[str]) -> dict[str, Path]:
         """Local paths of `uris` (downloaded now, or already complete from an earlier attempt)."""
@@ -73,10 +74,6 @@ class PayloadDownloader:
         for folder in stale:
             shutil.rmtree(folder, ignore_errors=True)
         return len(stale)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
 
 def _relative(uri: str) -> Path:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiosqlite
 
 from openclara.sqlite import Schema, open_database
+
+if TYPE_CHECKING:
+    from dicom_adapter.export.settings import ExportSettings
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivered (
@@ -33,6 +37,10 @@ class ProgressRepository:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: aiosqlite.Connection | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ExportSettings) -> ProgressRepository:
+        return cls(settings.resolved_state_dir() / "progress.db")
 
     async def open(self) -> None:
         # Autocommit: each record is one statement and one thread hop, committed when it returns.

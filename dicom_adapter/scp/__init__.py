@@ -12,9 +12,7 @@ socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
            part10.py       file meta we prepend; UIDs and group tag read from the first bytes
            elements.py     fast walks over top-level elements: the UIDs without pydicom; the data set whole
            uids.py         UID syntax (PS3.5 9.1): nothing unchecked names a spool file
-           completion.py   the completion record in the file meta (length, checksum, association id)
-       --> dicom_adapter.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
-recovery.py  restart after a crash: complete files of .incoming/ moved into place, the rest deleted
+       --> dicom_adapter.storage.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
 config.py  ScpSettings / StorageSettings     ports.py  AeRegistry, InstanceSink, AssociationRecord
 runtime.py what associations share           status.py named statuses, exception -> status
 errors.py  the ScpError tree

@@ -21,10 +21,10 @@ from dicom_adapter.scp.uids import is_valid_uid
 from dicom_adapter.upper_layer import APPLICATION_CONTEXT, ContextResult
 
 if TYPE_CHECKING:
-    from dicom_adapter.disk import DiskGuard
     from dicom_adapter.models import ClaraAeTitle
     from dicom_adapter.scp.config import ScpSettings
     from dicom_adapter.scp.ports import AeRegistry
+    from dicom_adapter.storage.disk import DiskGuard
 
 VERIFICATION = "1.2.840.10008.1.1"
 _STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."  # PS3.4 B.5: most storage SOP classes live under it

@@ -17,16 +17,16 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.tag import BaseTag
 
-from dicom_adapter.scp.completion import (
+from dicom_adapter.scp.elements import ReadAt, check_complete, top_level_scan
+from dicom_adapter.scp.errors import DataSetMismatchError, InstanceMismatchError, InvalidUidError, UndecodableDataError
+from dicom_adapter.scp.uids import loose_uid_problem
+from dicom_adapter.storage.completion import (
     PLACEHOLDER,
     PRIVATE_CREATOR_TAG,
     PRIVATE_CREATOR_UID,
     PRIVATE_INFORMATION_TAG,
     read_meta,
 )
-from dicom_adapter.scp.elements import ReadAt, check_complete, top_level_scan
-from dicom_adapter.scp.errors import DataSetMismatchError, InstanceMismatchError, InvalidUidError, UndecodableDataError
-from dicom_adapter.scp.uids import loose_uid_problem
 
 IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"

@@ -1,4 +1,4 @@
-"""What the SCP needs from the rest of the adapter, as Protocols, and the record it hands back.
+"""What the SCP needs from the rest of the adapter, as Protocols; the record it hands back is in `models`.
 
 The core engineer implements `AeRegistry` (live configuration) and `InstanceSink` (grouping /
 persistence); tests use fakes. Both are called on the event loop and must not block.
@@ -6,11 +6,15 @@ persistence); tests use fakes. Both are called on the event loop and must not bl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+# Re-exported: the SCP builds these records; they live in models so that db/ needs no scp import.
+from dicom_adapter.models import AssociationRecord
 
 if TYPE_CHECKING:
     from dicom_adapter.models import ClaraAeTitle, StoredInstance
+
+__all__ = ["AeRegistry", "AssociationRecord", "InstanceSink"]
 
 
 class AeRegistry(Protocol):
@@ -32,22 +36,3 @@ class InstanceSink(Protocol):
     def instance_stored(self, instance: StoredInstance) -> None: ...
 
     def association_ended(self, record: AssociationRecord) -> None: ...
-
-
-@dataclass(frozen=True)
-class AssociationRecord:
-    """One association, accepted or rejected, as the SCP saw it."""
-
-    association_id: str
-    calling_ae_title: str
-    called_ae_title: str
-    host: str
-    port: int
-    started_at: float  # time.time()
-    ended_at: float
-    instances: int  # stored with Success (ignored SOP classes not counted)
-    bytes: int  # dataset bytes stored
-    outcome: str  # "released" | "aborted" | "rejected: <reason>" | "error: <what>"
-    failures: int = 0  # C-STOREs answered with a failure status
-    ignored: int = 0  # C-STOREs answered Success without storing (ignored SOP classes)
-    echoes: int = 0  # C-ECHOs answered

@@ -1,7 +1,7 @@
 """One C-STORE data set streamed from P-DATA fragments into a spool temp file, then committed.
 
 The checksum (XXH3-64) of the data set is computed while it streams; at commit the completion record
-(length, checksum, association id: `scp.completion`) is written into the file meta before the one `fdatasync`.
+(length, checksum, association id: `storage.completion`) is written into the file meta before the one `fdatasync`.
 
 Memory per instance is the first `HEAD_LIMIT` bytes (kept to read the UIDs) plus the write queue
 (under `_BATCH` bytes and one fragment): a 2 GB instance costs the same as a 2 KB one.
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_adapter.models import StoredInstance
-from dicom_adapter.scp.completion import RECORD_SIZE, encode_record, new_checksum
 from dicom_adapter.scp.errors import OutOfResourcesError, StoreError, StoreProcessingError
 from dicom_adapter.scp.part10 import (
     FileMeta,
@@ -28,10 +27,11 @@ from dicom_adapter.scp.part10 import (
     read_header,
     read_header_file,
 )
-from dicom_adapter.spool import instance_file_name
+from dicom_adapter.storage.completion import RECORD_SIZE, encode_record, new_checksum
+from dicom_adapter.storage.spool import instance_file_name
 
 if TYPE_CHECKING:
-    from dicom_adapter.spool import Spool
+    from dicom_adapter.storage.spool import Spool
 
 HEAD_LIMIT = 64 * 1024  # CT/MR headers are 2-10 KB; longer ones fall back to reading the file
 # Fragments are queued and leave in one os.writev per this many bytes: storescu sends 16 KB PDUs, and

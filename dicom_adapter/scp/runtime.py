@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:
-    from dicom_adapter.disk import DiskGuard
     from dicom_adapter.models import StoredInstance
     from dicom_adapter.scp.config import ScpSettings
     from dicom_adapter.scp.connections import Connections
     from dicom_adapter.scp.ports import AeRegistry, AssociationRecord, InstanceSink
-    from dicom_adapter.spool import Spool
+    from dicom_adapter.storage.disk import DiskGuard
+    from dicom_adapter.storage.spool import Spool
 
 log = structlog.get_logger()
 

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from dicom_adapter.disk import DiskGuard
 from dicom_adapter.scp.association import Association
 from dicom_adapter.scp.connections import EVICTED, STOPPING, Connections
 from dicom_adapter.scp.runtime import ScpRuntime
-from dicom_adapter.spool import Spool
+from dicom_adapter.storage.disk import DiskGuard
 from openclara.tls import CertificateReloader, server_context
 
 if TYPE_CHECKING:
     from dicom_adapter.scp.config import ScpSettings, StorageSettings
     from dicom_adapter.scp.ports import AeRegistry, InstanceSink
+    from dicom_adapter.storage.spool import Spool
 
 log = structlog.get_logger()
 
@@ -34,11 +34,12 @@ class StoreScp:
         self,
         settings: ScpSettings,
         storage: StorageSettings,
+        spool: Spool,
         registry: AeRegistry,
         sink: InstanceSink,
     ) -> None:
         self._settings = settings
-        self.spool = Spool(storage.resolved_spool_dir(), fsync=storage.fsync, spare_files=storage.spare_files)
+        self.spool = spool  # built by the caller: the assembler and the submitter share it
         self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
         self.connections = Connections(settings.max_pending_connections)
         self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, self.connections)

@@ -23,6 +23,7 @@ from dicom_adapter.scp.negotiation import sop_class_accepted
 from dicom_adapter.scp.part10 import FileMeta, parse_tag
 from dicom_adapter.scp.receiver import InstanceReceiver
 from dicom_adapter.scp.uids import uid_problem
+from dicom_adapter.storage.spool import extra_group_tags
 
 if TYPE_CHECKING:
     from dicom_adapter.models import ClaraAeTitle, StoredInstance
@@ -31,9 +32,6 @@ if TYPE_CHECKING:
     from dicom_adapter.scp.runtime import ScpRuntime
 
 log = structlog.get_logger()
-
-_BUILTIN_GROUPS = {0x0020000D, 0x0020000E}  # StoredInstance carries study and series UIDs already
-
 
 @dataclass(frozen=True)
 class Origin:
@@ -68,7 +66,7 @@ def _group_tag(ae: ClaraAeTitle) -> tuple[int, ...]:
     except ValueError:
         log.warning("scp.group_by.invalid", ae_title=ae.ae_title, group_by=ae.group_by)
         return ()
-    return () if tag in _BUILTIN_GROUPS else (tag,)
+    return extra_group_tags(tag)
 
 
 class Storing:

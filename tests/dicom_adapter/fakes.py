@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dicom_adapter.errors import PlatformRejected, PlatformUnavailable
-from dicom_adapter.jobs import IDEMPOTENCY_KEY, ExistingJob
 from dicom_adapter.models import ClaraAeTitle, JobPriority, StoredInstance
+from dicom_adapter.payloads.jobs import IDEMPOTENCY_KEY, ExistingJob
 
 
 def make_instance(

@@ -11,14 +11,14 @@ import pytest
 from pydantic import ValidationError
 
 from dicom_adapter.api import ApiDependencies, EchoResult, create_app
+from dicom_adapter.config.registry import AeRegistry
+from dicom_adapter.config.seed import seed_problems
 from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
 from dicom_adapter.export.errors import DestinationTlsError, RetryableExportError
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.export.transport import TlsTargets, destination_tls
 from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import DestinationAeTitle, DestinationTls
-from dicom_adapter.registry import AeRegistry
-from dicom_adapter.seed import seed_problems
 from dicom_adapter.settings import ApiSettings, SeedSettings
 from openclara.tls import ClientTlsSettings
 from tests.pki import Pki, make_pki

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 
-from dicom_adapter.scp.completion import read_completion
-from dicom_adapter.spool import Spool
+from dicom_adapter.storage.completion import read_completion
+from dicom_adapter.storage.spool import Spool
 from tests.conftest import free_port, require_peer
 from tests.dicom_adapter.scp.datasets import dataset_bytes, make_ct, write_ct
 

@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from dicom_adapter.export.agent import ExportAgent
+from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.export.transport import TlsTargets
+from dicom_adapter.export.verification import echo
 from dicom_adapter.models import DestinationAeTitle, DestinationTls
-from dicom_adapter.verification import echo
 from openclara.tls import ClientTlsSettings
 from tests.conftest import free_port, require_peer
 from tests.dicom_adapter.export.fakes import FakeDestinations, FakePayloads, FakeResults
@@ -87,8 +88,8 @@ def _agent(tmp_path: Path, results: FakeResults, destination: DestinationAeTitle
         acse_timeout_seconds=5,
         tls=tls or ClientTlsSettings(),
     )
-    agent = ExportAgent(settings, destinations, "unused:1", "http://unused", payloads=FakePayloads(root),
-                        results=results)
+    agent = ExportAgent(settings, destinations, progress=ProgressRepository.from_settings(settings),
+                        payloads=FakePayloads(root), results=results)
     return agent, destinations
 
 

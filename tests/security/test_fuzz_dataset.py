@@ -1,5 +1,5 @@
 """Fuzzing the data-set and Part-10 readers: the SCP's completeness walk and UID reads (scp/elements.py,
-scp/part10.py, scp/completion.py) and the export SCU's file meta reader (export/part10.py).
+scp/part10.py, storage/completion.py) and the export SCU's file meta reader (export/part10.py).
 
 A data set from a peer is refused with UndecodableDataError (TruncatedDataSetError when cut short) or
 DataSetMismatchError, never another exception; the walk's verdict does not depend on how much of the data
@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from dicom_adapter.export.errors import UndecodableFileError
 from dicom_adapter.export.part10 import read_part10
-from dicom_adapter.scp.completion import read_completion
 from dicom_adapter.scp.elements import check_complete, top_level_scan
 from dicom_adapter.scp.errors import DataSetMismatchError, TruncatedDataSetError, UndecodableDataError
 from dicom_adapter.scp.part10 import (
@@ -33,6 +32,7 @@ from dicom_adapter.scp.part10 import (
     read_header,
     read_header_file,
 )
+from dicom_adapter.storage.completion import read_completion
 from tests.security.fuzzing import AE_TITLE, UID, fuzzed, mutated
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns about every odd data set it reads

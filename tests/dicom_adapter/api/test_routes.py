@@ -6,13 +6,13 @@ import httpx
 import pytest
 
 from dicom_adapter.api import ApiDependencies, EchoResult, create_app
+from dicom_adapter.config.registry import AeRegistry
 from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, IngestBatch, PayloadRepository
 from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import DestinationAeTitle, JobPriority, Payload, PayloadState
-from dicom_adapter.registry import AeRegistry
+from dicom_adapter.payloads.submitter import PayloadSubmitter
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.settings import ApiSettings, PlatformSettings
-from dicom_adapter.submitter import PayloadSubmitter
 from tests.dicom_adapter.fakes import FakePlatform, FakeSpool, make_instance
 from tests.support import http
 

@@ -38,11 +38,11 @@ def _settings(tmp_path, **overrides) -> ExportSettings:
 
 
 def _agent(tmp_path, results, destinations, root, **overrides) -> ExportAgent:
+    settings = _settings(tmp_path, **overrides)
     return ExportAgent(
-        _settings(tmp_path, **overrides),
+        settings,
         destinations,
-        "unused:1",
-        "http://unused",
+        progress=ProgressRepository.from_settings(settings),
         payloads=FakePayloads(root),
         results=results,
     )

@@ -13,6 +13,7 @@ from dicom_adapter.models import ClaraAeTitle, StoredInstance
 from dicom_adapter.scp.config import ScpSettings, StorageSettings
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.scp.server import StoreScp
+from dicom_adapter.storage.spool import Spool
 
 CALLED = "CLARA"
 CALLING = "STORESCU"
@@ -87,7 +88,7 @@ async def running_scp(
     )
     registry = registry or FakeRegistry()
     sink = FakeSink()
-    server = StoreScp(settings, storage_settings, registry, sink)
+    server = StoreScp(settings, storage_settings, Spool.from_settings(storage_settings), registry, sink)
     await server.start()
     try:
         yield RunningScp(server, registry, sink, spool_dir)

@@ -12,6 +12,7 @@ from pathlib import Path
 from dicom_adapter.models import ClaraAeTitle
 from dicom_adapter.scp.config import ScpSettings, StorageSettings
 from dicom_adapter.scp.server import StoreScp
+from dicom_adapter.storage.spool import Spool
 from openclara.logs import configure_logging
 
 
@@ -36,7 +37,7 @@ class NoSink:
 async def serve(spool: Path, port: int) -> None:
     configure_logging("WARNING")
     storage = StorageSettings(spool_dir=spool, watermark_percent=100, reserve_space_gb=0, spare_files=64)
-    scp = StoreScp(ScpSettings(port=port), storage, AnyAe(), NoSink())  # type: ignore[arg-type]
+    scp = StoreScp(ScpSettings(port=port), storage, Spool.from_settings(storage), AnyAe(), NoSink())  # type: ignore[arg-type]
     await scp.start()
     print("listening", flush=True)
     await asyncio.Event().wait()

@@ -10,11 +10,11 @@ import pytest
 import xxhash
 
 from dicom_adapter.scp import receiver as receiver_module
-from dicom_adapter.scp.completion import read_completion
 from dicom_adapter.scp.errors import InstanceMismatchError, OutOfResourcesError, TruncatedDataSetError
 from dicom_adapter.scp.part10 import FileMeta
 from dicom_adapter.scp.receiver import InstanceReceiver
-from dicom_adapter.spool import Spool
+from dicom_adapter.storage.completion import read_completion
+from dicom_adapter.storage.spool import Spool
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 

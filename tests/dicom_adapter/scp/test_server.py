@@ -8,6 +8,7 @@ import pytest
 
 from dicom_adapter.scp.config import ScpSettings, StorageSettings
 from dicom_adapter.scp.server import StoreScp
+from dicom_adapter.storage.spool import Spool
 from tests.dicom_adapter.scp import rawclient as raw
 from tests.dicom_adapter.scp.fakes import FakeRegistry, FakeSink, running_scp
 
@@ -31,9 +32,8 @@ async def test_start_removes_partial_files_and_stop_refuses_new_connections(tmp_
     spool = tmp_path / "spool"
     (spool / ".incoming").mkdir(parents=True)
     (spool / ".incoming" / "crash.part").write_bytes(b"half")
-    scp = StoreScp(
-        ScpSettings(port=0), StorageSettings(spool_dir=spool, reserve_space_gb=0), FakeRegistry(), FakeSink()
-    )
+    storage = StorageSettings(spool_dir=spool, reserve_space_gb=0)
+    scp = StoreScp(ScpSettings(port=0), storage, Spool.from_settings(storage), FakeRegistry(), FakeSink())
     await scp.start()
     port = scp.bound_port
     left = list((spool / ".incoming").iterdir())
@@ -47,11 +47,6 @@ async def test_start_removes_partial_files_and_stop_refuses_new_connections(tmp_
         _ = scp.bound_port
 
 
-async def test_default_spool_is_under_clara_home(clara_home):
-    scp = StoreScp(ScpSettings(), StorageSettings(), FakeRegistry(), FakeSink())
-    assert scp.spool.root == clara_home / "dicom" / "spool"
-
-
 async def test_a_failing_sink_does_not_fail_the_store(tmp_path):
     class BrokenSink(FakeSink):
         def instance_stored(self, instance):
@@ -60,12 +55,8 @@ async def test_a_failing_sink_does_not_fail_the_store(tmp_path):
     from tests.dicom_adapter.scp.datasets import encode, make_ct
 
     sink = BrokenSink()
-    scp = StoreScp(
-        ScpSettings(port=0),
-        StorageSettings(spool_dir=tmp_path, reserve_space_gb=0, watermark_percent=100),
-        FakeRegistry(),
-        sink,
-    )
+    storage = StorageSettings(spool_dir=tmp_path, reserve_space_gb=0, watermark_percent=100)
+    scp = StoreScp(ScpSettings(port=0), storage, Spool.from_settings(storage), FakeRegistry(), sink)
     await scp.start()
     try:
         reader, writer = await raw.associate(scp.bound_port)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from dicom_adapter.config.registry import AeRegistry
 from dicom_adapter.db import ConfigRepository, Database
 from dicom_adapter.models import DestinationAeTitle, SourceAeTitle
-from dicom_adapter.registry import AeRegistry
 from tests.dicom_adapter.fakes import clara_ae
 
 

@@ -9,10 +9,9 @@ import time
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
-from dicom_adapter.api.deps import EchoResult
 from dicom_adapter.export.errors import DestinationTlsError
 from dicom_adapter.export.transport import TlsTarget, TlsTargets, handshake_problem
-from dicom_adapter.models import DestinationAeTitle
+from dicom_adapter.models import DestinationAeTitle, EchoResult
 
 SUCCESS = 0x0000  # PS3.7 C.2: Success
 

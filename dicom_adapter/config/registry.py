@@ -117,6 +117,11 @@ class AeRegistry:
     def clara_ae_titles(self) -> list[ClaraAeTitle]:
         return list(self._snapshot.clara.values())
 
+    def group_tag(self, called_ae_title: str) -> str | None:
+        """The `groupBy` tag of a Clara AE title; None when it is not configured (any more)."""
+        ae = self.clara_ae_title(called_ae_title)
+        return ae.group_by if ae is not None else None
+
     # DestinationLookup protocol ----------------------------------------------------------------------
 
     async def destination(self, name: str) -> DestinationAeTitle | None:

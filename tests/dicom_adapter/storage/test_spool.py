@@ -4,9 +4,10 @@ import asyncio
 import os
 import stat
 
+from dicom_adapter.scp.config import StorageSettings
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
 from dicom_adapter.scp.receiver import InstanceReceiver
-from dicom_adapter.spool import Spool, instance_file_name, safe_name
+from dicom_adapter.storage.spool import Spool, instance_file_name, safe_name
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 
@@ -90,6 +91,7 @@ def test_safe_name():
     assert safe_name("CT/AE 1") == "CT_AE_1"
     assert safe_name("..") == "_.."
     assert safe_name("1.2.3") == "1.2.3"
+    assert safe_name("") == "_"  # an empty task id still names a folder of its own
 
 
 def test_commit_writes_no_directory_flush_but_the_file_survives_a_lost_rename(tmp_path):
@@ -160,3 +162,7 @@ def test_spool_directories_are_0700_and_files_0600_whatever_the_umask(tmp_path):
     assert {m for p, m in modes.items() if p.is_dir()} == {0o700}
     assert {m for p, m in modes.items() if p.is_file()} == {0o600}
     assert path in modes and len([p for p in modes if p.is_file()]) > 1  # spares too
+
+
+def test_default_spool_is_under_clara_home(clara_home):
+    assert Spool.from_settings(StorageSettings()).root == clara_home / "dicom" / "spool"

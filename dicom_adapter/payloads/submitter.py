@@ -23,10 +23,12 @@ from dataclasses import replace
 
 import structlog
 
-from dicom_adapter.assembler import ClaraAeLookup, SpoolFiles
 from dicom_adapter.db.payload_repository import ClosedPayload, PayloadRepository
-from dicom_adapter.errors import EntityConflict, EntityNotFound, PlatformRejected, PlatformUnavailable
-from dicom_adapter.jobs import (
+from dicom_adapter.errors import PayloadNotFound, PayloadNotRetryable, PlatformRejected, PlatformUnavailable
+from dicom_adapter.metrics import AdapterMetrics
+from dicom_adapter.models import ClaraAeTitle, PayloadJob, PayloadState, StoredInstance
+from dicom_adapter.payloads.assembler import ClaraAeLookup, SpoolFiles
+from dicom_adapter.payloads.jobs import (
     IDEMPOTENCY_KEY,
     JobPlatform,
     dicom_tag_metadata,
@@ -34,8 +36,6 @@ from dicom_adapter.jobs import (
     job_name,
     payload_file_name,
 )
-from dicom_adapter.metrics import AdapterMetrics
-from dicom_adapter.models import ClaraAeTitle, PayloadJob, PayloadState, StoredInstance
 from dicom_adapter.settings import PlatformSettings
 from openclara.backoff import exponential
 
@@ -126,16 +126,17 @@ class PayloadSubmitter:
         """Manual retry: a faulted payload -> closed with the AE title's current pipelines -> queued."""
         closed = await self._repository.get(payload_id)
         if closed is None:
-            raise EntityNotFound(f"payload {payload_id!r} not found")
+            raise PayloadNotFound(f"payload {payload_id!r} not found")
         if closed.payload.state is not PayloadState.FAULTED:
-            raise EntityConflict(f"payload {payload_id} is {closed.payload.state.value}; only faulted payloads retry")
+            state = closed.payload.state.value
+            raise PayloadNotRetryable(f"payload {payload_id} is {state}; only faulted payloads retry")
         missing, total = await self._missing_files(payload_id)
         if missing:
-            raise EntityConflict(
+            raise PayloadNotRetryable(
                 f"payload {payload_id}: {missing} of {total} spool files are gone; it cannot be submitted again"
             )
         if not await self._reopen(closed):
-            raise EntityConflict(f"payload {payload_id} is no longer faulted; only faulted payloads retry")
+            raise PayloadNotRetryable(f"payload {payload_id} is no longer faulted; only faulted payloads retry")
         log.info("submitter.payload.retry", payload_id=payload_id)
 
     async def redrive_faulted(self, called_ae_title: str) -> int:

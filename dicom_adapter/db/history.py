@@ -7,7 +7,7 @@ import asyncio
 import structlog
 
 from dicom_adapter.db.association_repository import AssociationRepository
-from dicom_adapter.scp.ports import AssociationRecord
+from dicom_adapter.models import AssociationRecord
 from openclara.batches import drain_in_batches
 
 log = structlog.get_logger()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pydicom
 from pydicom.data import get_testdata_file
 
-from dicom_adapter.jobs import IDEMPOTENCY_KEY, dicom_tag_metadata, job_metadata, job_name, payload_file_name
+from dicom_adapter.payloads.jobs import IDEMPOTENCY_KEY, dicom_tag_metadata, job_metadata, job_name, payload_file_name
 from tests.dicom_adapter.fakes import make_instance
 
 

@@ -1,23 +1,27 @@
 """Seeding: AE titles, sources and destinations from the `seed:` section, inserted at start when absent.
 
 The database holds the live configuration; the file only provides a starting point (and an
-environment-driven one for containers). Every seed entry is validated like a REST request.
+environment-driven one for containers). Every seed entry is validated like a REST request, by the same
+wire shapes (`entities.py`), so this module needs nothing from api/.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from dicom_adapter.api.schemas import ClaraAeTitleBody, DestinationBody, SourceBody
-from dicom_adapter.db.config_repository import ConfigRepository
+from dicom_adapter.config.entities import ClaraAeTitleBody, DestinationBody, SourceBody
 from dicom_adapter.errors import EntityConflict, EntityNotFound, InvalidEntity
 from dicom_adapter.models import ClaraAeTitle, DestinationAeTitle, SourceAeTitle
-from dicom_adapter.settings import AdapterSettings, SeedSettings
 from openclara.settings import ConfigError
+
+if TYPE_CHECKING:
+    # Types only: settings.py imports this module to validate its `seed:` section at load time.
+    from dicom_adapter.db.config_repository import ConfigRepository
+    from dicom_adapter.settings import AdapterSettings, SeedSettings
 
 log = structlog.get_logger()
 

@@ -6,8 +6,8 @@ import asyncio
 import os
 from pathlib import Path
 
-from dicom_adapter.spares import BATCH, LOW, SparePool
-from dicom_adapter.spool import Spool
+from dicom_adapter.storage.spares import BATCH, LOW, SparePool
+from dicom_adapter.storage.spool import Spool
 
 
 def _open_fds() -> int:

@@ -5,10 +5,10 @@ import zlib
 import pytest
 import xxhash
 
-from dicom_adapter.scp.completion import RECORD_SIZE, Completion, encode_record, read_completion
 from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
-from dicom_adapter.scp.recovery import Decision, decide
-from dicom_adapter.spool import Spool
+from dicom_adapter.storage.completion import RECORD_SIZE, Completion, encode_record, read_completion
+from dicom_adapter.storage.recovery import Decision, decide
+from dicom_adapter.storage.spool import Spool
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 ASSOCIATION = "20261122T010557695-16eb7d1e"
@@ -132,7 +132,7 @@ def test_decide():
 
 def test_a_complete_file_recovery_cannot_move_is_kept_for_the_next_start(tmp_path, monkeypatch):
     """ENOSPC (or EIO) while moving an acknowledged file into place must not turn into deleting it."""
-    import dicom_adapter.scp.recovery as recovery_module
+    import dicom_adapter.storage.recovery as recovery_module
 
     spool = Spool(tmp_path)
     ds, path = incoming_file(spool)

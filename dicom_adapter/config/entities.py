@@ -1,4 +1,6 @@
-"""Clara 0.8's JSON shapes for the config API, and their conversion to and from `models`.
+"""Clara 0.8's JSON shapes of the configuration entities, their validation and conversion to and from `models`.
+
+One set of rules for both ways in: the REST config API (`api/config_routes.py`) and the `seed:` section.
 
 Wire names are camelCase as in Clara (`aeTitle`, `hostIp`, `processorSettings`); validation errors
 name the field as the client spelled it (`processorSettings.timeout`).

@@ -8,14 +8,14 @@ Layout::
 The SCP stores only instances whose SOP Instance UID is a valid UID (PS3.5 9.1: digits and dots, at
 most 64 characters) and matches the data set's, so the UID itself is the file name: two instances
 share a name only when they are the same instance; a re-send never replaces the earlier copy (which
-may belong to a closed payload) but takes `<uid>~<8 hex>.dcm` (`scp/placement.py`). Any other name
+may belong to a closed payload) but takes `<uid>~<8 hex>.dcm` (`placement.py`). Any other name
 (files of earlier releases, recovered from `.incoming/`) becomes `_<sha256 of the UID>.dcm`, which no
 UID can collide with. Everything is private to the adapter's user: directories 0700, files 0600
 (instances are PHI), whatever the umask.
 
 One flush per instance: a data set is streamed into a spare file whose directory entry was made
 durable beforehand (`spares.SparePool`: made ahead, while nothing is received); its completion
-record (length, checksum, association id: `scp.completion`) is written into the file meta; one
+record (length, checksum, association id: `completion.py`) is written into the file meta; one
 `fdatasync`; then the rename to the final name, with no directory fsync. After a crash a file
 still in `.incoming/` is complete (record valid: `recover()` moves it to its final name), was never
 acknowledged (deleted), or is an unused spare (empty: kept). The file meta names the called and
@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from pydicom.errors import InvalidDicomError
@@ -38,10 +39,13 @@ from pydicom.filereader import read_file_meta_info
 from dicom_adapter.models import StoredInstance
 from dicom_adapter.scp.errors import StoreError
 from dicom_adapter.scp.part10 import parse_tag, read_header_file
-from dicom_adapter.scp.placement import place_file
-from dicom_adapter.scp.recovery import Recovery, recover_incoming
 from dicom_adapter.scp.uids import is_valid_uid
-from dicom_adapter.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
+from dicom_adapter.storage.placement import place_file
+from dicom_adapter.storage.recovery import Recovery, recover_incoming
+from dicom_adapter.storage.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
+
+if TYPE_CHECKING:
+    from dicom_adapter.scp.config import StorageSettings
 
 log = structlog.get_logger()
 
@@ -51,8 +55,16 @@ SPARE_FILES = 2048  # default pool size: a burst of this many instances creates 
 _BUILTIN_GROUPS = {0x0020000D, 0x0020000E}  # study and series UIDs are StoredInstance fields already
 
 
+def extra_group_tags(tag: int) -> tuple[int, ...]:
+    """The group-by tag to read besides the UIDs: none when it is the study or series UID (read anyway)."""
+    return () if tag in _BUILTIN_GROUPS else (tag,)
+
+
 def safe_name(text: str) -> str:
-    """A path component from an AE title or UID: unsafe characters become '_', never empty or '.'."""
+    """A path component from an AE title, UID or task id: unsafe characters become '_', never empty or '.'.
+
+    The one rule for every name the adapter derives from what a peer sent (spool, payload, export folders).
+    """
     cleaned = _UNSAFE.sub("_", text.strip())
     return cleaned if cleaned.strip(".") else f"_{cleaned}"
 
@@ -91,6 +103,10 @@ class Spool:
         self._ready: set[Path] = set()
         self._recovered = False
         self.spares = SparePool(self.incoming, spare_files, fsync)
+
+    @classmethod
+    def from_settings(cls, storage: StorageSettings) -> Spool:
+        return cls(storage.resolved_spool_dir(), fsync=storage.fsync, spare_files=storage.spare_files)
 
     def prepare(self) -> int:
         """Create the directories, recover complete files a crash left in `.incoming/` (deleting those
@@ -175,7 +191,7 @@ class Spool:
     def place(self, temp: Path, final: Path) -> Path:
         """Rename a flushed file to its final name, with no flush: a file whose rename a crash loses is
         still complete in `.incoming/` and `recover()` moves it. A re-sent instance never replaces an
-        earlier copy (`scp.placement`): it gets a name of its own, which is returned."""
+        earlier copy (`placement.py`): it gets a name of its own, which is returned."""
         directory = final.parent
         if directory not in self._ready:
             self._make_directory(directory)
@@ -243,7 +259,7 @@ def _stored_instance(path: Path, group_by: Callable[[str], str | None] | None) -
     meta = read_file_meta_info(path)  # group 0002 only: dcmread would inflate a whole deflated data set
     called = str(meta.get("ReceivingApplicationEntityTitle", "") or path.parent.parent.name).strip()
     tag_text = group_by(called) if group_by is not None else None
-    extra = () if tag_text is None or parse_tag(tag_text) in _BUILTIN_GROUPS else (parse_tag(tag_text),)
+    extra = () if tag_text is None else extra_group_tags(parse_tag(tag_text))
     header = read_header_file(path, extra)
     address = str(meta.get("SendingPresentationAddress", "") or "")
     stat = path.stat()

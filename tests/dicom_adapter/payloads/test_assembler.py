@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from dicom_adapter.assembler import PayloadAssembler
 from dicom_adapter.db import Database, PayloadRepository
 from dicom_adapter.models import PayloadState
+from dicom_adapter.payloads.assembler import PayloadAssembler
 from tests.dicom_adapter.fakes import FakeClock, FakeRegistry, FakeSpool, clara_ae, make_instance
 
 

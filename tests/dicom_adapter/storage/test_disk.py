@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dicom_adapter.disk import DiskGuard
+from dicom_adapter.storage.disk import DiskGuard
 
 
 def test_room_when_the_reserve_is_zero(tmp_path):

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from dicom_adapter.config.seed import apply_seed, parse_seed
 from dicom_adapter.db import ConfigRepository, Database
-from dicom_adapter.seed import apply_seed, parse_seed
 from dicom_adapter.settings import AdapterSettings, SeedSettings
 from openclara.settings import ConfigError
 from tests.dicom_adapter.fakes import clara_ae
@@ -58,3 +60,10 @@ def test_invalid_seed_lists_every_problem():
     text = str(info.value)
     assert "seed.ae_titles[0].processorSettings" in text
     assert "seed.sources[0].aeTitle" in text
+
+
+def test_seed_and_settings_load_without_the_rest_api():
+    """settings validates the seed at load time; neither may pull in api/ (that made an import cycle)."""
+    code = "import sys, dicom_adapter.config.seed; print(any(m.startswith('dicom_adapter.api') for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dicom_adapter.errors import PlatformRejected, PlatformUnavailable
-from dicom_adapter.jobs import IDEMPOTENCY_KEY, ExistingJob
 from dicom_adapter.models import JobPriority
+from dicom_adapter.payloads.jobs import IDEMPOTENCY_KEY, ExistingJob
 from openclara.auth.credentials import SERVICES, client_token
 from openclara.tls import ClientTlsSettings
 from platform_api import errors as platform_errors

@@ -7,10 +7,10 @@ import os
 
 import pytest
 
-import dicom_adapter.scp.placement as placement
-from dicom_adapter.scp.placement import is_linked_elsewhere, place_file, rename_no_replace
-from dicom_adapter.spool import Spool
-from tests.dicom_adapter.test_spool import _write
+import dicom_adapter.storage.placement as placement
+from dicom_adapter.storage.placement import is_linked_elsewhere, place_file, rename_no_replace
+from dicom_adapter.storage.spool import Spool
+from tests.dicom_adapter.storage.test_spool import _write
 
 
 @pytest.fixture(params=["renameat2", "link"])

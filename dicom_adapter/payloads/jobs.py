@@ -20,6 +20,7 @@ import pydicom
 from pydicom.tag import Tag
 
 from dicom_adapter.models import JobPriority, StoredInstance
+from dicom_adapter.storage.spool import safe_name
 
 IDEMPOTENCY_KEY = "openclara.idempotency-key"
 PAYLOAD_ID_KEY = "openclara.payload-id"
@@ -62,16 +63,11 @@ def job_name(ae_title: str, pipeline_key: str, when: float) -> str:
 
 
 def payload_file_name(instance: StoredInstance) -> str:
-    return (
-        f"dcm/{_safe(instance.study_instance_uid)}/{_safe(instance.series_instance_uid)}/"
-        f"{_safe(instance.sop_instance_uid)}.dcm"
-    )
-
-
-def _safe(uid: str) -> str:
     # UIDs are digits and dots; anything else (a broken sender) must not escape the folder.
-    cleaned = re.sub(r"[^0-9A-Za-z.\-_]", "_", uid)
-    return cleaned if cleaned.strip(".") else f"_{cleaned}"
+    return (
+        f"dcm/{safe_name(instance.study_instance_uid)}/{safe_name(instance.series_instance_uid)}/"
+        f"{safe_name(instance.sop_instance_uid)}.dcm"
+    )
 
 
 def job_metadata(

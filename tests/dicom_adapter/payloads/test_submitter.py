@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from dicom_adapter.assembler import PayloadAssembler
 from dicom_adapter.db import Database, PayloadRepository
-from dicom_adapter.errors import EntityConflict, EntityNotFound, PlatformRejected, PlatformUnavailable
-from dicom_adapter.jobs import IDEMPOTENCY_KEY, job_name
+from dicom_adapter.errors import PayloadNotFound, PayloadNotRetryable, PlatformRejected, PlatformUnavailable
 from dicom_adapter.models import PayloadState
+from dicom_adapter.payloads.assembler import PayloadAssembler
+from dicom_adapter.payloads.jobs import IDEMPOTENCY_KEY, job_name
+from dicom_adapter.payloads.submitter import PayloadSubmitter
 from dicom_adapter.settings import PlatformSettings
-from dicom_adapter.submitter import PayloadSubmitter
 from tests.dicom_adapter.fakes import (
     FakeClock,
     FakePlatform,
@@ -331,12 +331,12 @@ async def test_manual_retry_behaves_like_the_redrive(database, tmp_path):
     payload_id = await faulted_payload(database, tmp_path, {"seg": "p1", "cls": "nope"}, platform)
     s = redriver(database, platform, FakeRegistry({"CLARA": clara_ae(pipelines={"seg": "p9", "cls": "p2"})}))
     await s.retry(payload_id)
-    with pytest.raises(EntityConflict, match="is closed; only faulted payloads retry"):
+    with pytest.raises(PayloadNotRetryable, match="is closed; only faulted payloads retry"):
         await s.retry(payload_id)
     assert await s.redrive_faulted("CLARA") == 0  # already re-opened: queued once
     await drain(s)
     assert sorted(j.pipeline_id for j in platform.jobs.values()) == ["p1", "p2"]
-    with pytest.raises(EntityNotFound, match="'missing' not found"):
+    with pytest.raises(PayloadNotFound, match="'missing' not found"):
         await s.retry("missing")
 
 
@@ -347,7 +347,7 @@ async def test_payload_whose_spool_files_are_gone_is_not_redriven(database, tmp_
     (await PayloadRepository(database).active_instances(payload_id))[0].path.unlink()
     s = redriver(database, platform, FakeRegistry({"CLARA": clara_ae(pipelines={"seg": "p1"})}))
     assert await s.redrive_faulted("CLARA") == 0
-    with pytest.raises(EntityConflict, match="1 of 3 spool files are gone; it cannot be submitted again"):
+    with pytest.raises(PayloadNotRetryable, match="1 of 3 spool files are gone; it cannot be submitted again"):
         await s.retry(payload_id)
     assert await state_of(database, payload_id) is PayloadState.FAULTED
 

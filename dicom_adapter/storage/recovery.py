@@ -23,9 +23,9 @@ from pathlib import Path
 
 import structlog
 
-from dicom_adapter.scp.completion import Completion, read_completion
-from dicom_adapter.scp.placement import is_linked_elsewhere, place_file
-from dicom_adapter.spares import make_private_directory
+from dicom_adapter.storage.completion import Completion, read_completion
+from dicom_adapter.storage.placement import is_linked_elsewhere, place_file
+from dicom_adapter.storage.spares import make_private_directory
 
 log = structlog.get_logger()
 
