@@ -1,7 +1,8 @@
-"""DIMSE command sets (PS3.7 9.3, 10.3): implicit VR little endian, decoded and encoded by hand.
+"""DIMSE command sets (PS3.7 9.3, 10.3, Annex E): implicit VR little endian, encoded and decoded by hand.
 
-A command set is a flat run of group 0000 elements, so a 30-line codec is faster and simpler than a
-pydicom Dataset round trip on the per-instance hot path.
+A command set is a flat run of group 0000 elements, so a small codec is faster and simpler than a
+pydicom Dataset round trip on the per-instance hot path. One decoder reads requests and responses;
+each message we send has one encoder.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from dicom_adapter.scp.errors import ProtocolError
-from dicom_adapter.scp.status import AbortReason
+from dicom_adapter.dicom.errors import ProtocolError
+from dicom_adapter.dicom.status import AbortReason
+from dicom_adapter.dicom.uids import VERIFICATION
 
 _ELEMENT = struct.Struct("<HHI")  # group, element, value length
 _US = struct.Struct("<H")
@@ -26,11 +28,13 @@ COMMAND_DATA_SET_TYPE = 0x00000800
 STATUS = 0x00000900
 ERROR_COMMENT = 0x00000902
 AFFECTED_SOP_INSTANCE_UID = 0x00001000
+DATA_SET_FOLLOWS = 0x0000  # any value but NO_DATA_SET means one follows; we send this one
 NO_DATA_SET = 0x0101  # Command Data Set Type value meaning "no data set follows" (PS3.7 E.1-1)
+MEDIUM = 0x0000  # Priority (PS3.7 E.1-1)
 
 
 class CommandField(IntEnum):
-    """Command Field values (PS3.7 E.1-1) the SCP reads or writes."""
+    """Command Field values (PS3.7 E.1-1) we read or write."""
 
     C_STORE_RQ = 0x0001
     C_STORE_RSP = 0x8001
@@ -40,16 +44,20 @@ class CommandField(IntEnum):
 
 @dataclass(frozen=True)
 class Command:
-    """A decoded request command set: only the fields an SCP answers from."""
+    """A decoded command set: the fields either role acts on. `status` and `message_id_being_responded_to`
+    are None in a request; `message_id` is 0 in a response."""
 
     command_field: int
     message_id: int
     affected_sop_class_uid: str
     affected_sop_instance_uid: str
     has_data_set: bool
+    status: int | None = None
+    message_id_being_responded_to: int | None = None
 
 
-def _elements(data: bytes) -> dict[int, bytes]:
+def command_elements(data: bytes) -> dict[int, bytes]:
+    """Values of a command set by tag; ProtocolError when an element does not fit."""
     elements: dict[int, bytes] = {}
     offset, end = 0, len(data)
     while offset + 8 <= end:
@@ -74,21 +82,33 @@ def _us(value: bytes | None, name: str) -> int:
     return int(_US.unpack(value)[0])
 
 
+def _optional_us(value: bytes | None, name: str) -> int | None:
+    return None if value is None else _us(value, name)
+
+
 def decode_command(data: bytes) -> Command:
-    """Decode a request command set; a missing Command Field or Message ID is a protocol error."""
-    elements = _elements(data)
+    """Decode a command set; a missing Command Field, or a request without Message ID, is a ProtocolError."""
+    elements = command_elements(data)
+    command_field = _us(elements.get(COMMAND_FIELD), "Command Field")
+    message_id = elements.get(MESSAGE_ID)
+    if message_id is None and command_field & 0x8000:  # a response (bit 15 set) carries none
+        message_id = _US.pack(0)
     data_set_type = elements.get(COMMAND_DATA_SET_TYPE)
     return Command(
-        command_field=_us(elements.get(COMMAND_FIELD), "Command Field"),
-        message_id=_us(elements.get(MESSAGE_ID), "Message ID"),
+        command_field=command_field,
+        message_id=_us(message_id, "Message ID"),
         affected_sop_class_uid=_text(elements.get(AFFECTED_SOP_CLASS_UID)),
         affected_sop_instance_uid=_text(elements.get(AFFECTED_SOP_INSTANCE_UID)),
         has_data_set=data_set_type is not None and _us(data_set_type, "Command Data Set Type") != NO_DATA_SET,
+        status=_optional_us(elements.get(STATUS), "Status"),
+        message_id_being_responded_to=_optional_us(
+            elements.get(MESSAGE_ID_BEING_RESPONDED_TO), "Message ID Being Responded To"
+        ),
     )
 
 
 def _uid_value(uid: str) -> bytes:
-    raw = uid.encode("ascii", "replace")  # the request's UID echoed, refused or not: never fail on it
+    raw = uid.encode("ascii", "replace")  # a request's UID echoed, refused or not: never fail on it
     return raw + b"\0" if len(raw) % 2 else raw  # UI values are padded to even length with NUL
 
 
@@ -102,12 +122,36 @@ def _encode(elements: list[tuple[int, bytes]]) -> bytes:
     return _ELEMENT.pack(0, 0, 4) + _UL.pack(len(body)) + body  # (0000,0000) Command Group Length first
 
 
+def encode_request(
+    command_field: int, message_id: int, sop_class_uid: str, sop_instance_uid: str = "", data_set: bool = True
+) -> bytes:
+    """A C-STORE-RQ (data set follows, MEDIUM priority) or C-ECHO-RQ command set."""
+    elements = [
+        (AFFECTED_SOP_CLASS_UID, _uid_value(sop_class_uid)),
+        (COMMAND_FIELD, _US.pack(command_field)),
+        (MESSAGE_ID, _US.pack(message_id & 0xFFFF)),
+    ]
+    if command_field == CommandField.C_STORE_RQ:
+        elements.append((PRIORITY, _US.pack(MEDIUM)))
+    elements.append((COMMAND_DATA_SET_TYPE, _US.pack(DATA_SET_FOLLOWS if data_set else NO_DATA_SET)))
+    if sop_instance_uid:
+        elements.append((AFFECTED_SOP_INSTANCE_UID, _uid_value(sop_instance_uid)))
+    return _encode(elements)
+
+
+def encode_c_store_rq(message_id: int, sop_class_uid: str, sop_instance_uid: str) -> bytes:
+    return encode_request(CommandField.C_STORE_RQ, message_id, sop_class_uid, sop_instance_uid)
+
+
+def encode_c_echo_rq(message_id: int) -> bytes:
+    return encode_request(CommandField.C_ECHO_RQ, message_id, VERIFICATION, data_set=False)
+
+
 def encode_response(request: Command, status: int, error_comment: str = "") -> bytes:
     """The C-STORE-RSP or C-ECHO-RSP command set answering `request` with `status`."""
-    rsp_field = request.command_field | 0x8000  # a response's Command Field is its request's with bit 15 set
     elements = [
         (AFFECTED_SOP_CLASS_UID, _uid_value(request.affected_sop_class_uid)),
-        (COMMAND_FIELD, _US.pack(rsp_field)),
+        (COMMAND_FIELD, _US.pack(request.command_field | 0x8000)),
         (MESSAGE_ID_BEING_RESPONDED_TO, _US.pack(request.message_id)),
         (COMMAND_DATA_SET_TYPE, _US.pack(NO_DATA_SET)),
         (STATUS, _US.pack(status)),
