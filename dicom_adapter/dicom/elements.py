@@ -19,9 +19,10 @@ from collections.abc import Callable
 
 from dicom_adapter.dicom.errors import DataSetError, TruncatedDataSetError
 
-_SHORT = struct.Struct("<HH2sH")
+# Element headers, little endian: explicit VR with a 2-byte length, and implicit VR (also every command set).
+EXPLICIT_HEADER = _SHORT = struct.Struct("<HH2sH")
+IMPLICIT_HEADER = _IMPLICIT = struct.Struct("<HHI")
 _LONG = struct.Struct("<I")
-_IMPLICIT = struct.Struct("<HHI")
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D

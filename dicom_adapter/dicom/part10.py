@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import struct
 
-from dicom_adapter.dicom.elements import LONG_VRS, element_header
+from dicom_adapter.dicom.elements import EXPLICIT_HEADER, LONG_VRS, element_header
 
 PREFIX = bytes(128) + b"DICM"
 DATA_SET_PREFIX_LENGTH = len(PREFIX)  # the file meta starts here
 META_GROUP = 0x0002
-_SHORT = struct.Struct("<HH2sH")  # explicit VR LE element with a 2-byte length
 _LONG = struct.Struct("<HH2s2xI")  # explicit VR LE element with a 4-byte length (OB, UN, UR ...)
 
 
@@ -21,7 +20,7 @@ def encode_element(tag: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
         value += pad
     if vr in LONG_VRS:
         return _LONG.pack(tag >> 16, tag & 0xFFFF, vr, len(value)) + value
-    return _SHORT.pack(tag >> 16, tag & 0xFFFF, vr, len(value)) + value
+    return EXPLICIT_HEADER.pack(tag >> 16, tag & 0xFFFF, vr, len(value)) + value
 
 
 def has_prefix(head: bytes) -> bool:

@@ -9,14 +9,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dicom_adapter.dicom.acse import (
-    AssociateRequest,
-    UserInformation,
-    decode_associate_ac,
-    decode_associate_rq,
-    encode_associate_ac,
-    encode_associate_rq,
-)
+from dicom_adapter.dicom import acse
 from dicom_adapter.dicom.contexts import AcceptedContext, ContextResult, ProposedContext
 from dicom_adapter.dicom.errors import ProtocolError
 from dicom_adapter.dicom.pdu import decode_associate_rj, encode_abort, encode_p_data, iter_pdvs
@@ -42,8 +35,8 @@ requests = st.tuples(AE_TITLE, AE_TITLE, contexts, st.integers(0, 0xFFFFFFFF))
 
 def _rq(request: tuple[str, str, list[ProposedContext], int]) -> bytes:
     calling, called, contexts, max_pdu = request
-    return encode_associate_rq(
-        AssociateRequest(
+    return acse.encode_associate_rq(
+        acse.AssociateRequest(
             maximum_length=max_pdu,
             implementation_class_uid=IMPLEMENTATION_CLASS_UID,
             implementation_version_name=IMPLEMENTATION_VERSION_NAME,
@@ -55,22 +48,22 @@ def _rq(request: tuple[str, str, list[ProposedContext], int]) -> bytes:
 
 
 def _ac(request: tuple[str, str, list[ProposedContext], int]) -> bytes:
-    decoded = decode_associate_rq(_rq(request)[6:])
+    decoded = acse.decode_associate_rq(_rq(request)[6:])
     answers = [
         AcceptedContext(c.context_id, ContextResult.ACCEPTANCE, transfer_syntax=c.transfer_syntaxes[0])
         for c in request[2]
     ]
-    return encode_associate_ac(decoded, answers, _user(16384))
+    return acse.encode_associate_ac(decoded, answers, _user(16384))
 
 
-def _user(max_pdu: int) -> UserInformation:
-    return UserInformation(max_pdu, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
+def _user(max_pdu: int) -> acse.UserInformation:
+    return acse.UserInformation(max_pdu, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
 
 
 @given(requests)
 def test_associate_rq_decodes_to_the_values_encoded(request):
     calling, called, proposed, max_pdu = request
-    decoded = decode_associate_rq(_rq(request)[6:])
+    decoded = acse.decode_associate_rq(_rq(request)[6:])
     assert (decoded.calling_ae_title, decoded.called_ae_title) == (calling, called)
     assert [(c.context_id, c.abstract_syntax, c.transfer_syntaxes) for c in decoded.contexts] == [
         (c.context_id, c.abstract_syntax, c.transfer_syntaxes) for c in proposed
@@ -83,20 +76,20 @@ def test_associate_rq_decodes_to_the_values_encoded(request):
 @given(fuzzed(requests.map(lambda r: _rq(r)[6:]), max_random=256))
 def test_associate_rq_decoder_raises_only_protocol_error(body):
     try:
-        decode_associate_rq(body)
+        acse.decode_associate_rq(body)
     except ProtocolError:
         pass
 
 
 @given(requests, st.lists(st.sampled_from(ContextResult), min_size=5, max_size=5), st.integers(0, 0xFFFFFFFF))
 def test_associate_ac_decodes_to_the_values_encoded(request, results, max_pdu):
-    decoded = decode_associate_rq(_rq(request)[6:])
+    decoded = acse.decode_associate_rq(_rq(request)[6:])
     answers = [
         AcceptedContext(c.context_id, result, transfer_syntax=c.transfer_syntaxes[-1])
         for c, result in zip(request[2], results, strict=False)
     ]
-    ac = encode_associate_ac(decoded, answers, _user(max_pdu))
-    accept = decode_associate_ac(ac[6:])
+    ac = acse.encode_associate_ac(decoded, answers, _user(max_pdu))
+    accept = acse.decode_associate_ac(ac[6:])
     assert accept.maximum_length == max_pdu
     assert accept.implementation_class_uid == IMPLEMENTATION_CLASS_UID
     assert accept.contexts == {
@@ -107,7 +100,7 @@ def test_associate_ac_decodes_to_the_values_encoded(request, results, max_pdu):
 @given(fuzzed(requests.map(lambda r: _ac(r)[6:]), max_random=256))
 def test_associate_ac_decoder_raises_only_protocol_error(body):
     try:
-        decode_associate_ac(body)
+        acse.decode_associate_ac(body)
     except ProtocolError:
         pass
 
