@@ -8,6 +8,8 @@ registry.py  AeRegistry: live config view read by the SCP and export; reloaded b
 db/          SQLite (WAL): config, instances, payloads, payload jobs, association history
 api/         FastAPI: Clara's /api/config/*, /health/*, /metrics, /api/associations, /api/payloads
 export/      ExportAgent: results service tasks -> C-STORE to destinations
+dicom/       the one DICOM layer scp/, export/, verification.py (C-ECHO over export's SCU) and tests share:
+             PDUs, command sets, statuses, presentation contexts, file meta, element walker, UIDs
 app.py       composition root (start recovers, stop drains); settings.py; seed.py; __main__.py CLI
 """
 
