@@ -137,7 +137,8 @@ def ours(out: Path, fsync: bool = True, code: Path | None = None, spares: int | 
     name = "ours" if fsync else "ours, no fsync (diag.)"
     if spares is not None:
         name = f"ours, {spares} spares (diag.)"
-    receiver = Receiver(name if code is None else f"baseline {code.name}", process, port, out)
+    baseline_name = f"baseline {code.name}" + ("" if fsync else ", no fsync") if code is not None else ""
+    receiver = Receiver(baseline_name or name, process, port, out)
     try:
         wait_port(port)
         yield receiver
@@ -209,7 +210,7 @@ def run_case(
     megabytes = sum(f.stat().st_size for f in files) / 1e6
     results: dict[str, Result] = {}
     for run in range(runs):  # interleave receivers so machine noise hits both alike
-        for factory in receivers:
+        for factory in receivers if run % 2 == 0 else receivers[::-1]:  # and alternate who goes first
             out = scratch / f"out-{run}"
             shutil.rmtree(out, ignore_errors=True)
             with factory(out) as receiver:  # type: ignore[attr-defined]
@@ -267,11 +268,12 @@ def receivers(names: list[str], baseline: Path | None, fork: bool) -> list[Calla
         "ours": ours,
         "storescp": lambda out: storescp(out, fork=fork),
         "nofsync": lambda out: ours(out, fsync=False),
+        "baseline-nofsync": lambda out: ours(out, fsync=False, code=baseline),
         # A pool of 64 spare files refilled while receiving: a burst longer than storage.spare_files.
         "fewspares": lambda out: ours(out, spares=64),
         "baseline": lambda out: ours(out, code=baseline),
     }
-    return [factories[name] for name in names if name != "baseline" or baseline is not None]
+    return [factories[name] for name in names if not name.startswith("baseline") or baseline is not None]
 
 
 def main() -> None:
@@ -280,7 +282,9 @@ def main() -> None:
     parser.add_argument("--big-gb", type=float, default=2.0, help="size of the RSS study (GB)")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--cases", default="big,small,concurrent,rss")
-    parser.add_argument("--receivers", default="ours,storescp,nofsync,fewspares", help="also: baseline")
+    parser.add_argument(
+        "--receivers", default="ours,storescp,nofsync,fewspares", help="also: baseline, baseline-nofsync"
+    )
     parser.add_argument("--baseline", type=Path, default=None, help="dir with an earlier dicom_adapter/ (A/B)")
     args = parser.parse_args()
     cases = set(args.cases.split(","))

@@ -4,6 +4,8 @@ PACS --C-STORE--> scp/ StoreScp --fsync--> storage/ Spool --StoredInstance--> pa
     -> payloads/assembler   PayloadAssembler: group by (called AE, tag), sliding quiet timeout, SQLite batch
     -> payloads/submitter   PayloadSubmitter: per pipeline create job -> upload (jobs.py layout) -> start over
                             platform_gateway.py (platform_api.PlatformClient), exponential backoff
+dicom/     the one DICOM layer scp/, export/ (C-STORE and C-ECHO) and the tests share: PDUs, command sets,
+           statuses, presentation contexts, file meta, element walker, UIDs
 storage/   spool files, spares, disk watermark, crash recovery, spool vs SQLite reconciliation at start
 config/    AeRegistry (live view the SCP and export read; reloaded by api/), seed, entity validation
 db/        SQLite (WAL): config, instances, payloads, payload jobs, association history

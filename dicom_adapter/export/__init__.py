@@ -4,7 +4,7 @@ results service --lease (poller.py)--> ExportTask (task.py: `parameters` -> dest
   -> destinations resolved by name via DestinationLookup (ports.py; the core's registry)
   -> result files streamed from the job payload into a temp spool (download.py, PlatformClient)
   -> per destination (delivery.py): part10.py reads each file's meta; contexts.py proposes contexts
-     and picks raw or transcode.py; scu.py (asyncio SCU over pdu.py + dimse.py) sends;
+     and picks raw or transcode.py; scu.py (asyncio SCU over dicom/acse.py, pdu.py, dimse.py) sends;
      progress.py commits every acknowledgement so a restart never resends
   -> success / failure(retryLater, reason) back to the results service; backoff.py per destination
 agent.py (ExportAgent) runs the loop and maps errors.py to reports; settings.py holds ExportSettings.

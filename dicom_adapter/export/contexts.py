@@ -10,12 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from dicom_adapter.dicom.contexts import MAX_PROPOSED, AcceptedContext, ProposedContext
 from dicom_adapter.export.part10 import Part10File
-from dicom_adapter.export.pdu import AcceptedContext, ProposedContext
 from dicom_adapter.export.transcode import UNCOMPRESSED_FALLBACKS, can_transcode
-from dicom_adapter.upper_layer import ContextResult
-
-MAX_CONTEXTS = 128  # odd context ids 1..255 (PS3.8 §9.3.2.2)
 
 
 class SendMode(StrEnum):
@@ -33,7 +30,7 @@ class SendPlan:
 
 
 def propose_contexts(files: list[Part10File], with_fallbacks: bool = True) -> list[ProposedContext]:
-    """The contexts for an A-ASSOCIATE-RQ; at most MAX_CONTEXTS (extra ones are dropped, files then fail)."""
+    """The contexts for an A-ASSOCIATE-RQ; at most MAX_PROPOSED (extra ones are dropped, files then fail)."""
     wanted: list[tuple[str, tuple[str, ...]]] = []
     seen: set[tuple[str, tuple[str, ...]]] = set()
     for file in files:
@@ -46,7 +43,7 @@ def propose_contexts(files: list[Part10File], with_fallbacks: bool = True) -> li
                 wanted.append(key)
     return [
         ProposedContext(context_id=2 * index + 1, abstract_syntax=sop_class, transfer_syntaxes=syntaxes)
-        for index, (sop_class, syntaxes) in enumerate(wanted[:MAX_CONTEXTS])
+        for index, (sop_class, syntaxes) in enumerate(wanted[:MAX_PROPOSED])
     ]
 
 
@@ -65,7 +62,7 @@ def plan_send(
         for ctx in proposed
         if ctx.abstract_syntax == file.sop_class_uid
         and ctx.context_id in accepted
-        and accepted[ctx.context_id].result == ContextResult.ACCEPTANCE
+        and accepted[ctx.context_id].accepted
     ]
     for ctx in usable:
         if ctx.transfer_syntax == file.transfer_syntax:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import structlog
 
+from dicom_adapter.dicom.contexts import ProposedContext
+from dicom_adapter.dicom.status import is_accepted, is_warning, status_name
 from dicom_adapter.export.contexts import SendMode, SendPlan, plan_send, propose_contexts
-from dicom_adapter.export.dimse import is_accepted, is_warning, status_name
 from dicom_adapter.export.errors import StoreRefusedError, UndecodableFileError
 from dicom_adapter.export.part10 import Part10File, read_part10
-from dicom_adapter.export.pdu import ProposedContext
 from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.scu import Peer, StoreAssociation, Timeouts
 from dicom_adapter.export.settings import ExportSettings

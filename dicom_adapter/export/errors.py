@@ -8,6 +8,7 @@
     │   └── MissingFileError          the payload has no such file (deleted, or a wrong uri)
     └── RetryableExportError          task goes back to Pending (retryLater true); destination backs off
         ├── DestinationUnavailableError   connect failed, association rejected/aborted, timeouts
+        │   ├── AssociationRejectedError  the destination answered A-ASSOCIATE-RJ
         │   └── DestinationTlsError       DICOM TLS failed: certificate not trusted, wrong name, client
         │                                 certificate refused, no TLS on that port, unreadable TLS files
         ├── DestinationBusyError          too many tasks already queued for that destination here
@@ -58,8 +59,17 @@ class DestinationUnavailableError(RetryableExportError):
     pass
 
 
+class AssociationRejectedError(DestinationUnavailableError):
+    """The destination answered our A-ASSOCIATE-RQ with an A-ASSOCIATE-RJ (the message says why)."""
+
+
 class DestinationTlsError(DestinationUnavailableError):
-    """The TLS session with the destination could not be set up (the message says why)."""
+    """The TLS session with the destination could not be set up (the message says why; `reason`, the
+    TLS failure alone, for a message that names the destination otherwise)."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class DestinationBusyError(RetryableExportError):

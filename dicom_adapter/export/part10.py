@@ -1,18 +1,17 @@
 """Read just enough of a DICOM Part-10 file to send its data set raw: SOP class/instance, syntax, offset.
 
-The file meta group is always Explicit VR Little Endian (PS3.10 §7.1), so it is parsed by hand; the
-data set itself is never decoded on the fast path.
+The file meta group is read with the DICOM layer's walker (dicom/part10.py); the data set itself is
+never decoded on the fast path.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from dicom_adapter.dicom.part10 import has_prefix, meta_elements
 from dicom_adapter.export.errors import UndecodableFileError
 
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _HEAD_BYTES = 4096  # file meta is a few hundred bytes; a longer one is read again in full
 _MAX_HEAD_BYTES = 1 << 20
 _META_SOP_CLASS = 0x0002
@@ -36,26 +35,6 @@ class Part10File:
             return fh.read()
 
 
-def _meta_elements(head: bytes, complete: bool) -> tuple[dict[int, bytes], int] | None:
-    """Meta elements and the data set offset; None when `head` ends inside the meta group."""
-    elements: dict[int, bytes] = {}
-    offset = 132
-    while offset + 12 <= len(head):
-        group, element = struct.unpack_from("<HH", head, offset)
-        if group != 0x0002:
-            return elements, offset
-        vr = head[offset + 4 : offset + 6]
-        if vr in _LONG_VRS:
-            (length,) = struct.unpack_from("<I", head, offset + 8)
-            start = offset + 12
-        else:
-            (length,) = struct.unpack_from("<H", head, offset + 6)
-            start = offset + 8
-        elements[element] = head[start : start + length]
-        offset = start + length
-    return (elements, offset) if complete else None
-
-
 def _read_head(path: Path) -> tuple[dict[int, bytes], int]:
     size = _HEAD_BYTES
     while True:
@@ -64,9 +43,9 @@ def _read_head(path: Path) -> tuple[dict[int, bytes], int]:
                 head = fh.read(size)
         except OSError as exc:
             raise UndecodableFileError(f"{path.name}: cannot read: {exc}") from exc
-        if len(head) < 132 or head[128:132] != b"DICM":
+        if not has_prefix(head):
             raise UndecodableFileError(f"{path.name}: not a DICOM Part-10 file (no DICM prefix)")
-        parsed = _meta_elements(head, complete=len(head) < size)
+        parsed = meta_elements(head, complete=len(head) < size)
         if parsed is not None:
             return parsed
         if size >= _MAX_HEAD_BYTES:

@@ -1,9 +1,11 @@
-"""An asyncio C-STORE SCU association: connect, negotiate, send data sets raw, release.
+"""An asyncio SCU association: connect, negotiate, send data sets raw (C-STORE) or C-ECHO, release.
 
 Native asyncio rather than pynetdicom behind threads: pynetdicom spends 4.7-7.7 ms of CPU per
 instance as a sender and writes command and data in separate small segments (performance-notes.md);
 here each PDU goes out whole with TCP_NODELAY on, fragments are memoryviews of the file bytes, and
 the per-instance work is a few struct packs. Over DICOM TLS when the peer's `tls` says so (transport.py).
+PDUs and command sets are encoded and decoded by the DICOM layer (dicom_adapter.dicom); its
+ProtocolError becomes DestinationUnavailableError here: that association is unusable, a later one may work.
 """
 
 from __future__ import annotations
@@ -15,20 +17,28 @@ from dataclasses import dataclass
 
 import structlog
 
-from dicom_adapter.export import pdu
-from dicom_adapter.export.dimse import command_us, decode_command, encode_c_store_rq
-from dicom_adapter.export.errors import DestinationTlsError, DestinationUnavailableError
-from dicom_adapter.export.pdu import AssociateAccept, ProposedContext
+from dicom_adapter.dicom.acse import AssociateAccept, AssociateRequest, decode_associate_ac, encode_associate_rq
+from dicom_adapter.dicom.contexts import ProposedContext
+from dicom_adapter.dicom.dimse import Command, decode_command, encode_c_echo_rq, encode_c_store_rq
+from dicom_adapter.dicom.errors import ProtocolError
+from dicom_adapter.dicom.pdu import (
+    COMMAND,
+    LAST,
+    PduType,
+    decode_associate_rj,
+    encode_abort,
+    encode_release_rq,
+    iter_pdvs,
+    pdv_header,
+    read_pdu,
+)
+from dicom_adapter.dicom.status import AbortSource, describe_rejection
+from dicom_adapter.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
+from dicom_adapter.export.errors import AssociationRejectedError, DestinationTlsError, DestinationUnavailableError
 from dicom_adapter.export.transport import TlsTarget, tls_reason
-from dicom_adapter.upper_layer import PDU_HEADER, PduType
 
 log = structlog.get_logger()
 
-_COMMAND_LAST = 0x03  # PDV control header: command fragment, last (PS3.8 §E.2)
-_DATA = 0x00
-_DATA_LAST = 0x02
-_STATUS = 0x0900
-_MESSAGE_ID_RESPONDED = 0x0120
 _DEFAULT_FRAGMENT = 1 << 20  # peer said "unlimited": still bound each PDU to 1 MiB
 
 
@@ -61,7 +71,7 @@ class StoreAssociation:
         self.accept = accept
         self._timeouts = timeouts
         self._message_id = 0
-        self._fragment = accept.max_pdu_length - 6 if accept.max_pdu_length > 6 else _DEFAULT_FRAGMENT
+        self._fragment = accept.maximum_length - 6 if accept.maximum_length > 6 else _DEFAULT_FRAGMENT
 
     @classmethod
     async def open(
@@ -83,9 +93,9 @@ class StoreAssociation:
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        writer.write(pdu.encode_associate_rq(peer.calling_ae_title, peer.called_ae_title, contexts, max_pdu_length))
+        writer.write(encode_associate_rq(_request(peer, contexts, max_pdu_length)))
         try:
-            pdu_type, body = await asyncio.wait_for(_read_pdu(reader), timeout=timeouts.acse)
+            pdu_type, body = await asyncio.wait_for(read_pdu(reader), timeout=timeouts.acse)
         except ssl.SSLError as exc:
             # TLS 1.3: a refused client certificate shows as an alert after the handshake, here.
             writer.close()
@@ -94,10 +104,14 @@ class StoreAssociation:
             writer.close()
             raise DestinationUnavailableError(f"{peer.called_ae_title}: no association response: {exc!r}") from exc
         if pdu_type == PduType.A_ASSOCIATE_AC:
-            return cls(reader, writer, pdu.decode_associate_ac(body), timeouts)
+            try:
+                return cls(reader, writer, decode_associate_ac(body), timeouts)
+            except ProtocolError as exc:
+                writer.close()
+                raise DestinationUnavailableError(str(exc)) from exc
         writer.close()
         if pdu_type == PduType.A_ASSOCIATE_RJ:
-            raise DestinationUnavailableError(f"{peer.called_ae_title}: {pdu.describe_associate_rj(body)}")
+            raise AssociationRejectedError(f"{peer.called_ae_title}: {_rejection(body)}")
         raise DestinationUnavailableError(f"{peer.called_ae_title}: unexpected PDU 0x{pdu_type:02X} during association")
 
     async def store(self, context_id: int, sop_class_uid: str, sop_instance_uid: str, dataset: bytes) -> int:
@@ -109,13 +123,13 @@ class StoreAssociation:
         """Write a C-STORE-RQ and its data set; the caller may prepare the next file before `response()`."""
         self._message_id = (self._message_id % 0xFFFF) + 1
         command = encode_c_store_rq(self._message_id, sop_class_uid, sop_instance_uid)
-        parts: list[bytes | memoryview] = [pdu.pdv_header(len(command), context_id, _COMMAND_LAST), command]
+        parts: list[bytes | memoryview] = [pdv_header(len(command), context_id, COMMAND | LAST), command]
         view = memoryview(dataset)
         step = self._fragment
         for start in range(0, len(view), step):
             chunk = view[start : start + step]
             last = start + step >= len(view)
-            parts += (pdu.pdv_header(len(chunk), context_id, _DATA_LAST if last else _DATA), chunk)
+            parts += (pdv_header(len(chunk), context_id, LAST if last else 0), chunk)
         # One write per message: one copy and a few send() calls instead of one per PDU (the data set is
         # already in memory, so joining costs a memcpy).
         self._writer.write(b"".join(parts))
@@ -125,42 +139,51 @@ class StoreAssociation:
             self.abort()
             raise DestinationUnavailableError(f"association lost while storing: {exc!r}") from exc
 
-    async def response(self) -> int:
-        """The status of the C-STORE-RSP to the last `send()`."""
+    async def echo(self, context_id: int) -> int:
+        """Send a C-ECHO-RQ on `context_id` (Verification accepted there); return the response status."""
+        self._message_id = (self._message_id % 0xFFFF) + 1
+        command = encode_c_echo_rq(self._message_id)
+        self._writer.write(pdv_header(len(command), context_id, COMMAND | LAST) + command)
+        return await self.response("C-ECHO-RSP")
+
+    async def response(self, expected: str = "C-STORE-RSP") -> int:
+        """The status of the response (`expected`, for messages) to the last request sent."""
         try:
-            return await asyncio.wait_for(self._read_response(), timeout=self._timeouts.dimse)
+            return await asyncio.wait_for(self._read_response(expected), timeout=self._timeouts.dimse)
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             self.abort()
             raise DestinationUnavailableError(f"association lost while storing: {exc!r}") from exc
 
-    async def _read_response(self) -> int:
+    async def _read_response(self, expected: str) -> int:
         command = b""
         while True:
-            pdu_type, body = await _read_pdu(self._reader)
+            pdu_type, body = await read_pdu(self._reader)
             if pdu_type == PduType.A_ABORT:
                 raise DestinationUnavailableError("the destination aborted the association")
             if pdu_type != PduType.P_DATA_TF:
-                raise DestinationUnavailableError(f"unexpected PDU 0x{pdu_type:02X} while waiting for C-STORE-RSP")
-            for _ctx, control, fragment in pdu.iter_pdvs(body):
-                command += fragment
-                if control & 0x01 and control & 0x02:  # command, last fragment
-                    return self._status_of(decode_command(command))
+                raise DestinationUnavailableError(f"unexpected PDU 0x{pdu_type:02X} while waiting for {expected}")
+            try:
+                for _ctx, control, fragment in iter_pdvs(body):
+                    command += fragment
+                    if control & COMMAND and control & LAST:
+                        return self._status_of(decode_command(command), expected)
+            except ProtocolError as exc:
+                raise DestinationUnavailableError(str(exc)) from exc
 
-    def _status_of(self, command: dict[int, bytes]) -> int:
-        status = command_us(command, _STATUS)
-        if status is None:
-            raise DestinationUnavailableError("C-STORE-RSP without a status")
-        responded = command_us(command, _MESSAGE_ID_RESPONDED)
+    def _status_of(self, command: Command, expected: str) -> int:
+        if command.status is None:
+            raise DestinationUnavailableError(f"{expected} without a status")
+        responded = command.message_id_being_responded_to
         if responded not in (None, self._message_id):
-            raise DestinationUnavailableError(f"C-STORE-RSP for message {responded}, expected {self._message_id}")
-        return status
+            raise DestinationUnavailableError(f"{expected} for message {responded}, expected {self._message_id}")
+        return command.status
 
     async def release(self) -> None:
         """A-RELEASE-RQ and wait for the RP; a peer that just closes is fine too (everything was answered)."""
         try:
-            self._writer.write(pdu.encode_release_rq())
+            self._writer.write(encode_release_rq())
             await self._writer.drain()
-            pdu_type, _ = await asyncio.wait_for(_read_pdu(self._reader), timeout=self._timeouts.acse)
+            pdu_type, _ = await asyncio.wait_for(read_pdu(self._reader), timeout=self._timeouts.acse)
             if pdu_type != PduType.A_RELEASE_RP:
                 log.warning("export.scu.release.unexpected_pdu", pdu_type=pdu_type)
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
@@ -171,7 +194,7 @@ class StoreAssociation:
     def abort(self) -> None:
         if not self._writer.is_closing():
             try:
-                self._writer.write(pdu.encode_abort())
+                self._writer.write(encode_abort(AbortSource.SERVICE_USER))
             except OSError:
                 pass
             self._writer.close()
@@ -195,10 +218,20 @@ async def _connect(peer: Peer) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
 def _tls_failed(peer: Peer, reason: str) -> DestinationTlsError:
     log.warning("export.scu.tls.failed", host=peer.host, port=peer.port, called_ae_title=peer.called_ae_title,
                 server_name=peer.tls.server_hostname if peer.tls else None, reason=reason)
-    return DestinationTlsError(f"DICOM TLS to {peer.host}:{peer.port} failed: {reason}")
+    return DestinationTlsError(f"DICOM TLS to {peer.host}:{peer.port} failed: {reason}", reason)
 
 
-async def _read_pdu(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    header = await reader.readexactly(6)
-    pdu_type, length = PDU_HEADER.unpack(header)
-    return pdu_type, await reader.readexactly(length)
+def _request(peer: Peer, contexts: list[ProposedContext], max_pdu_length: int) -> AssociateRequest:
+    return AssociateRequest(
+        maximum_length=max_pdu_length,
+        implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+        implementation_version_name=IMPLEMENTATION_VERSION_NAME,
+        called_ae_title=peer.called_ae_title,
+        calling_ae_title=peer.calling_ae_title,
+        contexts=contexts,
+    )
+
+
+def _rejection(body: bytes) -> str:
+    fields = decode_associate_rj(body)
+    return "association rejected (malformed A-ASSOCIATE-RJ)" if fields is None else describe_rejection(*fields)

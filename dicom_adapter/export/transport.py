@@ -6,8 +6,6 @@ built once per set of files and again when one of them changes, so a renewed cer
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,6 @@ from openclara.tls import CertificateFiles, ClientTlsSettings, client_context
 
 log = structlog.get_logger()
 
-_ALERT_WAIT_SECONDS = 1.0  # how long a diagnosis waits for an alert sent after the handshake
 # OpenSSL reasons an operator cannot read, and what they mean for a DICOM destination.
 _HINTS = (
     ("CERTIFICATE_REQUIRED", "the destination requires a client certificate (set certFile and keyFile)"),
@@ -103,28 +100,3 @@ def tls_reason(exc: ssl.SSLError) -> str:
     hint = next((text for marker, text in _HINTS if marker in reason.upper()), None)
     return f"{hint} ({reason})" if hint else f"TLS failed: {reason}"
 
-
-async def handshake_problem(host: str, port: int, target: TlsTarget, timeout: float) -> str | None:
-    """Why a TLS session with host:port fails, or None when it comes up (or the peer is not reachable at all).
-
-    A diagnosis for a failed C-ECHO: pynetdicom only logs the TLS error it met."""
-    try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=target.context, server_hostname=target.server_hostname), timeout
-        )
-    except ssl.SSLError as exc:
-        return tls_reason(exc)
-    except (OSError, TimeoutError):
-        return None
-    try:
-        # Under TLS 1.3 a server refuses our client certificate only after the handshake, with an alert.
-        await asyncio.wait_for(reader.read(1), _ALERT_WAIT_SECONDS)
-    except ssl.SSLError as exc:
-        return tls_reason(exc)
-    except (OSError, TimeoutError):
-        pass
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await writer.wait_closed()
-    return None

@@ -1,20 +1,21 @@
-"""The adapter's asyncio-native DICOM upper layer: one port, many Clara AE titles.
+"""The adapter's asyncio-native DICOM SCP: one port, many Clara AE titles. PDUs, command sets, statuses,
+contexts, file meta and the element walker come from dicom_adapter.dicom (shared with export/ and C-ECHO).
 
 socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
        --connections.Connections (pending vs associated; the oldest pending one evicted past the cap)
        --association.Association (per-connection state machine, ARTIM / DIMSE / idle timeouts)
-           stream.py       chunks read from the socket -> PDV fragments (views, no copy) and other PDUs
-           pdu.py          6-byte framing, A-ASSOCIATE-RQ decoding, AC / RJ / RELEASE-RP / ABORT encoding
+           dicom/stream.py chunks read from the socket -> PDV fragments (views, no copy) and other PDUs
+           dicom/acse.py   A-ASSOCIATE-RQ decoding, AC encoding (dicom/pdu.py: RJ / RELEASE-RP / ABORT)
            negotiation.py  calling/called AE, limit and disk checks, presentation contexts -> AC or RJ
-           dimse.py        C-STORE / C-ECHO command sets (implicit VR LE) in and out
+           dicom/dimse.py  C-STORE / C-ECHO command sets (implicit VR LE) in and out
            storing.py      one C-STORE: accept / refuse / ignore, then commit
            receiver.py     its data set streamed from PDVs into a spool temp file
            part10.py       file meta we prepend; UIDs and group tag read from the first bytes
-           elements.py     fast walks over top-level elements: the UIDs without pydicom; the data set whole
-           uids.py         UID syntax (PS3.5 9.1): nothing unchecked names a spool file
+           dicom/elements.py  walks over top-level elements: the UIDs without pydicom; the data set whole
+           dicom/uids.py   UID syntax (PS3.5 9.1): nothing unchecked names a spool file
        --> dicom_adapter.storage.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
 config.py  ScpSettings / StorageSettings     ports.py  AeRegistry, InstanceSink, AssociationRecord
-runtime.py what associations share           status.py named statuses, exception -> status
+runtime.py what associations share           status.py exception -> status (names: dicom/status.py)
 errors.py  the ScpError tree
 """
 

@@ -21,25 +21,27 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from dicom_adapter.scp.connections import EVICTED
-from dicom_adapter.scp.dimse import Command, CommandField, decode_command, encode_response
-from dicom_adapter.scp.errors import PduTooLargeError, ProtocolError, StoreError
-from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
-from dicom_adapter.scp.pdu import (
-    AcceptedContext,
-    AssociateRequest,
-    decode_associate_rq,
+from dicom_adapter.dicom.acse import AssociateRequest, UserInformation, decode_associate_rq, encode_associate_ac
+from dicom_adapter.dicom.contexts import AcceptedContext
+from dicom_adapter.dicom.dimse import Command, CommandField, decode_command, encode_response
+from dicom_adapter.dicom.errors import PduTooLargeError, ProtocolError
+from dicom_adapter.dicom.pdu import (
+    PDU_HEADER,
+    PduType,
     encode_abort,
-    encode_associate_ac,
     encode_associate_rj,
     encode_p_data,
     encode_release_rp,
+    unexpected_pdu,
 )
+from dicom_adapter.dicom.status import AbortReason, Status
+from dicom_adapter.dicom.stream import Fragment, PduStream
+from dicom_adapter.scp.connections import EVICTED
+from dicom_adapter.scp.errors import StoreError
+from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
 from dicom_adapter.scp.ports import AssociationRecord
-from dicom_adapter.scp.status import AbortReason, Status, store_status
+from dicom_adapter.scp.status import store_status
 from dicom_adapter.scp.storing import Origin, Storing, refuse_operation
-from dicom_adapter.scp.stream import Fragment, PduStream
-from dicom_adapter.upper_layer import PDU_HEADER, PduType
 
 if TYPE_CHECKING:
     from dicom_adapter.scp.runtime import ScpRuntime
@@ -159,7 +161,7 @@ class Association:
             async with asyncio.timeout(timeout) as self._evictable:
                 pdu_type, length = PDU_HEADER.unpack(await self._reader.readexactly(6))
                 if pdu_type != PduType.A_ASSOCIATE_RQ:
-                    raise _unexpected(pdu_type, "before A-ASSOCIATE-RQ")
+                    raise unexpected_pdu(pdu_type, "before A-ASSOCIATE-RQ")
                 if length > _MAX_RQ:
                     raise PduTooLargeError(f"A-ASSOCIATE-RQ of {length} bytes", AbortReason.INVALID_PDU_PARAMETER_VALUE)
                 request = decode_associate_rq(await self._reader.readexactly(length))
@@ -196,9 +198,9 @@ class Association:
             encode_associate_ac(
                 self._request,
                 acceptance.contexts,
-                settings.max_pdu_length,
-                settings.implementation_class_uid,
-                settings.implementation_version_name,
+                UserInformation(
+                    settings.max_pdu_length, settings.implementation_class_uid, settings.implementation_version_name
+                ),
             )
         )
         self._log = self._log.bind(calling_ae_title=self._calling, called_ae_title=acceptance.clara_ae_title.ae_title)
@@ -365,9 +367,3 @@ class Association:
             ignored=counters.ignored,
             echoes=counters.echoes,
         )
-
-
-def _unexpected(pdu_type: int, where: str) -> ProtocolError:
-    if pdu_type in PduType._value2member_map_:
-        return ProtocolError(f"unexpected {PduType(pdu_type).name} {where}", AbortReason.UNEXPECTED_PDU)
-    return ProtocolError(f"unrecognized PDU type 0x{pdu_type:02x} {where}", AbortReason.UNRECOGNIZED_PDU)

@@ -1,8 +1,8 @@
 """Errors of the SCP; each is mapped once, to an A-ABORT or to a C-STORE status (`status.py`).
 
+ProtocolError, PduTooLargeError  malformed or unexpected PDU -> A-ABORT, association ends (raised by
+                                the DICOM layer, dicom_adapter.dicom.errors; imported here for the SCP)
 ScpError
-├── ProtocolError               malformed or unexpected PDU -> A-ABORT, association ends
-│   └── PduTooLargeError        PDU longer than we allow
 └── StoreError                  one C-STORE failed; the association continues
     ├── OutOfResourcesError     disk full or below the watermark          -> 0xA700
     ├── DataSetMismatchError    Study/Series/SOP Instance UID or SOP Class UID missing,
@@ -18,21 +18,27 @@ ScpError
 
 from __future__ import annotations
 
+from dicom_adapter.dicom.errors import PduTooLargeError, ProtocolError
+
+__all__ = [
+    "DataSetMismatchError",
+    "InstanceMismatchError",
+    "InvalidUidError",
+    "OperationRefusedError",
+    "OutOfResourcesError",
+    "PduTooLargeError",
+    "ProtocolError",
+    "ScpError",
+    "SopClassRefusedError",
+    "StoreError",
+    "StoreProcessingError",
+    "TruncatedDataSetError",
+    "UndecodableDataError",
+]
+
 
 class ScpError(Exception):
     """Base of every SCP error."""
-
-
-class ProtocolError(ScpError):
-    """The peer broke the upper-layer protocol; `reason` is the A-ABORT reason (PS3.8 9.3.8)."""
-
-    def __init__(self, message: str, reason: int = 0) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class PduTooLargeError(ProtocolError):
-    """A PDU longer than the maximum we negotiated (plus slack for the header)."""
 
 
 class StoreError(ScpError):

@@ -13,23 +13,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pynetdicom.sop_class import _STORAGE_CLASSES
-
-from dicom_adapter.scp.pdu import AcceptedContext, AssociateRequest, ProposedContext
-from dicom_adapter.scp.status import RejectReason, RejectResult, RejectSource
-from dicom_adapter.scp.uids import is_valid_uid
-from dicom_adapter.upper_layer import APPLICATION_CONTEXT, ContextResult
+from dicom_adapter.dicom.acse import AssociateRequest
+from dicom_adapter.dicom.contexts import AcceptedContext, ContextResult, ProposedContext, is_storage
+from dicom_adapter.dicom.status import RejectReason, RejectResult, RejectSource
+from dicom_adapter.dicom.uids import APPLICATION_CONTEXT, VERIFICATION, is_valid_uid
 
 if TYPE_CHECKING:
     from dicom_adapter.models import ClaraAeTitle
     from dicom_adapter.scp.config import ScpSettings
     from dicom_adapter.scp.ports import AeRegistry
     from dicom_adapter.storage.disk import DiskGuard
-
-VERIFICATION = "1.2.840.10008.1.1"
-_STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."  # PS3.4 B.5: most storage SOP classes live under it
-_STORAGE = frozenset(str(uid) for uid in _STORAGE_CLASSES.values())
-
 
 @dataclass(frozen=True)
 class Rejection:
@@ -49,12 +42,7 @@ class Acceptance:
     contexts: list[AcceptedContext]
 
     def accepted(self) -> dict[int, AcceptedContext]:
-        return {c.context_id: c for c in self.contexts if c.result == ContextResult.ACCEPTANCE}
-
-
-def is_storage(sop_class_uid: str) -> bool:
-    """A storage SOP class: known to pynetdicom, or a valid UID under the storage UID root (newer classes)."""
-    return sop_class_uid in _STORAGE or (sop_class_uid.startswith(_STORAGE_PREFIX) and is_valid_uid(sop_class_uid))
+        return {c.context_id: c for c in self.contexts if c.accepted}
 
 
 def sop_class_accepted(ae: ClaraAeTitle, sop_class_uid: str) -> bool:

@@ -17,9 +17,23 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.tag import BaseTag
 
-from dicom_adapter.scp.elements import ReadAt, check_complete, top_level_scan
-from dicom_adapter.scp.errors import DataSetMismatchError, InstanceMismatchError, InvalidUidError, UndecodableDataError
-from dicom_adapter.scp.uids import loose_uid_problem
+from dicom_adapter.dicom import errors as dicom_errors
+from dicom_adapter.dicom.elements import ReadAt, check_complete, top_level_scan
+from dicom_adapter.dicom.part10 import PREFIX, encode_element
+from dicom_adapter.dicom.uids import (
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    loose_uid_problem,
+)
+from dicom_adapter.scp.errors import (
+    DataSetMismatchError,
+    InstanceMismatchError,
+    InvalidUidError,
+    TruncatedDataSetError,
+    UndecodableDataError,
+)
 from dicom_adapter.storage.completion import (
     PLACEHOLDER,
     PRIVATE_CREATOR_TAG,
@@ -28,20 +42,13 @@ from dicom_adapter.storage.completion import (
     read_meta,
 )
 
-IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
-DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 SOP_CLASS_UID = 0x00080016
 SOP_INSTANCE_UID = 0x00080018
 STUDY_INSTANCE_UID = 0x0020000D
 SERIES_INSTANCE_UID = 0x0020000E
 _REQUIRED = {STUDY_INSTANCE_UID: "Study", SERIES_INSTANCE_UID: "Series", SOP_INSTANCE_UID: "SOP Instance"}
-_SHORT = struct.Struct("<HH2sH")  # explicit VR LE element with a 2-byte length
-_LONG = struct.Struct("<HH2s2xI")  # explicit VR LE element with a 4-byte length (OB, UN, UR ...)
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _FAST_TAGS = {*_REQUIRED, SOP_CLASS_UID}
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 # A deflated data set is inflated only as far as its header: from 64 KB, growing 4x, up to this much. pydicom
 # would inflate all of it in memory (a 2 GB deflated instance would cost 2 GB of RAM).
 _INFLATE_FIRST = 64 * 1024
@@ -75,14 +82,6 @@ class Header:
     walked: int = 0  # where the UID walk stopped: the top-level elements before it are whole (check_data_set)
 
 
-def _element(tag: int, vr: bytes, value: bytes, pad: bytes) -> bytes:
-    if len(value) % 2:
-        value += pad
-    if vr in _LONG_VRS:
-        return _LONG.pack(tag >> 16, tag & 0xFFFF, vr, len(value)) + value
-    return _SHORT.pack(tag >> 16, tag & 0xFFFF, vr, len(value)) + value
-
-
 def encode_file_meta(meta: FileMeta) -> bytes:
     """128-byte preamble, "DICM" and the explicit VR little endian group 0002 (PS3.10 7.1).
 
@@ -91,21 +90,21 @@ def encode_file_meta(meta: FileMeta) -> bytes:
     """
     body = b"".join(
         (
-            _element(0x00020001, b"OB", b"\x00\x01", b""),
-            _element(0x00020002, b"UI", meta.sop_class_uid.encode("ascii"), b"\0"),
-            _element(0x00020003, b"UI", meta.sop_instance_uid.encode("ascii"), b"\0"),
-            _element(0x00020010, b"UI", meta.transfer_syntax.encode("ascii"), b"\0"),
-            _element(0x00020012, b"UI", meta.implementation_class_uid.encode("ascii"), b"\0"),
-            _element(0x00020013, b"SH", meta.implementation_version_name[:16].encode("ascii"), b" "),
-            _element(0x00020016, b"AE", meta.calling_ae_title.encode("ascii", "replace"), b" "),
-            _element(0x00020018, b"AE", meta.called_ae_title.encode("ascii", "replace"), b" "),
-            _element(0x00020027, b"UR", meta.sending_address.encode("ascii", "replace"), b" "),
-            _element(PRIVATE_CREATOR_TAG, b"UI", PRIVATE_CREATOR_UID.encode("ascii"), b"\0"),
-            _element(PRIVATE_INFORMATION_TAG, b"OB", PLACEHOLDER, b""),  # must stay last: written in place
+            encode_element(0x00020001, b"OB", b"\x00\x01", b""),
+            encode_element(0x00020002, b"UI", meta.sop_class_uid.encode("ascii"), b"\0"),
+            encode_element(0x00020003, b"UI", meta.sop_instance_uid.encode("ascii"), b"\0"),
+            encode_element(0x00020010, b"UI", meta.transfer_syntax.encode("ascii"), b"\0"),
+            encode_element(0x00020012, b"UI", meta.implementation_class_uid.encode("ascii"), b"\0"),
+            encode_element(0x00020013, b"SH", meta.implementation_version_name[:16].encode("ascii"), b" "),
+            encode_element(0x00020016, b"AE", meta.calling_ae_title.encode("ascii", "replace"), b" "),
+            encode_element(0x00020018, b"AE", meta.called_ae_title.encode("ascii", "replace"), b" "),
+            encode_element(0x00020027, b"UR", meta.sending_address.encode("ascii", "replace"), b" "),
+            encode_element(PRIVATE_CREATOR_TAG, b"UI", PRIVATE_CREATOR_UID.encode("ascii"), b"\0"),
+            encode_element(PRIVATE_INFORMATION_TAG, b"OB", PLACEHOLDER, b""),  # must stay last: written in place
         )
     )
-    group_length = _element(0x00020000, b"UL", struct.pack("<I", len(body)), b"")
-    return bytes(128) + b"DICM" + group_length + body
+    group_length = encode_element(0x00020000, b"UL", struct.pack("<I", len(body)), b"")
+    return PREFIX + group_length + body
 
 
 def parse_tag(text: str) -> int:
@@ -241,14 +240,19 @@ def check_data_set(head: bytes, size: int, read: ReadAt, transfer_syntax: str, s
     short is refused there; walking the inflated elements would cost a second inflation."""
     if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
         return
-    check_complete(
-        head,
-        size,
-        read,
-        implicit=transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN,
-        little_endian=transfer_syntax != EXPLICIT_VR_BIG_ENDIAN,
-        start=start,
-    )
+    try:
+        check_complete(
+            head,
+            size,
+            read,
+            implicit=transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN,
+            little_endian=transfer_syntax != EXPLICIT_VR_BIG_ENDIAN,
+            start=start,
+        )
+    except dicom_errors.TruncatedDataSetError as exc:  # the walk's errors, as the C-STORE statuses they earn
+        raise TruncatedDataSetError(str(exc)) from exc
+    except dicom_errors.DataSetError as exc:
+        raise UndecodableDataError(str(exc)) from exc
 
 
 def read_header_file(path: Path, extra: tuple[int, ...] = ()) -> Header:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from dicom_adapter.dicom.uids import uid_problem
 from dicom_adapter.scp.errors import (
     InvalidUidError,
     OperationRefusedError,
@@ -22,13 +23,12 @@ from dicom_adapter.scp.errors import (
 from dicom_adapter.scp.negotiation import sop_class_accepted
 from dicom_adapter.scp.part10 import FileMeta, parse_tag
 from dicom_adapter.scp.receiver import InstanceReceiver
-from dicom_adapter.scp.uids import uid_problem
 from dicom_adapter.storage.spool import extra_group_tags
 
 if TYPE_CHECKING:
+    from dicom_adapter.dicom.contexts import AcceptedContext
+    from dicom_adapter.dicom.dimse import Command
     from dicom_adapter.models import ClaraAeTitle, StoredInstance
-    from dicom_adapter.scp.dimse import Command
-    from dicom_adapter.scp.pdu import AcceptedContext
     from dicom_adapter.scp.runtime import ScpRuntime
 
 log = structlog.get_logger()

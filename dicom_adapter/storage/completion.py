@@ -33,7 +33,8 @@ from pathlib import Path
 
 import xxhash
 
-from dicom_adapter.upper_layer import IMPLEMENTATION_CLASS_UID
+from dicom_adapter.dicom.elements import LONG_VRS as _LONG_VRS
+from dicom_adapter.dicom.uids import IMPLEMENTATION_CLASS_UID
 
 PRIVATE_CREATOR_UID = IMPLEMENTATION_CLASS_UID + ".1"  # under our implementation class UID
 PRIVATE_CREATOR_TAG = 0x00020100
@@ -47,7 +48,6 @@ _CRC32_VERSION = 1  # files spooled by earlier releases
 _PREFIX = 132  # preamble + "DICM"
 _ELEMENT = struct.Struct("<HH2sH")
 _LONG_ELEMENT = struct.Struct("<HH2s2xI")
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _READ = 1 << 20
 _MAX_META = 1 << 16  # our meta is a few hundred bytes; anything bigger is not ours
 

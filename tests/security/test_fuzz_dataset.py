@@ -1,8 +1,9 @@
-"""Fuzzing the data-set and Part-10 readers: the SCP's completeness walk and UID reads (scp/elements.py,
-scp/part10.py, storage/completion.py) and the export SCU's file meta reader (export/part10.py).
+"""Fuzzing the data-set and Part-10 readers: the DICOM layer's element walker (dicom/elements.py, which
+raises only its own DataSetError, TruncatedDataSetError when cut short), the SCP's UID reads (scp/part10.py,
+storage/completion.py) and the export SCU's file meta reader (export/part10.py over dicom/part10.py).
 
 A data set from a peer is refused with UndecodableDataError (TruncatedDataSetError when cut short) or
-DataSetMismatchError, never another exception; the walk's verdict does not depend on how much of the data
+DataSetMismatchError by the SCP, never another exception; the walk's verdict does not depend on how much of the data
 set is buffered; a data set cut anywhere inside an element is refused, and one cut between top-level
 elements is not. Valid data sets and files read back to the UIDs they were written with.
 """
@@ -18,15 +19,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dicom_adapter.export.errors import UndecodableFileError
-from dicom_adapter.export.part10 import read_part10
-from dicom_adapter.scp.elements import check_complete, top_level_scan
-from dicom_adapter.scp.errors import DataSetMismatchError, TruncatedDataSetError, UndecodableDataError
-from dicom_adapter.scp.part10 import (
+from dicom_adapter.dicom import errors as dicom_errors
+from dicom_adapter.dicom.elements import check_complete, top_level_scan
+from dicom_adapter.dicom.errors import DataSetError
+from dicom_adapter.dicom.uids import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
+)
+from dicom_adapter.export.errors import UndecodableFileError
+from dicom_adapter.export.part10 import read_part10
+from dicom_adapter.scp.errors import DataSetMismatchError, UndecodableDataError
+from dicom_adapter.scp.part10 import (
     FileMeta,
     encode_file_meta,
     read_header,
@@ -127,7 +132,7 @@ def _verdict(data: bytes, head_size: int, implicit: bool, little_endian: bool, s
             little_endian=little_endian,
             start=start,
         )
-    except UndecodableDataError as exc:  # TruncatedDataSetError included
+    except DataSetError as exc:  # the layer's TruncatedDataSetError included
         return type(exc)
     return None
 
@@ -163,7 +168,7 @@ def test_a_data_set_cut_inside_an_element_is_refused_and_between_elements_is_not
     data = b"".join(encoded)
     cut %= len(data)
     boundaries = {sum(len(e) for e in encoded[:k]) for k in range(len(encoded))}
-    expected = None if cut in boundaries else TruncatedDataSetError
+    expected = None if cut in boundaries else dicom_errors.TruncatedDataSetError
     assert _verdict(data[:cut], head, implicit, endian == "<") is expected
 
 

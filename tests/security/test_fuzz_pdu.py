@@ -1,7 +1,7 @@
-"""Fuzzing the upper-layer PDU codecs (PS3.8 9.3): the SCP's A-ASSOCIATE-RQ decoder and P-DATA stream
-splitter (scp/pdu.py, scp/stream.py), the export SCU's A-ASSOCIATE-AC/RJ and P-DATA-TF readers
-(export/pdu.py). Bytes from a peer raise ProtocolError (SCP) or DestinationUnavailableError (SCU), never
-another exception; what one side encodes, the other decodes to the same values.
+"""Fuzzing the upper-layer PDU codecs of the one DICOM layer (dicom_adapter/dicom, PS3.8 9.3) that the SCP,
+the export SCU and C-ECHO share: the A-ASSOCIATE-RQ and -AC decoders (acse.py), the P-DATA stream splitter
+(stream.py) and the P-DATA-TF reader (pdu.py). Bytes from a peer decode or raise the layer's ProtocolError,
+never another exception; what an encoder writes, its decoder reads to the same values.
 """
 
 from __future__ import annotations
@@ -9,19 +9,20 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dicom_adapter.export import pdu as scu_pdu
-from dicom_adapter.export.errors import DestinationUnavailableError
-from dicom_adapter.scp.errors import ProtocolError
-from dicom_adapter.scp.pdu import AcceptedContext, decode_associate_rq, encode_abort, encode_associate_ac, encode_p_data
-from dicom_adapter.scp.stream import Fragment, OtherPdu, PduStream
-from dicom_adapter.upper_layer import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, ContextResult
+from dicom_adapter.dicom import acse
+from dicom_adapter.dicom.contexts import AcceptedContext, ContextResult, ProposedContext
+from dicom_adapter.dicom.errors import ProtocolError
+from dicom_adapter.dicom.pdu import decode_associate_rj, encode_abort, encode_p_data, iter_pdvs
+from dicom_adapter.dicom.status import describe_rejection
+from dicom_adapter.dicom.stream import Fragment, OtherPdu, PduStream
+from dicom_adapter.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
 from tests.security.fuzzing import AE_TITLE, UID, fuzzed
 
 MAX_PDU = 1 << 16
 
 contexts = st.lists(
     st.builds(
-        scu_pdu.ProposedContext,
+        ProposedContext,
         context_id=st.integers(0, 127).map(lambda n: 2 * n + 1),
         abstract_syntax=UID,
         transfer_syntaxes=st.lists(UID, min_size=1, max_size=3).map(tuple),
@@ -32,23 +33,37 @@ contexts = st.lists(
 requests = st.tuples(AE_TITLE, AE_TITLE, contexts, st.integers(0, 0xFFFFFFFF))
 
 
-def _rq(request: tuple[str, str, list[scu_pdu.ProposedContext], int]) -> bytes:
-    return scu_pdu.encode_associate_rq(*request)
+def _rq(request: tuple[str, str, list[ProposedContext], int]) -> bytes:
+    calling, called, contexts, max_pdu = request
+    return acse.encode_associate_rq(
+        acse.AssociateRequest(
+            maximum_length=max_pdu,
+            implementation_class_uid=IMPLEMENTATION_CLASS_UID,
+            implementation_version_name=IMPLEMENTATION_VERSION_NAME,
+            called_ae_title=called,
+            calling_ae_title=calling,
+            contexts=contexts,
+        )
+    )
 
 
-def _ac(request: tuple[str, str, list[scu_pdu.ProposedContext], int]) -> bytes:
-    decoded = decode_associate_rq(_rq(request)[6:])
+def _ac(request: tuple[str, str, list[ProposedContext], int]) -> bytes:
+    decoded = acse.decode_associate_rq(_rq(request)[6:])
     answers = [
         AcceptedContext(c.context_id, ContextResult.ACCEPTANCE, transfer_syntax=c.transfer_syntaxes[0])
         for c in request[2]
     ]
-    return encode_associate_ac(decoded, answers, 16384, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
+    return acse.encode_associate_ac(decoded, answers, _user(16384))
+
+
+def _user(max_pdu: int) -> acse.UserInformation:
+    return acse.UserInformation(max_pdu, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
 
 
 @given(requests)
-def test_associate_rq_from_the_scu_decodes_in_the_scp_to_the_same_values(request):
+def test_associate_rq_decodes_to_the_values_encoded(request):
     calling, called, proposed, max_pdu = request
-    decoded = decode_associate_rq(_rq(request)[6:])
+    decoded = acse.decode_associate_rq(_rq(request)[6:])
     assert (decoded.calling_ae_title, decoded.called_ae_title) == (calling, called)
     assert [(c.context_id, c.abstract_syntax, c.transfer_syntaxes) for c in decoded.contexts] == [
         (c.context_id, c.abstract_syntax, c.transfer_syntaxes) for c in proposed
@@ -61,44 +76,48 @@ def test_associate_rq_from_the_scu_decodes_in_the_scp_to_the_same_values(request
 @given(fuzzed(requests.map(lambda r: _rq(r)[6:]), max_random=256))
 def test_associate_rq_decoder_raises_only_protocol_error(body):
     try:
-        decode_associate_rq(body)
+        acse.decode_associate_rq(body)
     except ProtocolError:
         pass
 
 
 @given(requests, st.lists(st.sampled_from(ContextResult), min_size=5, max_size=5), st.integers(0, 0xFFFFFFFF))
-def test_associate_ac_from_the_scp_decodes_in_the_scu_to_the_same_values(request, results, max_pdu):
-    decoded = decode_associate_rq(_rq(request)[6:])
+def test_associate_ac_decodes_to_the_values_encoded(request, results, max_pdu):
+    decoded = acse.decode_associate_rq(_rq(request)[6:])
     answers = [
         AcceptedContext(c.context_id, result, transfer_syntax=c.transfer_syntaxes[-1])
         for c, result in zip(request[2], results, strict=False)
     ]
-    ac = encode_associate_ac(decoded, answers, max_pdu, IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME)
-    accept = scu_pdu.decode_associate_ac(ac[6:])
-    assert accept.max_pdu_length == max_pdu
+    ac = acse.encode_associate_ac(decoded, answers, _user(max_pdu))
+    accept = acse.decode_associate_ac(ac[6:])
+    assert accept.maximum_length == max_pdu
+    assert accept.implementation_class_uid == IMPLEMENTATION_CLASS_UID
     assert accept.contexts == {
-        a.context_id: scu_pdu.AcceptedContext(a.context_id, a.result, a.transfer_syntax) for a in answers
+        a.context_id: AcceptedContext(a.context_id, a.result, transfer_syntax=a.transfer_syntax) for a in answers
     }
 
 
 @given(fuzzed(requests.map(lambda r: _ac(r)[6:]), max_random=256))
-def test_associate_ac_decoder_raises_only_destination_unavailable(body):
+def test_associate_ac_decoder_raises_only_protocol_error(body):
     try:
-        scu_pdu.decode_associate_ac(body)
-    except DestinationUnavailableError:
+        acse.decode_associate_ac(body)
+    except ProtocolError:
         pass
 
 
 @given(st.binary(max_size=16))
-def test_associate_rj_is_always_described(body):
-    assert scu_pdu.describe_associate_rj(body).startswith("association rejected")
+def test_associate_rj_decodes_or_says_it_is_too_short(body):
+    fields = decode_associate_rj(body)
+    assert (fields is None) == (len(body) < 4)
+    if fields is not None:
+        assert describe_rejection(*fields).startswith("association rejected")
 
 
 pdvs = st.lists(st.tuples(st.integers(1, 255), st.binary(max_size=300), st.booleans()), min_size=1, max_size=4)
 
 
 def _stream(messages: list[tuple[int, bytes, bool]]) -> bytes:
-    return b"".join(encode_p_data(context_id, data, last) for context_id, data, last in messages)
+    return b"".join(encode_p_data(context_id, data, last=last) for context_id, data, last in messages)
 
 
 def _read(stream: bytes, cuts: list[int]) -> list[tuple[object, ...]]:
@@ -120,14 +139,14 @@ def _read(stream: bytes, cuts: list[int]) -> list[tuple[object, ...]]:
 
 
 @given(pdvs, st.lists(st.integers(0, 1 << 16), max_size=8))
-def test_p_data_from_the_scp_reads_back_whole_in_any_chunking(messages, cuts):
+def test_p_data_reads_back_whole_in_any_chunking(messages, cuts):
     stream = _stream(messages) + encode_abort()
     expected = [("pdv", c, True, last, data) for c, data, last in messages] + [
         ("pdu", 7, encode_abort()[6:]),
         ("unfinished", b"", True),
     ]
     assert _read(stream, cuts) == expected
-    assert [scu_pdu.iter_pdvs(encode_p_data(c, d, last)[6:]) for c, d, last in messages] == [
+    assert [iter_pdvs(encode_p_data(c, d, last=last)[6:]) for c, d, last in messages] == [
         [(c, 0x03 if last else 0x01, d)] for c, d, last in messages
     ]
 
@@ -145,8 +164,8 @@ def test_pdu_stream_raises_only_protocol_error_whatever_the_chunking(stream, cut
 
 
 @given(fuzzed(pdvs.map(lambda m: _stream(m)[6:]), max_random=256))
-def test_p_data_reader_of_the_scu_raises_only_destination_unavailable(body):
+def test_p_data_reader_raises_only_protocol_error(body):
     try:
-        scu_pdu.iter_pdvs(body)
-    except DestinationUnavailableError:
+        iter_pdvs(body)
+    except ProtocolError:
         pass

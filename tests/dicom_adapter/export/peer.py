@@ -12,7 +12,7 @@ from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import CTImageStorage, SegmentationStorage
 
-from dicom_adapter.export.dimse import StoreStatus
+from dicom_adapter.dicom.status import StoreStatus
 
 
 @dataclass

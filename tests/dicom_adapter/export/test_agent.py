@@ -8,8 +8,8 @@ import time
 import pytest
 from pydicom.uid import JPEG2000Lossless
 
+from dicom_adapter.dicom.status import StoreStatus
 from dicom_adapter.export.agent import ExportAgent
-from dicom_adapter.export.dimse import StoreStatus
 from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.settings import ExportSettings
 from tests.conftest import free_port

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, JPEG2000Lossless
 
+from dicom_adapter.dicom.contexts import AcceptedContext, ContextResult
 from dicom_adapter.export.contexts import SendMode, plan_send, propose_contexts
 from dicom_adapter.export.part10 import Part10File
-from dicom_adapter.export.pdu import AcceptedContext
-from dicom_adapter.upper_layer import ContextResult
 
 SEG = "1.2.840.10008.5.1.4.1.1.66.4"
 
@@ -36,7 +35,7 @@ def test_propose_contexts_without_fallbacks_offers_only_stored_syntaxes():
 
 
 def _accepted(*items: tuple[int, int, str]) -> dict[int, AcceptedContext]:
-    return {cid: AcceptedContext(cid, result, ts) for cid, result, ts in items}
+    return {cid: AcceptedContext(cid, result, transfer_syntax=ts) for cid, result, ts in items}
 
 
 def test_plan_send_prefers_the_stored_syntax_raw():

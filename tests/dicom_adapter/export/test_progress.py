@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dicom_adapter.export.dimse import StoreStatus
+from dicom_adapter.dicom.status import StoreStatus
 from dicom_adapter.export.progress import ProgressRepository
 
 

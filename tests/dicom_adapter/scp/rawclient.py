@@ -1,23 +1,20 @@
-"""A hand-rolled SCU for tests that need to misbehave: partial data sets, garbage, silence."""
+"""A hand-rolled SCU for tests that need to misbehave: partial data sets, garbage, silence. Its PDUs and
+command sets come from the adapter's own DICOM layer (dicom_adapter.dicom), the one both roles use."""
 
 from __future__ import annotations
 
 import asyncio
-import struct
 
-from dicom_adapter.upper_layer import APPLICATION_CONTEXT, PDU_HEADER
+from dicom_adapter.dicom import pdu
+from dicom_adapter.dicom.acse import AssociateRequest, encode_associate_rq
+from dicom_adapter.dicom.contexts import ProposedContext
+from dicom_adapter.dicom.dimse import STATUS, command_elements, encode_c_echo_rq, encode_c_store_rq
+from dicom_adapter.dicom.pdu import encode_p_data, encode_release_rq, iter_pdvs
+from dicom_adapter.dicom.uids import APPLICATION_CONTEXT
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_VR_LE = "1.2.840.10008.1.2"
-
-
-def _item(item_type: int, value: bytes) -> bytes:
-    return struct.pack(">BxH", item_type, len(value)) + value
-
-
-def _ae(title: str) -> bytes:
-    return title.encode("ascii").ljust(16)
 
 
 def associate_rq(
@@ -28,69 +25,41 @@ def associate_rq(
     version: int = 1,
     application_context: str = APPLICATION_CONTEXT,
 ) -> bytes:
-    body = struct.pack(">HH", version, 0) + _ae(called) + _ae(calling) + bytes(32)
-    body += _item(0x10, application_context.encode())
-    for context_id, abstract, transfers in contexts:
-        sub = _item(0x30, abstract.encode()) + b"".join(_item(0x40, t.encode()) for t in transfers)
-        body += _item(0x20, bytes((context_id, 0, 0, 0)) + sub)
-    body += _item(0x50, _item(0x51, struct.pack(">I", max_pdu)) + _item(0x52, b"1.2.3.4"))
-    return PDU_HEADER.pack(1, len(body)) + body
-
-
-def _element(tag: int, value: bytes) -> bytes:
-    if len(value) % 2:
-        value += b"\0"
-    return struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
+    request = AssociateRequest(
+        maximum_length=max_pdu,
+        implementation_class_uid="1.2.3.4",
+        protocol_version=version,
+        called_ae_title=called,
+        calling_ae_title=calling,
+        application_context=application_context,
+        contexts=[ProposedContext(number, abstract, tuple(syntaxes)) for number, abstract, syntaxes in contexts],
+    )
+    return encode_associate_rq(request)
 
 
 def c_store_rq(message_id: int, sop_class: str, sop_instance: str) -> bytes:
-    body = b"".join(
-        (
-            _element(0x00000002, sop_class.encode()),
-            _element(0x00000100, struct.pack("<H", 0x0001)),
-            _element(0x00000110, struct.pack("<H", message_id)),
-            _element(0x00000700, struct.pack("<H", 0)),
-            _element(0x00000800, struct.pack("<H", 0x0000)),
-            _element(0x00001000, sop_instance.encode()),
-        )
-    )
-    return _element(0x00000000, struct.pack("<I", len(body))) + body
+    return encode_c_store_rq(message_id, sop_class, sop_instance)
 
 
 def c_echo_rq(message_id: int) -> bytes:
-    body = b"".join(
-        (
-            _element(0x00000002, b"1.2.840.10008.1.1"),
-            _element(0x00000100, struct.pack("<H", 0x0030)),
-            _element(0x00000110, struct.pack("<H", message_id)),
-            _element(0x00000800, struct.pack("<H", 0x0101)),
-        )
-    )
-    return _element(0x00000000, struct.pack("<I", len(body))) + body
+    return encode_c_echo_rq(message_id)
 
 
 def p_data(context_id: int, data: bytes, command: bool, last: bool) -> bytes:
-    control = (0x01 if command else 0) | (0x02 if last else 0)
-    pdv = struct.pack(">IBB", len(data) + 2, context_id, control) + data
-    return PDU_HEADER.pack(4, len(pdv)) + pdv
+    return encode_p_data(context_id, data, command=command, last=last)
 
 
 def response_status(pdu_body: bytes) -> int:
     """Status (0000,0900) from the body of a P-DATA-TF holding one command PDV."""
-    command = pdu_body[6:]
-    offset = 0
-    while offset + 8 <= len(command):
-        group, element, length = struct.unpack_from("<HHI", command, offset)
-        if (group, element) == (0, 0x0900):
-            return int(struct.unpack_from("<H", command, offset + 8)[0])
-        offset += 8 + length
-    raise AssertionError("no status in response")
+    [(_context, _control, command)] = iter_pdvs(pdu_body)
+    status = command_elements(command).get(STATUS)
+    assert status is not None, "no status in response"
+    return int.from_bytes(status, "little")
 
 
 async def read_pdu(reader: asyncio.StreamReader, timeout: float = 10.0) -> tuple[int, bytes]:
     async with asyncio.timeout(timeout):
-        pdu_type, length = PDU_HEADER.unpack(await reader.readexactly(6))
-        return pdu_type, await reader.readexactly(length)
+        return await pdu.read_pdu(reader)
 
 
 async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -120,7 +89,7 @@ async def store(reader, writer, message_id: int, data: bytes, sop: str, pdv: int
 
 
 async def release(reader, writer) -> None:
-    writer.write(bytes((5, 0, 0, 0, 0, 4, 0, 0, 0, 0)))
+    writer.write(encode_release_rq())
     pdu_type, _ = await read_pdu(reader)
     assert pdu_type == 6
     writer.close()

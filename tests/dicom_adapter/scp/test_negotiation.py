@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dicom_adapter.dicom.acse import decode_associate_rq
+from dicom_adapter.dicom.contexts import ContextResult, is_storage
+from dicom_adapter.dicom.status import RejectReason, RejectResult, RejectSource
 from dicom_adapter.scp.config import ScpSettings
-from dicom_adapter.scp.negotiation import Acceptance, Rejection, is_storage, negotiate
-from dicom_adapter.scp.pdu import decode_associate_rq
-from dicom_adapter.scp.status import RejectReason, RejectResult, RejectSource
-from dicom_adapter.upper_layer import ContextResult
+from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
 from tests.dicom_adapter.scp import rawclient as raw
 from tests.dicom_adapter.scp.fakes import FakeRegistry
 

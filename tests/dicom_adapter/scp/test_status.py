@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from dicom_adapter.dicom.status import Status
 from dicom_adapter.scp import errors
-from dicom_adapter.scp.status import Status, store_status
+from dicom_adapter.scp.status import store_status
 
 
 @pytest.mark.parametrize(

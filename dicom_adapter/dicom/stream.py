@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dicom_adapter.scp.errors import PduTooLargeError, ProtocolError
-from dicom_adapter.scp.pdu import PDV_HEADER
-from dicom_adapter.scp.status import AbortReason
-from dicom_adapter.upper_layer import PDU_HEADER, PduType
+from dicom_adapter.dicom.errors import PduTooLargeError, ProtocolError
+from dicom_adapter.dicom.pdu import COMMAND, LAST, PDU_HEADER, PDV_HEADER, PduType, unexpected_pdu
+from dicom_adapter.dicom.status import AbortReason
 
 _MAX_OTHER_PDU = 1 << 16  # A-RELEASE-RQ and A-ABORT bodies are 4 bytes; anything else here is refused
 
@@ -117,7 +116,7 @@ class PduStream:
             if length == 0:
                 return OtherPdu(pdu_type, b"")
         else:
-            raise _unexpected(pdu_type)
+            raise unexpected_pdu(pdu_type, "on an established association")
         if length:  # an empty P-DATA-TF carries nothing: stay at the boundary
             self._pdu_type, self._pdu_left = pdu_type, length
         return None
@@ -128,12 +127,5 @@ class PduStream:
             raise ProtocolError(f"PDV length {item_length} invalid", AbortReason.INVALID_PDU_PARAMETER_VALUE)
         self._pdu_left -= PDV_HEADER.size
         self._pdv_left = item_length - 2
-        self._pdv_context, self._pdv_command, self._pdv_last = context_id, bool(control & 0x01), bool(control & 0x02)
+        self._pdv_context, self._pdv_command, self._pdv_last = context_id, bool(control & COMMAND), bool(control & LAST)
         return self._pdv_left == 0
-
-
-def _unexpected(pdu_type: int) -> ProtocolError:
-    where = "on an established association"
-    if pdu_type in PduType._value2member_map_:
-        return ProtocolError(f"unexpected {PduType(pdu_type).name} {where}", AbortReason.UNEXPECTED_PDU)
-    return ProtocolError(f"unrecognized PDU type 0x{pdu_type:02x} {where}", AbortReason.UNRECOGNIZED_PDU)

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from dicom_adapter.scp.errors import PduTooLargeError, ProtocolError
-from dicom_adapter.scp.stream import Fragment, OtherPdu, PduStream
+from dicom_adapter.dicom.errors import PduTooLargeError, ProtocolError
+from dicom_adapter.dicom.stream import Fragment, OtherPdu, PduStream
 
 
 def pdv(context_id: int, control: int, value: bytes) -> bytes:

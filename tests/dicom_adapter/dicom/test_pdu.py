@@ -1,3 +1,5 @@
+"""PDUs of both directions decode with pynetdicom (an independent implementation), and ours with ours."""
+
 from __future__ import annotations
 
 import struct
@@ -5,17 +7,27 @@ import struct
 import pytest
 from pynetdicom.pdu import A_ABORT_RQ, A_ASSOCIATE_AC, A_ASSOCIATE_RJ, A_ASSOCIATE_RQ, P_DATA_TF
 
-from dicom_adapter.scp.errors import ProtocolError
-from dicom_adapter.scp.pdu import (
-    AcceptedContext,
+from dicom_adapter.dicom.acse import (
+    AssociateRequest,
+    UserInformation,
+    decode_associate_ac,
     decode_associate_rq,
-    encode_abort,
     encode_associate_ac,
+    encode_associate_rq,
+)
+from dicom_adapter.dicom.contexts import AcceptedContext, ContextResult, ProposedContext
+from dicom_adapter.dicom.dimse import decode_command, encode_c_store_rq
+from dicom_adapter.dicom.errors import ProtocolError
+from dicom_adapter.dicom.pdu import (
+    COMMAND,
+    LAST,
+    encode_abort,
     encode_associate_rj,
     encode_p_data,
     encode_release_rp,
+    iter_pdvs,
+    pdv_header,
 )
-from dicom_adapter.upper_layer import ContextResult
 from tests.dicom_adapter.scp import rawclient as raw
 
 
@@ -64,7 +76,7 @@ def test_associate_ac_decodes_with_pynetdicom():
         AcceptedContext(3, ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED),
     ]
     pdu = A_ASSOCIATE_AC()
-    pdu.decode(encode_associate_ac(request, contexts, 1 << 22, "1.2.3.4.5", "OPENCLARA_1"))
+    pdu.decode(encode_associate_ac(request, contexts, UserInformation(1 << 22, "1.2.3.4.5", "OPENCLARA_1")))
     assert pdu.called_ae_title == "CLARA"
     items = pdu.presentation_context
     assert [(c.context_id, c.result) for c in items] == [(1, 0), (3, 3)]
@@ -85,3 +97,54 @@ def test_rj_rp_abort_and_p_data_decode_with_pynetdicom():
     p_data.decode(encode_p_data(5, b"\x01\x02"))
     assert p_data.presentation_data_value_items[0].presentation_context_id == 5
     assert p_data.presentation_data_value_items[0].presentation_data_value == b"\x03\x01\x02"
+
+
+def test_associate_rq_decodes_with_pynetdicom():
+    contexts = [ProposedContext(1, "1.2.840.10008.5.1.4.1.1.2", ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2"))]
+    request = AssociateRequest(called_ae_title="ORTHANC", calling_ae_title="ClaraSCU", contexts=contexts)
+    encoded = encode_associate_rq(request)
+    decoded = A_ASSOCIATE_RQ()
+    decoded.decode(encoded)
+    assert decoded.calling_ae_title == "ClaraSCU"
+    assert decoded.called_ae_title == "ORTHANC"
+    [context] = decoded.presentation_context
+    assert context.context_id == 1
+    assert context.abstract_syntax == "1.2.840.10008.5.1.4.1.1.2"
+    assert context.transfer_syntax == ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+
+
+def test_associate_ac_round_trips_through_our_decoder():
+    request = _request()
+    contexts = [
+        AcceptedContext(1, ContextResult.ACCEPTANCE, raw.CT_IMAGE_STORAGE, raw.EXPLICIT_VR_LE),
+        AcceptedContext(3, ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED),
+    ]
+    accept = decode_associate_ac(encode_associate_ac(request, contexts, UserInformation(32768, "1.2.3", "X"))[6:])
+    assert accept.maximum_length == 32768
+    assert accept.contexts[1].accepted and accept.contexts[1].transfer_syntax == raw.EXPLICIT_VR_LE
+    assert accept.contexts[3].result == ContextResult.ABSTRACT_SYNTAX_NOT_SUPPORTED
+
+
+def test_associate_ac_tolerates_trailing_bytes_but_not_a_short_context_item():
+    accept = decode_associate_ac(bytes(68) + b"\x21\x00\x00\x04\x01\x00\x00\x00" + b"\x50")
+    assert accept.contexts[1].accepted
+    with pytest.raises(ProtocolError, match="truncated presentation context"):
+        decode_associate_ac(bytes(68) + b"\x21\x00\x00\x02\x01\x00")
+
+
+def test_pdv_header_and_command_decode_with_pynetdicom():
+    command = encode_c_store_rq(7, "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4")
+    decoded = P_DATA_TF()
+    decoded.decode(pdv_header(len(command), 3, COMMAND | LAST) + command)
+    [item] = decoded.presentation_data_value_items
+    assert item.presentation_context_id == 3
+    fields = decode_command(item.data[1:])
+    assert fields.affected_sop_instance_uid == "1.2.3.4"
+    assert fields.message_id == 7
+
+
+def test_iter_pdvs_refuses_a_pdv_that_overruns_its_pdu():
+    body = encode_p_data(1, b"abcd")[6:]
+    assert iter_pdvs(body) == [(1, COMMAND | LAST, b"abcd")]
+    with pytest.raises(ProtocolError, match="does not fit"):
+        iter_pdvs(body[:-1])

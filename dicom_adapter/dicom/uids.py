@@ -1,12 +1,24 @@
-"""UID syntax (PS3.5 9.1): what a UID must look like before any part of the SCP trusts it.
+"""UIDs: the well-known ones we use, our own, and their syntax (PS3.5 9.1), checked before anything trusts one.
 
-Why here: the SOP Instance UID names the spool file, so a UID the SCP did not check could name two
-instances alike (`X/9`, `X_9`), or a file the file system refuses (300 characters).
+Why the syntax matters: the SOP Instance UID names the spool file, so a UID the SCP did not check could
+name two instances alike (`X/9`, `X_9`), or a file the file system refuses (300 characters).
 """
 
 from __future__ import annotations
 
 import re
+
+APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"  # the DICOM application context name (PS3.7 A.2.1)
+VERIFICATION = "1.2.840.10008.1.1"  # Verification SOP Class (PS3.4 A.4)
+STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."  # PS3.4 B.5: most storage SOP classes live under it
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
+# The identity we announce in A-ASSOCIATE and file meta. A UUID-derived UID (PS3.5 B.2): valid
+# worldwide without a registered organisational root.
+IMPLEMENTATION_CLASS_UID = "2.25.138500041147546795049149737397442871095"
+IMPLEMENTATION_VERSION_NAME = "OPENCLARA_1"
 
 MAX_LENGTH = 64  # PS3.5 9.1: "shall not exceed 64 total characters"
 # Components of digits separated by '.'; each is "0" or starts with a non-zero digit (no leading zero).

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from dicom_adapter.scp.uids import is_valid_uid, loose_uid_problem, uid_problem
+from dicom_adapter.dicom.uids import is_valid_uid, loose_uid_problem, uid_problem
 
 
 @pytest.mark.parametrize("uid", ["0", "1.2.3", "1.2.840.10008.5.1.4.1.1.2", "2.25." + "9" * 39, "1." + "2" * 62])

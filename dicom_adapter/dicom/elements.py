@@ -17,16 +17,18 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from dicom_adapter.scp.errors import TruncatedDataSetError, UndecodableDataError
+from dicom_adapter.dicom.errors import DataSetError, TruncatedDataSetError
 
-_SHORT = struct.Struct("<HH2sH")
+# Element headers, little endian: explicit VR with a 2-byte length, and implicit VR (also every command set).
+EXPLICIT_HEADER = _SHORT = struct.Struct("<HH2sH")
+IMPLICIT_HEADER = _IMPLICIT = struct.Struct("<HHI")
 _LONG = struct.Struct("<I")
-_IMPLICIT = struct.Struct("<HHI")
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+# VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length (PS3.5 7.1.2).
+LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _MAX_DEPTH = 8
 
 
@@ -44,7 +46,7 @@ def _header(data: bytes, offset: int, implicit: bool) -> tuple[int, int, int]:
     if offset + 8 > len(data):
         raise _Unsure
     group, element, vr, length = _SHORT.unpack_from(data, offset)
-    if vr in _LONG_VRS:
+    if vr in LONG_VRS:
         if offset + 12 > len(data):
             raise _Unsure
         (length,) = _LONG.unpack_from(data, offset + 8)
@@ -52,6 +54,15 @@ def _header(data: bytes, offset: int, implicit: bool) -> tuple[int, int, int]:
     if not vr.isalpha():
         raise _Unsure
     return (group << 16) | element, length, offset + 8
+
+
+def element_header(data: bytes, offset: int, implicit: bool = False) -> tuple[int, int, int] | None:
+    """(tag, value length, offset of the value) of the element at `offset`; None when `data` ends inside
+    its header or its VR is not letters."""
+    try:
+        return _header(data, offset, implicit)
+    except _Unsure:
+        return None
 
 
 def _skip_undefined(data: bytes, offset: int, implicit: bool, end_tag: int, depth: int) -> int:
@@ -132,7 +143,7 @@ def check_complete(
     the others), from the element at `start` (0, or where `top_level_scan` stopped), descending only
     into undefined-length values (to find their delimiters).
 
-    Raises TruncatedDataSetError when something runs past the end, UndecodableDataError for a sequence
+    Raises TruncatedDataSetError when something runs past the end, DataSetError for a sequence
     holding something other than items. VR encoding follows pydicom: the first element says whether the
     data set is explicit or implicit VR, whatever the transfer syntax claims (senders do get it wrong);
     in explicit VR an unknown upper-case VR has a 2-byte length, and a VR that is not two upper-case
@@ -162,7 +173,7 @@ def check_complete(
         value = offset + 8
         if group == 0xFFFE or implicit or not (b"AA" <= vr <= b"ZZ"):  # items carry no VR, even in explicit VR
             (length,) = long_.unpack_from(buffer, position + 4)
-        elif vr in _LONG_VRS:
+        elif vr in LONG_VRS:
             if value + 4 > size or position + 12 > len(buffer):
                 raise TruncatedDataSetError(f"the data set ends inside an element header at byte {offset}")
             (length,) = long_.unpack_from(buffer, position + 8)
@@ -199,7 +210,7 @@ def _skip_plain(
             group, _, vr, length = unpack(buffer, position)
             if vr in _SHORT_VRS and group != 0xFFFE:
                 start, position = position, position + 8 + length
-            elif vr in _LONG_VRS and group != 0xFFFE and (length := unpack_long(buffer, position + 8)[0]) != _UNDEFINED:
+            elif vr in LONG_VRS and group != 0xFFFE and (length := unpack_long(buffer, position + 8)[0]) != _UNDEFINED:
                 start, position = position, position + 12 + length
             else:
                 break
@@ -215,13 +226,13 @@ def _step(stack: list[int], tag: int, length: int, value: int, size: int) -> int
             stack.pop()
             return value
         if tag != _ITEM:
-            raise UndecodableDataError(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) where a sequence item belongs")
+            raise DataSetError(f"element ({tag >> 16:04X},{tag & 0xFFFF:04X}) where a sequence item belongs")
     elif inside == _IN_ITEM and tag == _ITEM_END:
         stack.pop()
         return value
     if length == _UNDEFINED:
         if len(stack) >= _MAX_NESTING:
-            raise UndecodableDataError(f"sequences nested deeper than {_MAX_NESTING}")
+            raise DataSetError(f"sequences nested deeper than {_MAX_NESTING}")
         stack.append(_IN_ITEM if inside == _IN_SEQUENCE else _IN_SEQUENCE)
         return value
     end = value + length

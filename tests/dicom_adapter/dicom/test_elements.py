@@ -8,8 +8,8 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 
-from dicom_adapter.scp.elements import check_complete, top_level_scan, top_level_values
-from dicom_adapter.scp.errors import TruncatedDataSetError, UndecodableDataError
+from dicom_adapter.dicom.elements import check_complete, top_level_scan, top_level_values
+from dicom_adapter.dicom.errors import DataSetError, TruncatedDataSetError
 from dicom_adapter.scp.part10 import (
     SERIES_INSTANCE_UID,
     SOP_INSTANCE_UID,
@@ -136,7 +136,7 @@ def test_check_complete_follows_the_data_sets_own_vr_encoding_like_pydicom():
 def test_check_complete_refuses_a_sequence_holding_no_items():
     sequence = struct.pack("<HH2s2xI", 0x0008, 0x1140, b"SQ", 0xFFFFFFFF)
     element = sequence + struct.pack("<HH2sH", 0x0008, 0x0018, b"UI", 0)  # an element, not an item
-    with pytest.raises(UndecodableDataError, match=r"element \(0008,0018\) where a sequence item belongs"):
+    with pytest.raises(DataSetError, match=r"element \(0008,0018\) where a sequence item belongs"):
         check_complete(element, len(element))
 
 

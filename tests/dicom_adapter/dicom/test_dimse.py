@@ -6,8 +6,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pynetdicom.dsutils import decode
 
-from dicom_adapter.scp.dimse import CommandField, decode_command, encode_response
-from dicom_adapter.scp.errors import ProtocolError
+from dicom_adapter.dicom.dimse import CommandField, decode_command, encode_response
+from dicom_adapter.dicom.errors import ProtocolError
 from tests.dicom_adapter.scp import rawclient as raw
 
 
