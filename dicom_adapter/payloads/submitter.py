@@ -20,6 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -36,8 +37,10 @@ from dicom_adapter.payloads.jobs import (
     job_name,
     payload_file_name,
 )
-from dicom_adapter.settings import PlatformSettings
 from openclara.backoff import exponential
+
+if TYPE_CHECKING:
+    from dicom_adapter.settings import PlatformSettings
 
 log = structlog.get_logger()
 
