@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 
 from dicom_adapter.export.verification import echo
-
 from dicom_adapter.models import DestinationAeTitle
 from tests.dicom_adapter.scp.fakes import CALLED, CALLING, running_scp
 
