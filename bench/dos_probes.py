@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.harness import Adapter, free_port, seed, wait_until, write_study  # noqa: E402
+from tests.support.network import closed_by_server  # noqa: E402
 from tests.support.processes import orthanc  # noqa: E402
 
 CALLED = "CLARA"
@@ -84,17 +85,6 @@ def _listening(port: int) -> bool:
     return False
 
 
-def _closed(sock: socket.socket) -> bool:
-    """The receiver gave up on this idle connection: it sent something (an A-ABORT) or closed it."""
-    try:
-        sock.recv(16, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 async def _storescu(port: int, files: list[Path], cap: float) -> float | None:
     process = await asyncio.create_subprocess_exec(
         "storescu", "-aec", CALLED, "-aet", "STORESCU", "127.0.0.1", str(port), *map(str, files),
@@ -114,10 +104,10 @@ async def _attack(port: int, count: int, reopen: bool, held: list[int]) -> None:
     socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
     try:
         await asyncio.sleep(1.0)
-        held.append(sum(not _closed(s) for s in socks))
+        held.append(sum(not closed_by_server(s) for s in socks))
         while reopen:
             for n, sock in enumerate(socks):
-                if _closed(sock):
+                if closed_by_server(sock):
                     sock.close()
                     with contextlib.suppress(OSError):
                         socks[n] = socket.create_connection(("127.0.0.1", port), timeout=1)

@@ -18,8 +18,6 @@ import socket
 import stat
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,6 +31,7 @@ from tests.dicom_adapter.scp.datasets import encode, make_ct, write_ct
 from tests.dicom_adapter.scp.fakes import CALLED, CALLING, running_scp
 from tests.support import http
 from tests.support.harness import Adapter, free_port, seed, write_study
+from tests.support.network import closed_by_server, idle_sockets
 
 pytestmark = [
     pytest.mark.integration,
@@ -288,28 +287,6 @@ async def test_a_sequence_whose_delimiter_never_came_is_refused(tmp_path):
 
 
 # ---------------------------------------------------------------- 3. idle connections
-
-
-def closed_by_server(sock: socket.socket) -> bool:
-    """The SCP closed this idle connection (an A-ABORT then EOF, or EOF); False while it is open."""
-    try:
-        sock.recv(16, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return False
-    except ConnectionError:
-        return True
-    return True
-
-
-@contextmanager
-def idle_sockets(port: int, count: int) -> Iterator[list[socket.socket]]:
-    """TCP connections that never send an A-ASSOCIATE-RQ (the kernel completes them; the SCP accepts them)."""
-    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
-    try:
-        yield socks
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 async def wait_for(condition, timeout: float = 10.0) -> None:
