@@ -94,15 +94,7 @@ class StoreAssociation:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         writer.write(encode_associate_rq(_request(peer, contexts, max_pdu_length)))
-        try:
-            pdu_type, body = await asyncio.wait_for(read_pdu(reader), timeout=timeouts.acse)
-        except ssl.SSLError as exc:
-            # TLS 1.3: a refused client certificate shows as an alert after the handshake, here.
-            writer.close()
-            raise _tls_failed(peer, tls_reason(exc)) from exc
-        except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            writer.close()
-            raise DestinationUnavailableError(f"{peer.called_ae_title}: no association response: {exc!r}") from exc
+        pdu_type, body = await _association_response(reader, writer, peer, timeouts)
         if pdu_type == PduType.A_ASSOCIATE_AC:
             try:
                 return cls(reader, writer, decode_associate_ac(body), timeouts)
@@ -214,6 +206,29 @@ async def _connect(peer: Peer) -> tuple[asyncio.StreamReader, asyncio.StreamWrit
         peer.host, peer.port, ssl=peer.tls.context, server_hostname=peer.tls.server_hostname
     )
 
+
+
+async def _association_response(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Peer,
+                                 timeouts: Timeouts) -> tuple[int, bytes]:
+    """The PDU that answers our A-ASSOCIATE-RQ; the connection closed and an export error when none comes."""
+    try:
+        pdu_type, body = await asyncio.wait_for(read_pdu(reader), timeout=timeouts.acse)
+    except ssl.SSLError as exc:
+        # TLS 1.3: a refused client certificate shows as an alert after the handshake, here.
+        writer.close()
+        raise _tls_failed(peer, tls_reason(exc)) from exc
+    except ConnectionResetError as exc:
+        writer.close()
+        if peer.tls is None:
+            raise DestinationUnavailableError(f"{peer.called_ae_title}: no association response: {exc!r}") from exc
+        # TLS 1.3 checks our certificate after our side of the handshake: the refusal's alert races with our
+        # A-ASSOCIATE-RQ, and when the RQ reaches a closed socket the reset discards the alert unread.
+        raise _tls_failed(peer, "the destination closed the TLS connection before answering: it probably requires "
+                                "a client certificate (set certFile and keyFile) or does not trust ours") from exc
+    except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+        writer.close()
+        raise DestinationUnavailableError(f"{peer.called_ae_title}: no association response: {exc!r}") from exc
+    return pdu_type, body
 
 def _tls_failed(peer: Peer, reason: str) -> DestinationTlsError:
     log.warning("export.scu.tls.failed", host=peer.host, port=peer.port, called_ae_title=peer.called_ae_title,
