@@ -59,7 +59,7 @@ class ConfigRepository:
                 " overwrite_same_instance, ignored_sop_classes, allowed_sop_classes, job_retry_delay_ms, name)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
-        await self._write(sql, values, f"Clara AE title {entity.name!r} or AE title {entity.ae_title!r}", replace)
+        await self._write(sql, values, _clara_label(entity), replace)
 
     async def delete_clara_ae_title(self, name: str) -> ClaraAeTitle:
         entity = await self.get_clara_ae_title(name)
@@ -130,6 +130,13 @@ class ConfigRepository:
             await connection.rollback()
             raise EntityNotFound(f"{what} not found")
         await connection.commit()
+
+
+def _clara_label(entity: ClaraAeTitle) -> str:
+    """How a conflict names the entity: its AE title once when the name is the AE title (the CLI's default)."""
+    if entity.name.lower() == entity.ae_title.lower():
+        return f"Clara AE title {entity.ae_title!r}"
+    return f"Clara AE title {entity.name!r} or AE title {entity.ae_title!r}"
 
 
 def _clara_from_row(row: sqlite3.Row) -> ClaraAeTitle:

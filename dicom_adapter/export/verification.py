@@ -61,7 +61,13 @@ async def echo(
         return await _echo(peer, timeout)
     except DestinationTlsError as exc:
         return EchoResult(False, f"{_address(destination, target)}: {exc.reason}")
-    except AssociationRejectedError:
-        return EchoResult(False, f"{_address(destination, target)}: association rejected")
-    except DestinationUnavailableError:
-        return EchoResult(False, f"{_address(destination, target)}: no association (peer unreachable or aborted)")
+    except AssociationRejectedError as exc:
+        # The peer's reason (e.g. "called AE title not recognized") is what the user needs to fix it.
+        return EchoResult(False, f"{_address(destination, target)}: {_reason(exc, destination)}")
+    except DestinationUnavailableError as exc:
+        return EchoResult(False, f"{_address(destination, target)}: no association ({_reason(exc, destination)})")
+
+
+def _reason(exc: Exception, destination: DestinationAeTitle) -> str:
+    """The SCU's message without the AE title `_address` already names."""
+    return str(exc).removeprefix(f"{destination.ae_title}: ")

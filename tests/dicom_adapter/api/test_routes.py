@@ -82,6 +82,14 @@ async def test_duplicate_ae_title_is_a_409_problem(env):
     assert "already exists" in response.json()["detail"]
 
 
+async def test_a_409_names_an_ae_title_named_after_itself_once(env):
+    client, _, _ = env
+    await client.post("/api/config/claraaetitle", json=CLARA)
+    response = await client.post("/api/config/claraaetitle", json=CLARA)
+    assert response.status_code == 409
+    assert response.json()["detail"] == "Clara AE title 'CLARA' already exists"
+
+
 @pytest.mark.parametrize(
     ("body", "field", "text"),
     [
