@@ -1,4 +1,7 @@
-"""Run a service in the background: pid file, log file, wait until ready, stop with SIGTERM."""
+"""Run a service in the background: pid file, log file, wait until ready, stop with SIGTERM.
+
+The file names are `openclara.run_files`'s, shared with `openclara up`, which writes the same log files.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from openclara.paths import run_dir
+from openclara.run_files import log_path, open_log, pid_path
 
 
 class DaemonError(Exception):
@@ -20,17 +23,17 @@ class DaemonError(Exception):
 
 @dataclass(frozen=True)
 class Daemon:
-    """One background service known by name: `run/<name>.pid` and `run/<name>.log` under CLARA_HOME."""
+    """One background service known by its `openclara up` name (platform, results, dicom): its run/ files."""
 
     name: str
 
     @property
     def pid_file(self) -> Path:
-        return run_dir() / f"{self.name}.pid"
+        return pid_path(self.name)
 
     @property
     def log_file(self) -> Path:
-        return run_dir() / f"{self.name}.log"
+        return log_path(self.name)
 
     def pid(self) -> int | None:
         """The pid of the running service, or None (a stale pid file is removed)."""
@@ -51,8 +54,7 @@ class Daemon:
         """Spawn `argv` detached, then poll `ready` until it answers True or the process dies."""
         if (pid := self.pid()) is not None:
             raise DaemonError(f"{self.name} is already running (pid {pid}); use restart or stop")
-        run_dir().mkdir(parents=True, exist_ok=True)
-        with self.log_file.open("ab") as log:
+        with open_log(self.log_file) as log:
             proc = subprocess.Popen(
                 list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -12,16 +11,20 @@ import httpx
 
 from clara_cli import https
 from clara_cli.context import CliContext, pass_cli
-from clara_cli.daemon import Daemon, DaemonError, python_module_argv
+from clara_cli.daemon import DaemonError, python_module_argv
 from clara_cli.errors import CliError
-from clara_cli.output import emit_object, emit_table
+from clara_cli.output import emit_object, emit_table, snake_case
+from clara_cli.service_runs import DICOM, logs_command, not_answering_hint, run_by
 from openclara.auth.credentials import auth_headers
 
-DAEMON = Daemon("dicom-adapter")
+DAEMON = DICOM.daemon
 KINDS = {
-    "aetitles": ("claraaetitle", ["name", "aeTitle", "pipelines", "timeout", "groupBy", "priority", "jobRetryDelay"]),
-    "sources": ("sourceaetitle", ["aeTitle", "hostIp"]),
-    "destinations": ("destinationaetitle", ["name", "aeTitle", "hostIp", "port"]),
+    "aetitles": (
+        "claraaetitle",
+        ["name", "ae_title", "pipelines", "timeout", "group_by", "priority", "job_retry_delay_ms"],
+    ),
+    "sources": ("sourceaetitle", ["ae_title", "host_ip"]),
+    "destinations": ("destinationaetitle", ["name", "ae_title", "host_ip", "port"]),
 }
 # Every spelling a user may type for a kind, for list, create and delete alike.
 ALIASES = {
@@ -68,20 +71,28 @@ def _request(ctx: CliContext, method: str, path: str, body: dict[str, Any] | Non
     try:
         with http_client() as client:
             response = client.request(method, url, json=body)
-    except httpx.TransportError:
-        _fail(f"the DICOM adapter is not reachable at {ctx.config.dicom} (start it with `clara dicom start`)")
+    except httpx.TransportError as exc:
+        _fail(_unreachable(ctx, exc))
     if response.status_code >= 400:
-        try:
-            problem = response.json()
-            detail = problem.get("detail") or problem.get("title") or response.text
-        except ValueError:
-            detail = response.text
-        _fail(f"{detail} (HTTP {response.status_code})")
+        _fail(f"{_problem_detail(response)} (HTTP {response.status_code})")
     body = response.json()
     if isinstance(body, dict):
         for warning in body.get("warnings", []):
             click.echo(f"warning: {warning}", err=True)
     return body
+
+
+def _problem_detail(response: httpx.Response) -> str:
+    try:
+        problem = response.json()
+        return str(problem.get("detail") or problem.get("title") or response.text)
+    except (ValueError, AttributeError):
+        return response.text
+
+
+def _unreachable(ctx: CliContext, exc: httpx.TransportError) -> str:
+    hint = not_answering_hint(DICOM, ctx.config.dicom)
+    return f"the DICOM adapter is not reachable at {ctx.config.dicom} ({type(exc).__name__}); {hint}"
 
 
 def _ready(endpoint: str) -> bool:
@@ -132,46 +143,26 @@ def restart(click_ctx: click.Context, config_path: Path | None) -> None:
 @dicom.command()
 @pass_cli
 def status(ctx: CliContext) -> None:
-    """Process, readiness and service states."""
-    pid = DAEMON.pid()
+    """Who runs the adapter here, its associations, payloads and services; exit code 1 when it does not answer."""
     try:
         with http_client(5.0) as client:
             health = client.get(ctx.config.dicom.rstrip("/") + "/health/status").json()
     except (httpx.TransportError, ValueError):
         health = None
-    if pid is None and health is None:
-        _fail(f"the DICOM adapter is not running (nothing answers at {ctx.config.dicom})")
-    # No pid file but an answer: someone else runs it (`openclara up`, systemd, a container).
-    started_by = "not started by 'clara dicom start' (openclara up, a service manager or a container)"
-    info: dict[str, Any] = {"pid": pid if pid is not None else started_by, "api": ctx.config.dicom}
-    if health is not None:
-        info["active_associations"] = health.get("activeDimseConnections")
-        info["services"] = ", ".join(f"{k}={v}" for k, v in health.get("services", {}).items())
-        info["open_payloads"] = health.get("openPayloads")
-        info["pending_submissions"] = health.get("pendingSubmissions")
-        info["spare_files"] = health.get("spareFiles")  # the spool's files made ahead of bursts
+    info: dict[str, Any] = {"api": ctx.config.dicom, "answering": health is not None, **run_by(DICOM)}
+    if health is None:
+        info["hint"] = not_answering_hint(DICOM, ctx.config.dicom)
+        emit_object(info, ctx.output)
+        sys.exit(1)
+    info["active_associations"] = health.get("activeDimseConnections")
+    info["services"] = ", ".join(f"{k}={v}" for k, v in health.get("services", {}).items())
+    info["open_payloads"] = health.get("openPayloads")
+    info["pending_submissions"] = health.get("pendingSubmissions")
+    info["spare_files"] = health.get("spareFiles")  # the spool's files made ahead of bursts
     emit_object(info, ctx.output)
 
 
-@dicom.command()
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("-n", "--lines", default=50, show_default=True)
-def logs(follow: bool, lines: int) -> None:
-    """Print the adapter's log file."""
-    click.echo(DAEMON.tail(lines))
-    if not follow:
-        return
-    with DAEMON.log_file.open(errors="replace") as handle:
-        handle.seek(0, 2)
-        try:
-            while True:
-                line = handle.readline()
-                if line:
-                    click.echo(line, nl=False)
-                else:
-                    time.sleep(0.3)
-        except KeyboardInterrupt:
-            return
+dicom.add_command(logs_command(DICOM))
 
 
 def _settings_pairs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -267,12 +258,36 @@ def create_dest(
     click.echo(f"destination {created['name']} created")
 
 
-def _flatten(kind: str, entity: dict[str, Any]) -> dict[str, Any]:
+def _number(text: Any) -> Any:
+    """Clara sends the AE title's settings as strings; our JSON has numbers as numbers."""
+    try:
+        return float(text) if "." in str(text) else int(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def entity_view(kind: str, entity: dict[str, Any]) -> dict[str, Any]:
+    """An entity of the adapter's API (Clara's camelCase wire shape) in the CLI's convention (docs/cli.md):
+    snake_case keys, numbers as numbers, and an AE title's `processorSettings` unpacked once (`pipelines`
+    as {name: pipeline id}, the other settings as fields of their own), not repeated."""
+    view = {snake_case(key): value for key, value in entity.items() if key != "processorSettings"}
     if kind != "aetitles":
-        return entity
-    settings = entity.get("processorSettings", {})
-    pipelines = ", ".join(f"{k[len('pipeline-'):]}={v}" for k, v in settings.items() if k.startswith("pipeline-"))
-    return {**entity, **{k: v for k, v in settings.items() if not k.startswith("pipeline-")}, "pipelines": pipelines}
+        return view
+    settings = dict(entity.get("processorSettings") or {})
+    view["pipelines"] = {k[len("pipeline-"):]: v for k, v in settings.items() if k.startswith("pipeline-")}
+    for key, value in settings.items():
+        if not key.startswith("pipeline-"):
+            view[snake_case(key)] = _number(value)
+    if "job_retry_delay" in view:
+        view["job_retry_delay_ms"] = view.pop("job_retry_delay")
+    return view
+
+
+def _table_row(row: dict[str, Any]) -> dict[str, Any]:
+    pipelines = row.get("pipelines")
+    if isinstance(pipelines, dict):
+        return {**row, "pipelines": ", ".join(f"{k}={v}" for k, v in pipelines.items())}
+    return row
 
 
 @dicom.command(name="list")
@@ -281,8 +296,8 @@ def _flatten(kind: str, entity: dict[str, Any]) -> dict[str, Any]:
 def list_(ctx: CliContext, kind: str) -> None:
     """List Clara AE titles, sources or destinations (aetitle|src|dest, singular or plural)."""
     path, columns = KINDS[kind]
-    rows = [_flatten(kind, e) for e in _request(ctx, "GET", f"/api/config/{path}")]
-    emit_table(rows, columns, ctx.output, title=kind)
+    rows = [entity_view(kind, e) for e in _request(ctx, "GET", f"/api/config/{path}")]
+    emit_table(rows if ctx.output == "json" else [_table_row(r) for r in rows], columns, ctx.output, title=kind)
 
 
 @dicom.command()
@@ -299,19 +314,19 @@ def delete(ctx: CliContext, kind: str, name: str) -> None:
 @click.option("-n", "--name", required=True, help="Destination name.")
 @pass_cli
 def echo(ctx: CliContext, name: str) -> None:
-    """C-ECHO a destination through the adapter."""
+    """C-ECHO a destination through the adapter; exit code 1 with the reason when it does not answer."""
     url = ctx.config.dicom.rstrip("/") + f"/api/config/destinationaetitle/{name}/cecho"
     try:
         with http_client(60.0) as client:
             response = client.post(url)
-    except httpx.TransportError:
-        _fail(f"the DICOM adapter is not reachable at {ctx.config.dicom}")
+    except httpx.TransportError as exc:
+        _fail(_unreachable(ctx, exc))
+    if response.status_code not in (200, 502):  # 502: the adapter is fine, the destination did not answer
+        _fail(f"{_problem_detail(response)} (HTTP {response.status_code})")
     body = response.json()
-    if response.status_code == 404:
-        _fail(body.get("detail", "not found"))
-    click.echo(body.get("message", ""))
     if not body.get("success"):
-        sys.exit(1)
+        _fail(f"C-ECHO to {name} failed: {body.get('message') or 'no reason given'}")
+    click.echo(f"{body.get('message', 'C-ECHO succeeded')} ({body.get('elapsedMs', 0):.0f} ms)")
 
 
 def register(cli: click.Group, verbs: dict[str, click.Group]) -> None:

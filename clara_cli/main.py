@@ -10,14 +10,26 @@ import click
 from clara_cli import dicom, pipelines_jobs, platform, results
 from clara_cli.config import load_client_config
 from clara_cli.context import CliContext
+from clara_cli.output import OUTPUT_FORMATS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="openclara", prog_name="clara", message="%(prog)s %(version)s")
 @click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), help="Client config (default ~/.clara/config.yaml)."
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Client config (default $CLARA_HOME/config.yaml; CLARA_HOME defaults to ~/.clara).",
 )
 @click.option("--host", "platform_host", help="Platform API endpoint host:port (overrides config).")
-@click.option("--output", "-O", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--output",
+    "-O",
+    type=click.Choice(OUTPUT_FORMATS),
+    default="table",
+    show_default=True,
+    help="table: fits the terminal (the row's ID is never cut); wide: every column whole; json: docs/cli.md.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, platform_host: str | None, output: str) -> None:
     """openclara: run pipelines on DICOM studies (Clara Deploy compatible)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -21,6 +21,7 @@ from platform_api import (
     JobPriority,
     JobState,
     JobStatusDetails,
+    JobToken,
     NotFound,
     PayloadFileDetails,
     PlatformClient,
@@ -32,8 +33,13 @@ STATES = ["pending", "running", "stopped"]
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+# The DICOM adapter's own payload (what it received) in the metadata of the jobs it submits.
+ADAPTER_PAYLOAD_KEY = "openclara.payload-id"
+
+
+def started_state(token: JobToken) -> str:
+    """A job just started is still PENDING on the platform until the scheduler runs it: say `queued`."""
+    return "queued" if token.state is JobState.PENDING else token.state.label
 
 
 @click.command(name="pipeline")
@@ -139,7 +145,7 @@ def create_job(
             ) from exc
         if start_now:
             token = await platform.start_job(job_id)
-            result.update(state=token.state.label, status=token.status.label)
+            result.update(state=started_state(token), status=token.status.label)
         return result
 
     emit_object(run_platform(cli, work, timeout=3600), cli.output)
@@ -163,7 +169,7 @@ def start_job(cli: CliContext, job_id: str, variables: tuple[str, ...]) -> None:
     """Start a pending job; VAR=value pairs fill the pipeline's ${{VAR}} parameters."""
     values = _pairs(variables)
     token = run_platform(cli, lambda platform: platform.start_job(job_id, values))
-    emit_object({"job_id": token.job_id, "state": token.state.label, "status": token.status.label}, cli.output)
+    emit_object({"job_id": token.job_id, "state": started_state(token), "status": token.status.label}, cli.output)
 
 
 def _job_row(job: JobDetails) -> dict[str, Any]:
@@ -174,7 +180,7 @@ def _job_row(job: JobDetails) -> dict[str, Any]:
         "state": job.state.label,
         "status": job.status.label,
         "priority": job.priority.label,
-        "created": _when(job.created),
+        "created": job.created,
     }
 
 
@@ -188,7 +194,8 @@ def list_jobs(cli: CliContext, show_all: bool, states: tuple[str, ...], pipeline
     wanted = [JobState.parse(s) for s in states] or ([] if show_all else [JobState.PENDING, JobState.RUNNING])
     jobs = run_platform(cli, lambda platform: platform.list_jobs(states=wanted, pipeline_ids=pipelines))
     columns = ["job_id", "name", "pipeline_id", "state", "status", "priority", "created"]
-    emit_table([_job_row(job) for job in sorted(jobs, key=lambda j: j.created or datetime.min)], columns, cli.output)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    emit_table([_job_row(job) for job in sorted(jobs, key=lambda j: j.created or oldest)], columns, cli.output)
 
 
 @click.command(name="job")
@@ -197,17 +204,21 @@ def list_jobs(cli: CliContext, show_all: bool, states: tuple[str, ...], pipeline
 def describe_job(cli: CliContext, job_id: str) -> None:
     """Show a job: state, operators, messages, metadata."""
     job: JobStatusDetails = run_platform(cli, lambda platform: platform.job_status(job_id))
-    row = _job_row(job) | {"payload_id": job.payload_id, "started": _when(job.started), "stopped": _when(job.stopped)}
+    metadata = dict(job.metadata)
+    # Two payloads, named apart: the platform's (what `clara download` and `delete payload` take) and, for
+    # a job the DICOM adapter submitted, the adapter's own payload of received instances (its /api/payloads).
+    row = _job_row(job) | {"payload_id": job.payload_id}
+    if ADAPTER_PAYLOAD_KEY in metadata:
+        row["adapter_payload_id"] = metadata.pop(ADAPTER_PAYLOAD_KEY)
+    row |= {"started": job.started, "stopped": job.stopped}
     operators = [
-        {"name": op.name, "status": op.status.label, "started": _when(op.started), "stopped": _when(op.stopped)}
+        {"name": op.name, "status": op.status.label, "started": op.started, "stopped": op.stopped}
         for op in job.operators
     ]
     if cli.output == "json":
-        emit_object(
-            row | {"operators": operators, "messages": list(job.messages), "metadata": dict(job.metadata)}, "json"
-        )
+        emit_object(row | {"operators": operators, "messages": list(job.messages), "metadata": metadata}, "json")
         return
-    emit_object(row | {"metadata": ", ".join(f"{k}={v}" for k, v in job.metadata.items())}, cli.output)
+    emit_object(row | {"metadata": ", ".join(f"{k}={v}" for k, v in metadata.items())}, cli.output)
     emit_table(operators, ["name", "status", "started", "stopped"], cli.output, title="operators")
     for message in job.messages:
         click.echo(message)

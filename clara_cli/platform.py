@@ -19,21 +19,22 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from clara_cli.context import CliContext, pass_cli
-from clara_cli.daemon import Daemon, DaemonError, python_module_argv
+from clara_cli.daemon import DaemonError, python_module_argv
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
+from clara_cli.service_runs import PLATFORM, logs_command, not_answering_hint, run_by
 from openclara.settings import ConfigError, read_yaml
 from openclara.tls import ClientTlsSettings
 from platform_api import ModelType, PlatformClient, PlatformError, PlatformRequestError, PlatformUnavailable
 
 T = TypeVar("T")
 
-DAEMON = Daemon("platform")
+DAEMON = PLATFORM.daemon
 READY_TIMEOUT = 60.0
 
 
 def unreachable_message(endpoint: str) -> str:
-    return f"cannot reach the platform at {endpoint} (is it running? try 'clara platform start')"
+    return f"cannot reach the platform at {endpoint} ({not_answering_hint(PLATFORM, endpoint)})"
 
 
 def run_platform(cli: CliContext, work: Callable[[PlatformClient], Awaitable[T]], *, timeout: float = 30.0) -> T:
@@ -165,15 +166,17 @@ def restart(cli: CliContext, config: Path | None) -> None:
 @platform_group.command()
 @pass_cli
 def status(cli: CliContext) -> None:
-    """Is the platform running, and does it answer?"""
-    pid = DAEMON.pid()
+    """Who runs the platform here, and does it answer? Exit code 1 when it does not."""
     answering = _server_ready(cli.config.platform, _tls(cli))
-    emit_object(
-        {"running": pid is not None, "pid": pid, "endpoint": cli.config.platform, "answering": answering},
-        cli.output,
-    )
+    info = {"endpoint": cli.config.platform, "answering": answering, **run_by(PLATFORM)}
+    if not answering:
+        info["hint"] = not_answering_hint(PLATFORM, cli.config.platform)
+    emit_object(info, cli.output)
     if not answering:
         raise SystemExit(1)
+
+
+platform_group.add_command(logs_command(PLATFORM))
 
 
 def _client_version() -> str:

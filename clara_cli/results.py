@@ -1,6 +1,6 @@
 """`clara results`: run the results service in the background and look at or re-drive its tasks.
 
-clara results start [-f CONFIG] | stop | restart [-f CONFIG] | status
+clara results start [-f CONFIG] | stop | restart [-f CONFIG] | status | logs [-f]
 clara results list [--agent A] [--state S] [--job J] [--limit N]
 clara results show TASK_ID
 clara results retry TASK_ID
@@ -16,13 +16,14 @@ import httpx
 
 from clara_cli import https
 from clara_cli.context import CliContext, pass_cli
-from clara_cli.daemon import Daemon, DaemonError, python_module_argv
+from clara_cli.daemon import DaemonError, python_module_argv
 from clara_cli.errors import CliError
-from clara_cli.output import emit_object, emit_table
+from clara_cli.output import emit_object, emit_table, snake_case
+from clara_cli.service_runs import RESULTS, logs_command, not_answering_hint, run_by
 from openclara.auth.credentials import auth_headers
 
-DAEMON = Daemon("results")
-COLUMNS = ("taskId", "agent", "jobId", "state", "retries", "parameters", "updated", "lastError")
+DAEMON = RESULTS.daemon
+COLUMNS = ("task_id", "agent", "job_id", "state", "retries", "parameters", "updated", "last_error")
 
 
 class ResultsApi:
@@ -39,7 +40,7 @@ class ResultsApi:
         except httpx.TransportError as exc:
             raise CliError(
                 f"results service is not reachable at {self.endpoint} ({type(exc).__name__}); "
-                "start it with `clara results start`"
+                f"{not_answering_hint(RESULTS, self.endpoint)}"
             ) from exc
         if response.status_code >= 400:
             raise CliError(f"results service answered {response.status_code}: {_detail(response)}")
@@ -58,6 +59,11 @@ def _detail(response: httpx.Response) -> str:
     except ValueError:
         return response.text[:300]
     return str(body.get("detail", body)) if isinstance(body, dict) else str(body)
+
+
+def task_view(task: dict[str, Any]) -> dict[str, Any]:
+    """A task of the REST API (Clara's camelCase) in the CLI's own convention (snake_case, docs/cli.md)."""
+    return {snake_case(key): value for key, value in task.items()}
 
 
 def _endpoint_for(cli: CliContext, config_path: Path | None) -> str:
@@ -122,12 +128,13 @@ def _commands() -> list[click.Command]:
     @click.command()
     @pass_cli
     def status(cli: CliContext) -> None:
-        """Whether the service runs here and answers at its endpoint."""
+        """Who runs the service here, and whether it answers at its endpoint."""
         api = ResultsApi(cli.config.results)
-        pid = DAEMON.pid()
-        emit_object(
-            {"endpoint": api.endpoint, "pid": pid or "-", "ready": api.ready(), "log": str(DAEMON.log_file)}, cli.output
-        )
+        ready = api.ready()
+        info = {"endpoint": api.endpoint, "ready": ready, **run_by(RESULTS)}
+        if not ready:
+            info["hint"] = not_answering_hint(RESULTS, api.endpoint)
+        emit_object(info, cli.output)
 
     @click.command(name="list")
     @click.option("--agent", help="Only this agent's tasks, e.g. ClaraSCU.")
@@ -139,14 +146,14 @@ def _commands() -> list[click.Command]:
         """List tasks (without leasing them)."""
         params = {key: value for key, value in (("agent", agent), ("state", state), ("jobId", job_id)) if value}
         tasks = ResultsApi(cli.config.results).call("GET", "/api/tasks", params={**params, "limit": limit})
-        emit_table(tasks, COLUMNS, cli.output, title="Results tasks")
+        emit_table([task_view(task) for task in tasks], COLUMNS, cli.output, title="Results tasks")
 
     @click.command()
     @click.argument("task_id")
     @pass_cli
     def show(cli: CliContext, task_id: str) -> None:
         """Show one task."""
-        emit_object(ResultsApi(cli.config.results).call("GET", f"/api/tasks/{task_id}"), cli.output)
+        emit_object(task_view(ResultsApi(cli.config.results).call("GET", f"/api/tasks/{task_id}")), cli.output)
 
     @click.command()
     @click.argument("task_id")
@@ -155,11 +162,11 @@ def _commands() -> list[click.Command]:
         """Deliver a Failed task again (Pending now, fresh retry budget)."""
         task = ResultsApi(cli.config.results).call("POST", f"/api/tasks/{task_id}/retry")
         if cli.output == "json":
-            emit_object(task, cli.output)
+            emit_object(task_view(task), cli.output)
         else:
             click.echo(f"task {task['taskId']} is {task['state']} again (agent {task['agent']})")
 
-    return [start, stop, restart, status, list_, show, retry]
+    return [start, stop, restart, status, logs_command(RESULTS), list_, show, retry]
 
 
 def register(cli: click.Group, verbs: dict[str, click.Group]) -> None:

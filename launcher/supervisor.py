@@ -2,7 +2,9 @@
 
 Starts the services one by one, each only once the previous answers its readiness probe, prints
 the banner, supervises them, and on SIGTERM/SIGINT/SIGHUP stops them in dependency order. If one
-service dies, the others are stopped too and the exit code says so.
+service dies, the others are stopped too and the exit code says so. Each service writes to its log
+file under `$CLARA_HOME/run/` (mirrored onto our terminal by `log_mirror`), and `run/stack.json` says
+that `up` runs it (`openclara.run_files`): that is how `clara <service> logs|status` find both.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from types import FrameType
 import click
 import httpx
 
+from launcher.log_mirror import LogMirror
 from launcher.stack import (
     EXIT_BAD_SETUP,
     EXIT_SERVICE_FAILED,
@@ -31,6 +34,7 @@ from launcher.stack import (
     plan,
 )
 from openclara.https import client_tls_from_env, verify_for
+from openclara.run_files import ServiceRun, StackState, log_path, open_log, remove_stack_state
 
 
 def _tcp_open(address: str) -> bool:
@@ -94,6 +98,8 @@ class Runner:
         self._ready_timeout = ready_timeout
         self._stop_timeout = stop_timeout
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._state = StackState(os.getpid())
+        self.mirror = LogMirror()
         self.signals = 0
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -108,11 +114,22 @@ class Runner:
         for service in self._stack.start_order:
             if self.signals:
                 return
-            click.echo(f"openclara: starting the {service.title} ({_source(service)})", err=True)
-            # A process group of its own: Ctrl-C in the terminal reaches only us, so we stop in order.
-            proc = subprocess.Popen(service.argv(), env={**os.environ, **service.env}, process_group=0)
+            log = log_path(service.name)
+            click.echo(f"openclara: starting the {service.title} ({_source(service)}; log {log})", err=True)
+            self.mirror.follow(log)
+            with open_log(log) as sink:
+                # A process group of its own: Ctrl-C in the terminal reaches only us, so we stop in order.
+                proc = subprocess.Popen(service.argv(), env={**os.environ, **service.env}, process_group=0,
+                                        stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT)
             self._procs[service.name] = proc
             wait_ready(service, self._ready_timeout, proc.poll, lambda: self.signals > 0)
+            self._record(service, proc.pid, str(log))
+
+    def _record(self, service: Service, pid: int, log: str) -> None:
+        """Add a service that answers to run/stack.json (what `clara <service> status` reads)."""
+        endpoint = self._stack.cli_environment()[f"CLARA_{service.name.upper()}_ENDPOINT"]
+        self._state.services[service.name] = ServiceRun(pid, endpoint, log)
+        self._state.write()
 
     def supervise(self) -> int:
         """Block until a signal (exit 0) or a service dies (exit 1)."""
@@ -120,12 +137,14 @@ class Runner:
             dead = [s for s in self._stack.start_order if self._procs[s.name].poll() is not None]
             if dead:
                 names = ", ".join(f"the {s.title} ({_outcome(self._procs[s.name].returncode)})" for s in dead)
+                self.mirror.drain()
                 click.echo(f"openclara: {names} stopped unexpectedly; stopping the others", err=True)
                 return EXIT_SERVICE_FAILED
             time.sleep(0.3)
         return 0
 
     def stop(self) -> None:
+        remove_stack_state(self._state.supervisor_pid)
         for service in self._stack.stop_order:
             proc = self._procs.get(service.name)
             if proc is None or proc.poll() is not None:
@@ -184,12 +203,15 @@ def up(config_dir: Path, ready_timeout: float, stop_timeout: float) -> None:
     try:
         runner.start()
         if not runner.signals:
+            runner.mirror.drain()
             click.echo(banner(stack), err=True)
             code = runner.supervise()
     except StackError as exc:
+        runner.mirror.drain()  # the service's last words first: the message refers to them
         click.echo(f"openclara: {exc}; stopping the others", err=True)
         code = EXIT_SERVICE_FAILED
     runner.stop()
+    runner.mirror.stop()
     click.echo("openclara: stopped", err=True)
     sys.exit(code)
 

@@ -74,13 +74,52 @@ def test_problem_detail_is_shown_on_one_line(api):
     assert "error: hostIp: bad (HTTP 400)" in result.output
 
 
-def test_list_aetitles_json(api):
+def test_list_aetitles_json_follows_the_cli_convention(api):
+    """snake_case keys, numbers as numbers, processorSettings unpacked once (not repeated at the top level)."""
     _, responses = api
-    entity = {"name": "CLARA", "aeTitle": "CLARA", "processorSettings": {"timeout": "5", "pipeline-seg": "p1"}}
+    entity = {"name": "CLARA", "aeTitle": "CLARA", "overwriteSameInstance": False,
+              "processorSettings": {"timeout": "5", "groupBy": "0020,000D", "priority": "normal",
+                                    "jobRetryDelay": "5000", "pipeline-seg": "p1"}}
     responses[("GET", "/api/config/claraaetitle")] = (200, [entity])
     result = run("-O", "json", "dicom", "list", "aetitles")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)[0]["pipelines"] == "seg=p1"
+    assert json.loads(result.output) == [{
+        "name": "CLARA", "ae_title": "CLARA", "overwrite_same_instance": False, "pipelines": {"seg": "p1"},
+        "timeout": 5, "group_by": "0020,000D", "priority": "normal", "job_retry_delay_ms": 5000,
+    }]
+
+
+def test_list_aetitles_table_shows_pipelines_as_pairs(api, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    _, responses = api
+    entity = {"name": "CLARA", "aeTitle": "CLARA", "processorSettings": {"timeout": "5", "pipeline-seg": "p1"}}
+    responses[("GET", "/api/config/claraaetitle")] = (200, [entity])
+    result = run("dicom", "list", "aetitles")
+    assert "seg=p1" in result.output and "AE TITLE" in result.output
+
+
+def test_echo_shows_the_real_reason_of_a_failure(api):
+    _, responses = api
+    message = "PACS@127.0.0.1:4242: no association (cannot connect to 127.0.0.1:4242: Connection refused)"
+    responses[("POST", "/api/config/destinationaetitle/OUT/cecho")] = (502, {"success": False, "message": message})
+    result = run("dicom", "echo", "-n", "OUT")
+    assert result.exit_code == 1
+    assert result.stderr == f"error: C-ECHO to OUT failed: {message}\n"
+
+
+def test_echo_of_an_unknown_destination_or_a_refused_token(api):
+    _, responses = api
+    responses[("POST", "/api/config/destinationaetitle/OUT/cecho")] = (401, {"title": "Unauthorized"})
+    assert run("dicom", "echo", "-n", "OUT").stderr == "error: Unauthorized (HTTP 401)\n"
+    assert run("dicom", "echo", "-n", "NOPE").stderr == "error: not found (HTTP 404)\n"
+
+
+def test_echo_success(api):
+    _, responses = api
+    body = {"success": True, "message": "C-ECHO succeeded", "elapsedMs": 3.2}
+    responses[("POST", "/api/config/destinationaetitle/OUT/cecho")] = (200, body)
+    result = run("dicom", "echo", "-n", "OUT")
+    assert (result.exit_code, result.stdout) == (0, "C-ECHO succeeded (3 ms)\n")
 
 
 def test_delete_src(api):
@@ -98,8 +137,9 @@ def test_commands_say_clearly_when_the_adapter_is_down(monkeypatch, clara_home):
     result = run("dicom", "list", "sources")
     assert result.exit_code == 1
     assert "DICOM adapter is not reachable" in result.output
+    assert "start it with `clara dicom start`, or the whole stack with `scripts/run`" in result.output
     status = run("dicom", "status")
-    assert status.exit_code == 1 and "not running" in status.output
+    assert status.exit_code == 1 and "ANSWERING  False" in status.output
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from clara_cli.main import cli
-from clara_cli.pipelines_jobs import glob_regex
+from clara_cli.pipelines_jobs import ADAPTER_PAYLOAD_KEY, glob_regex, started_state
+from platform_api import JobId, JobState, JobStatus, JobToken
 from tests.conftest import free_port
 from tests.platform_api.fake_platform import FakeState, running_fake_platform
 
@@ -49,7 +51,8 @@ def test_server_down_prints_one_clear_line(clara_home: Path) -> None:
     result = CliRunner().invoke(cli, ["--host", endpoint, "list", "jobs"])
     assert result.exit_code == 1
     assert result.stderr == (
-        f"error: cannot reach the platform at {endpoint} (is it running? try 'clara platform start')\n"
+        f"error: cannot reach the platform at {endpoint} "
+        "(start it with `clara platform start`, or the whole stack with `scripts/run` (`openclara up`))\n"
     )
     assert "Traceback" not in result.output
 
@@ -227,3 +230,35 @@ def test_root_help_lists_every_command_with_a_whole_summary() -> None:
     delete_help = CliRunner().invoke(cli, ["delete", "--help"]).stdout
     assert "Delete models, pipelines and payloads." in delete_help
     assert all(f"  {name} " in delete_help for name in ("model", "payload", "pipeline"))
+
+
+def test_a_job_started_but_waiting_for_the_scheduler_reads_queued_not_pending() -> None:
+    token = JobToken(JobId("a" * 32), JobState.PENDING, JobStatus.HEALTHY)
+    assert started_state(token) == "queued"
+    assert started_state(JobToken(JobId("a" * 32), JobState.RUNNING, JobStatus.HEALTHY)) == "running"
+
+
+def test_describe_job_names_the_platform_and_adapter_payloads_apart(
+    fake: tuple[str, FakeState], pipeline_id: str
+) -> None:
+    created = clara_json(fake[0], "create", "job", "-p", pipeline_id, "-n", "job-a", "-m", f"{ADAPTER_PAYLOAD_KEY}=p-9")
+    assert isinstance(created, dict)
+    described = clara_json(fake[0], "describe", "job", "-j", created["job_id"])
+    assert isinstance(described, dict)
+    assert described["payload_id"] == created["payload_id"] and described["adapter_payload_id"] == "p-9"
+    assert ADAPTER_PAYLOAD_KEY not in described["metadata"]
+    table = clara(fake[0], "describe", "job", "-j", created["job_id"]).stdout
+    assert re.search(r"^PAYLOAD ID +\S+", table, re.M) and re.search(r"^ADAPTER PAYLOAD ID +p-9$", table, re.M)
+
+
+def test_job_json_times_are_rfc3339_utc(fake: tuple[str, FakeState], pipeline_id: str) -> None:
+    clara_json(fake[0], "create", "job", "-p", pipeline_id, "-n", "job-a")
+    listed = clara_json(fake[0], "list", "jobs")
+    assert isinstance(listed, list)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", listed[0]["created"])
+
+
+def test_version_option_and_config_help_name_clara_home() -> None:
+    version = CliRunner().invoke(cli, ["--version"])
+    assert version.exit_code == 0 and re.fullmatch(r"clara \S+\n", version.stdout)
+    assert "$CLARA_HOME/config.yaml" in " ".join(CliRunner().invoke(cli, ["--help"]).stdout.split())

@@ -38,7 +38,8 @@ def test_version_with_platform_down(clara_home: Path) -> None:
     assert result.exit_code == 1
     assert "PLATFORM  unreachable" in result.stdout
     assert result.stderr == (
-        f"error: cannot reach the platform at {endpoint} (is it running? try 'clara platform start')\n"
+        f"error: cannot reach the platform at {endpoint} "
+        "(start it with `clara platform start`, or the whole stack with `scripts/run` (`openclara up`))\n"
     )
 
 
@@ -46,7 +47,11 @@ def test_status_and_stop_when_not_running(clara_home: Path) -> None:
     endpoint = f"127.0.0.1:{free_port()}"
     status = CliRunner().invoke(cli, ["--host", endpoint, "--output", "json", "platform", "status"])
     assert status.exit_code == 1
-    assert json.loads(status.stdout) == {"running": False, "pid": None, "endpoint": endpoint, "answering": False}
+    assert json.loads(status.stdout) == {
+        "endpoint": endpoint, "answering": False, "log": "none", "pid": None,
+        "run_by": "not started on this machine (or under another CLARA_HOME)",
+        "hint": "start it with `clara platform start`, or the whole stack with `scripts/run` (`openclara up`)",
+    }
     stop = CliRunner().invoke(cli, ["platform", "stop", "-y"])
     assert (stop.exit_code, stop.stdout) == (0, "platform is not running\n")
 

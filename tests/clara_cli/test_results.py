@@ -65,7 +65,10 @@ def test_list_passes_filters_and_prints_table(
 
 def test_list_json_output(calls: list[tuple[str, str, dict[str, Any]]]) -> None:
     result = _invoke("list", output="json")
-    assert json.loads(result.output) == [TASK]
+    assert json.loads(result.output) == [{
+        "task_id": "t-1", "agent": "ClaraSCU", "job_id": "j", "state": "Failed", "retries": 3,
+        "parameters": '"MYPACS"', "updated": "2026-01-01T00:00:00.000Z", "last_error": "PACS refused",
+    }]
 
 
 def test_retry_prints_one_line(calls: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -89,7 +92,7 @@ def test_service_down_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None
     assert result.exit_code == 1
     assert result.output == (
         "error: results service is not reachable at http://results:8088 (ConnectError); "
-        "start it with `clara results start`\n"
+        "start it with `clara results start`, or the whole stack with `scripts/run` (`openclara up`)\n"
     )
 
 

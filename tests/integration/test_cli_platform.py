@@ -112,7 +112,7 @@ def test_cli_runs_a_job_end_to_end(endpoint: str, tmp_path: Path) -> None:
         (inputs / "s1" / f"{index}.dcm").write_bytes(b"x" * 1000)
 
     status = clara_json(endpoint, "platform", "status")
-    assert status["answering"] is True and status["running"] is True
+    assert status["answering"] is True and status["run_by"] == "clara platform start" and status["pid"]
     assert clara_json(endpoint, "version")["platform"]
 
     pipeline_id = clara(endpoint, "create", "pipelines", "-p", str(definition)).stdout.strip()

@@ -45,7 +45,7 @@ def test_cli_start_list_retry_stop(tmp_path: Path) -> None:
         http.put(f"{url}/api/tasks/failure/{task['taskId']}", json={"retryLater": False, "error": "refused"})
 
         listed = _clara(home, url, "--output", "json", "results", "list", "--state", "failed")
-        assert [t["taskId"] for t in json.loads(listed.stdout)] == [task["taskId"]]
+        assert [t["task_id"] for t in json.loads(listed.stdout)] == [task["taskId"]]
         retried = _clara(home, url, "results", "retry", task["taskId"])
         assert retried.stdout == f"task {task['taskId']} is Pending again (agent ClaraSCU)\n"
         conflict = _clara(home, url, "results", "retry", task["taskId"])
@@ -59,5 +59,6 @@ def test_cli_start_list_retry_stop(tmp_path: Path) -> None:
     down = _clara(home, url, "results", "list")
     assert down.returncode == 1
     assert down.stderr.strip() == (
-        f"error: results service is not reachable at {url} (ConnectError); start it with `clara results start`"
+        f"error: results service is not reachable at {url} (ConnectError); "
+        "start it with `clara results start`, or the whole stack with `scripts/run` (`openclara up`)"
     )
