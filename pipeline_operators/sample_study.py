@@ -1,8 +1,9 @@
 """Generate a synthetic chest CT study on disk: `python -m pipeline_operators.sample_study --out DIR`.
 
 One series of CT Image Storage instances (explicit VR little endian unless `--compression` asks for
-RLE or JPEG 2000 lossless), drawn by `phantom`. Every UID derives from `--seed`, so the same command
-always writes the same study; the patient is the non-identifying `OPENCLARA^PHANTOM`.
+RLE or JPEG 2000 lossless), drawn by `phantom`. Every UID derives from `--seed` and from what shapes the
+images (slices, matrix, spacing), so the same command always writes the same study and any other one a
+study of its own; the patient is the non-identifying `OPENCLARA^PHANTOM`.
 """
 
 from __future__ import annotations
@@ -45,22 +46,33 @@ class StudyIds:
     frame_of_reference_uid: str
     seed: int
 
-    @classmethod
-    def from_seed(cls, seed: int) -> StudyIds:
-        def uid(role: str) -> str:
-            return str(generate_uid(entropy_srcs=["openclara-phantom", str(seed), role]))
+    source: tuple[str, ...]  # what the UIDs derive from
 
-        return cls(uid("study"), uid("series"), uid("frame-of-reference"), seed)
+    @classmethod
+    def of(cls, spec: PhantomSpec) -> StudyIds:
+        """The UIDs of `spec`'s study: other slices, matrix or spacing are other images, so other UIDs
+        (a PACS that received the 200-slice study must not take a 100-slice one for the same instances)."""
+        source = ("openclara-phantom", str(spec.seed), str(spec.slices), str(spec.matrix), f"{spec.slice_spacing:g}")
+
+        def uid(role: str) -> str:
+            return str(generate_uid(entropy_srcs=[*source, role]))
+
+        return cls(uid("study"), uid("series"), uid("frame-of-reference"), spec.seed, source)
 
     def sop_instance_uid(self, index: int) -> str:
-        return str(generate_uid(entropy_srcs=["openclara-phantom", str(self.seed), "instance", str(index)]))
+        return str(generate_uid(entropy_srcs=[*self.source, "instance", str(index)]))
 
 
 def write_study(spec: PhantomSpec, out: Path, compression: str = "none") -> list[Path]:
-    """Write the phantom as one CT series into `out` (`CT000001.dcm`, ...); return the file paths."""
+    """Write the phantom as one CT series into `out` (`CT000001.dcm`, ...); return the file paths.
+
+    Files of an earlier run in `out` (our `CT<number>.dcm` names) are removed first, so the folder holds
+    exactly one study: sending it never mixes two generated studies."""
     phantom = build_phantom(spec)
-    ids = StudyIds.from_seed(spec.seed)
+    ids = StudyIds.of(spec)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("CT[0-9][0-9][0-9][0-9][0-9][0-9].dcm"):
+        stale.unlink()
     paths = []
     for index in range(spec.slices):
         dataset = _ct_slice(spec, ids, index, phantom.hounsfield[index])
@@ -161,7 +173,7 @@ def main(out: Path, slices: int, matrix: int, slice_spacing: float, seed: int, c
     """Write a synthetic chest CT series (patient OPENCLARA^PHANTOM) into OUT."""
     spec = PhantomSpec(slices=slices, matrix=matrix, slice_spacing=slice_spacing, seed=seed)
     paths = write_study(spec, out, compression)
-    ids = StudyIds.from_seed(seed)
+    ids = StudyIds.of(spec)
     click.echo(f"wrote {len(paths)} CT instances to {out} (StudyInstanceUID {ids.study_instance_uid})")
 
 

@@ -40,6 +40,25 @@ def test_same_seed_gives_the_same_uids_and_another_seed_does_not(tmp_path: Path)
     assert np.array_equal(dcmread(a[1]).pixel_array, dcmread(b[1]).pixel_array)
 
 
+def test_other_images_get_other_uids_whatever_the_seed(tmp_path: Path) -> None:
+    """The README's two walk-throughs write 200, then 100 slices with the default seed: two studies."""
+    studies = [PhantomSpec(slices=4, matrix=32), PhantomSpec(slices=2, matrix=32), PhantomSpec(slices=2, matrix=64),
+               PhantomSpec(slices=2, matrix=32, slice_spacing=3.0)]
+    written = [sample_study.write_study(spec, tmp_path / str(i)) for i, spec in enumerate(studies)]
+    datasets = [[dcmread(path) for path in paths] for paths in written]
+    for attribute in ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID"):
+        assert len({getattr(study[0], attribute) for study in datasets}) == len(studies)
+    instances = [ds.SOPInstanceUID for study in datasets for ds in study]
+    assert len(set(instances)) == len(instances)
+
+
+def test_a_folder_holds_only_the_last_study_written_to_it(tmp_path: Path) -> None:
+    sample_study.write_study(PhantomSpec(slices=4, matrix=32), tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    sample_study.write_study(PhantomSpec(slices=2, matrix=32), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["CT000001.dcm", "CT000002.dcm", "notes.txt"]
+
+
 def test_phantom_has_two_lungs_a_trachea_and_bone() -> None:
     phantom = build_phantom(PhantomSpec(slices=20, matrix=128, slice_spacing=7.5))
     middle = phantom.hounsfield[12]
