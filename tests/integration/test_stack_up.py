@@ -7,6 +7,7 @@ small synthetic CT and DCMTK storescp, as the PACS, must receive the SEG.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -121,6 +122,21 @@ def test_up_runs_the_loop_on_any_free_ports_and_stops_in_order(up: Up, tmp_path:
     order = [log.index(f"openclara: stopping the {name}") for name in ("DICOM adapter", "platform", "results")]
     assert order == sorted(order), log
     assert log.rstrip().endswith("openclara: stopped")
+
+
+def test_the_cli_finds_the_logs_and_the_supervisor_of_up(up: Up, tmp_path: Path) -> None:
+    """`clara <service> logs|status` under `openclara up` (what scripts/run runs), issue 13 item 3."""
+    home = Path(up.env["CLARA_HOME"])
+    assert json.loads((home / "run" / "stack.json").read_text())["supervisor_pid"] == up.popen.pid
+    for service, file_name in (("platform", "platform"), ("results", "results"), ("dicom", "dicom-adapter")):
+        assert (home / "run" / f"{file_name}.log").stat().st_size > 0
+        assert _clara(up, service, "logs", "-n", "5")  # the service's own lines, also on up's terminal
+    status = json.loads(_clara(up, "-O", "json", "platform", "status"))
+    assert status["run_by"] == f"openclara up (pid {up.popen.pid})" and status["answering"] is True
+    assert status["log"] == str(home / "run" / "platform.log")
+    assert json.loads(_clara(up, "-O", "json", "results", "status"))["run_by"].startswith("openclara up")
+    assert up.stop() == 0
+    assert not (home / "run" / "stack.json").exists()
 
 
 def _ports_of(up: Up) -> dict[str, str]:
