@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from dicom_adapter.api import config_routes, status_routes
 from dicom_adapter.api.access import audited, required_role
 from dicom_adapter.api.deps import ApiDependencies
-from dicom_adapter.api.problems import RESPONSES, CaseInsensitiveConfigRoutes, install_problem_handlers
+from dicom_adapter.api.problems import CaseInsensitiveConfigRoutes, install_problem_handlers
 from dicom_adapter.settings import ApiSettings
 from openclara.auth.audit import AuditLog
-from openclara.auth.rest import TokenGate, auth_responses
+from openclara.auth.rest import TokenGate
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList
 
@@ -25,7 +25,6 @@ def create_app(deps: ApiDependencies, settings: ApiSettings | None = None, auth:
         title="openclara DICOM adapter",
         description="Clara Deploy 0.8 compatible configuration API, plus health, metrics and history.",
         version="0.1.0",
-        responses={**RESPONSES, **auth_responses()},
     )
     app.state.deps = deps
     install_problem_handlers(app)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from dicom_adapter.api.deps import ApiDependencies, dependencies
+from dicom_adapter.api.openapi import ClaraAeTitleOut, DestinationOut, EchoOut, SourceOut, answers, body
 from dicom_adapter.config.entities import (
     ClaraAeTitleBody,
     DestinationBody,
@@ -65,18 +66,25 @@ async def _redrive(deps: ApiDependencies, entity: ClaraAeTitle, warnings: list[s
 # Clara AE titles ---------------------------------------------------------------------------------------
 
 
-@router.get("/claraaetitle")
+@router.get("/claraaetitle", response_model=None, summary="List Clara AE titles",
+            responses=answers(ok={200: body(list[ClaraAeTitleOut], "Every Clara AE title")}))
 async def list_clara_ae_titles(deps: Deps) -> list[dict[str, Any]]:
+    """The AE titles the SCP answers to, each with the pipelines its studies run."""
     return [clara_to_wire(e) for e in await deps.config.list_clara_ae_titles()]
 
 
-@router.get("/claraaetitle/{name}")
+@router.get("/claraaetitle/{name}", response_model=None, summary="Get a Clara AE title",
+            responses=answers(404, ok={200: body(ClaraAeTitleOut, "The Clara AE title")}))
 async def get_clara_ae_title(name: str, deps: Deps) -> dict[str, Any]:
+    """One Clara AE title by name."""
     return clara_to_wire(await deps.config.get_clara_ae_title(name))
 
 
-@router.post("/claraaetitle", status_code=201)
+@router.post("/claraaetitle", response_model=None, status_code=201, summary="Create a Clara AE title",
+             responses=answers(400, 409, ok={201: body(ClaraAeTitleOut, "Created; applies to the next association")}))
 async def create_clara_ae_title(body: ClaraAeTitleBody, deps: Deps) -> JSONResponse:
+    """Studies sent to this AE title run its `pipeline-NAME` pipelines (one job each). `Location` names it;
+    `warnings` (and a `Warning` header) flag an unknown pipeline; faulted payloads of it are re-driven."""
     entity = body.to_model(deps.minimum_timeout)
     await deps.config.save_clara_ae_title(entity)
     await deps.registry.reload()
@@ -90,8 +98,11 @@ async def create_clara_ae_title(body: ClaraAeTitleBody, deps: Deps) -> JSONRespo
     return _created(wire, f"/api/config/claraaetitle/{entity.name}", warnings)
 
 
-@router.put("/claraaetitle/{name}")
+@router.put("/claraaetitle/{name}", response_model=None, summary="Replace a Clara AE title",
+            responses=answers(400, 404, 409,
+                              ok={200: body(ClaraAeTitleOut, "Replaced; applies to the next association")}))
 async def update_clara_ae_title(name: str, body: ClaraAeTitleBody, deps: Deps) -> dict[str, Any]:
+    """Our extension of Clara's API: change an AE title's settings in place (the name cannot change)."""
     if body.name is not None and body.name.strip().lower() != name.lower():
         raise InvalidEntity("name", f"does not match the path ({name!r}); names cannot be changed")
     body = body.model_copy(update={"name": name})
@@ -104,8 +115,10 @@ async def update_clara_ae_title(name: str, body: ClaraAeTitleBody, deps: Deps) -
     return {**clara_to_wire(entity), "warnings": warnings, "redrivenPayloads": redriven}
 
 
-@router.delete("/claraaetitle/{name}")
+@router.delete("/claraaetitle/{name}", response_model=None, summary="Delete a Clara AE title",
+               responses=answers(404, ok={200: body(ClaraAeTitleOut, "The deleted Clara AE title")}))
 async def delete_clara_ae_title(name: str, deps: Deps) -> dict[str, Any]:
+    """Studies sent to it are refused from the next association on; payloads already received are kept."""
     entity = await deps.config.delete_clara_ae_title(name)
     await deps.registry.reload()
     log.info("api.clara_ae_title.deleted", name=entity.name)
@@ -115,18 +128,24 @@ async def delete_clara_ae_title(name: str, deps: Deps) -> dict[str, Any]:
 # Sources -------------------------------------------------------------------------------------------------
 
 
-@router.get("/sourceaetitle")
+@router.get("/sourceaetitle", response_model=None, summary="List sources",
+            responses=answers(ok={200: body(list[SourceOut], "Every source")}))
 async def list_sources(deps: Deps) -> list[dict[str, Any]]:
+    """The senders (calling AE title and address) that may connect."""
     return [source_to_wire(e) for e in await deps.config.list_sources()]
 
 
-@router.get("/sourceaetitle/{ae_title}")
+@router.get("/sourceaetitle/{ae_title}", response_model=None, summary="Get a source",
+            responses=answers(404, ok={200: body(SourceOut, "The source")}))
 async def get_source(ae_title: str, deps: Deps) -> dict[str, Any]:
+    """One source by its AE title."""
     return source_to_wire(await deps.config.get_source(ae_title))
 
 
-@router.post("/sourceaetitle", status_code=201)
+@router.post("/sourceaetitle", response_model=None, status_code=201, summary="Create a source",
+             responses=answers(400, 409, ok={201: body(SourceOut, "Created; applies to the next association")}))
 async def create_source(body: SourceBody, deps: Deps) -> JSONResponse:
+    """Let a sender connect: its calling AE title from an IP address, CIDR block or host name."""
     entity = body.to_model()
     await deps.config.save_source(entity)
     await deps.registry.reload()
@@ -134,8 +153,10 @@ async def create_source(body: SourceBody, deps: Deps) -> JSONResponse:
     return _created(source_to_wire(entity), f"/api/config/sourceaetitle/{entity.ae_title}")
 
 
-@router.put("/sourceaetitle/{ae_title}")
+@router.put("/sourceaetitle/{ae_title}", response_model=None, summary="Replace a source",
+            responses=answers(400, 404, ok={200: body(SourceOut, "Replaced")}))
 async def update_source(ae_title: str, body: SourceBody, deps: Deps) -> dict[str, Any]:
+    """Our extension of Clara's API: change where a source may connect from (the AE title cannot change)."""
     if body.ae_title.lower() != ae_title.strip().lower():
         raise InvalidEntity("aeTitle", f"does not match the path ({ae_title!r}); AE titles cannot be changed")
     entity = body.to_model()
@@ -144,8 +165,10 @@ async def update_source(ae_title: str, body: SourceBody, deps: Deps) -> dict[str
     return source_to_wire(entity)
 
 
-@router.delete("/sourceaetitle/{ae_title}")
+@router.delete("/sourceaetitle/{ae_title}", response_model=None, summary="Delete a source",
+               responses=answers(404, ok={200: body(SourceOut, "The deleted source")}))
 async def delete_source(ae_title: str, deps: Deps) -> dict[str, Any]:
+    """The sender is refused from the next association on."""
     entity = await deps.config.delete_source(ae_title)
     await deps.registry.reload()
     log.info("api.source.deleted", ae_title=entity.ae_title)
@@ -155,18 +178,24 @@ async def delete_source(ae_title: str, deps: Deps) -> dict[str, Any]:
 # Destinations ----------------------------------------------------------------------------------------------
 
 
-@router.get("/destinationaetitle")
+@router.get("/destinationaetitle", response_model=None, summary="List destinations",
+            responses=answers(ok={200: body(list[DestinationOut], "Every destination")}))
 async def list_destinations(deps: Deps) -> list[dict[str, Any]]:
+    """Where results are exported to, by name."""
     return [destination_to_wire(e) for e in await deps.config.list_destinations()]
 
 
-@router.get("/destinationaetitle/{name}")
+@router.get("/destinationaetitle/{name}", response_model=None, summary="Get a destination",
+            responses=answers(404, ok={200: body(DestinationOut, "The destination")}))
 async def get_destination(name: str, deps: Deps) -> dict[str, Any]:
+    """One destination by name."""
     return destination_to_wire(await deps.config.get_destination(name))
 
 
-@router.post("/destinationaetitle", status_code=201)
+@router.post("/destinationaetitle", response_model=None, status_code=201, summary="Create a destination",
+             responses=answers(400, 409, ok={201: body(DestinationOut, "Created")}))
 async def create_destination(body: DestinationBody, deps: Deps) -> JSONResponse:
+    """A PACS results are exported to (C-STORE), optionally over DICOM TLS (`tls`, our extension)."""
     entity = body.to_model()
     await deps.config.save_destination(entity)
     await deps.registry.reload()
@@ -174,8 +203,10 @@ async def create_destination(body: DestinationBody, deps: Deps) -> JSONResponse:
     return _created(destination_to_wire(entity), f"/api/config/destinationaetitle/{entity.name}")
 
 
-@router.put("/destinationaetitle/{name}")
+@router.put("/destinationaetitle/{name}", response_model=None, summary="Replace a destination",
+            responses=answers(400, 404, ok={200: body(DestinationOut, "Replaced")}))
 async def update_destination(name: str, body: DestinationBody, deps: Deps) -> dict[str, Any]:
+    """Our extension of Clara's API: repoint a destination (the name cannot change)."""
     if body.name.strip().lower() != name.lower():
         raise InvalidEntity("name", f"does not match the path ({name!r}); names cannot be changed")
     entity = body.to_model()
@@ -184,8 +215,10 @@ async def update_destination(name: str, body: DestinationBody, deps: Deps) -> di
     return destination_to_wire(entity)
 
 
-@router.delete("/destinationaetitle/{name}")
+@router.delete("/destinationaetitle/{name}", response_model=None, summary="Delete a destination",
+               responses=answers(404, ok={200: body(DestinationOut, "The deleted destination")}))
 async def delete_destination(name: str, deps: Deps) -> dict[str, Any]:
+    """Export tasks naming it fail with the reason from then on."""
     entity = await deps.config.delete_destination(name)
     await deps.registry.reload()
     log.info("api.destination.deleted", name=entity.name)
@@ -193,10 +226,14 @@ async def delete_destination(name: str, deps: Deps) -> dict[str, Any]:
 
 
 @router.post(
-    "/destinationaetitle/{name}/cecho", responses={502: {"description": "The destination did not answer the C-ECHO"}}
+    "/destinationaetitle/{name}/cecho", response_model=None,
+    summary="C-ECHO a destination",
+    responses=answers(404, ok={200: body(EchoOut, "The destination answered the C-ECHO"),
+                               502: body(EchoOut, "The destination did not answer; `message` says why")}),
 )
 async def echo_destination(name: str, deps: Deps, response: Response) -> dict[str, Any]:
-    """C-ECHO the destination; 200 with success false (and 502) when the peer does not answer."""
+    """C-ECHO the destination the way the export SCU reaches it (DICOM TLS included): 200 when it answers,
+    502 with `success` false and the reason in `message` when it does not."""
     entity = await deps.config.get_destination(name)
     result = await deps.echo(entity)
     response.status_code = 200 if result.success else 502

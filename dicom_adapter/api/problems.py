@@ -13,13 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dicom_adapter.errors import EntityConflict, EntityNotFound, InvalidEntity, PayloadNotFound, PayloadNotRetryable
-from openclara.http_guards import openapi_responses, problem_response
+from openclara.http_guards import problem_response
 
 PROBLEM = "application/problem+json"
 _CONFIG_PATH = re.compile(r"^/api/config/(claraaetitle|sourceaetitle|destinationaetitle)(?=/|$)", re.IGNORECASE)
 
 
-def _responses() -> dict[int | str, dict[str, Any]]:
+def _problems() -> dict[int, dict[str, Any]]:
     validation = problem_response('"Validation error.": `detail` names each field, `errors[]` has field/message')
     validation["content"][PROBLEM]["schema"]["properties"]["errors"] = {
         "type": "array",
@@ -27,14 +27,13 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     }
     return {
         400: validation,
-        404: problem_response("No entity of that name"),
+        404: problem_response("No entity (or payload) of that name"),
         409: problem_response("The entity exists already, or the change contradicts the current state"),
-        **openapi_responses(),
     }
 
 
-# Every route's documented problems (the app's `responses`): what the handlers below and the guards answer.
-RESPONSES = _responses()
+# The problems the handlers below answer, for the routes that can give them (`openapi.answers`).
+PROBLEMS = _problems()
 
 
 def problem(

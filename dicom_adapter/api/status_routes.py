@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dicom_adapter.api.deps import ApiDependencies, dependencies
+from dicom_adapter.api.openapi import AssociationOut, HealthStatus, PayloadOut, RetryOut, answers, body
 from dicom_adapter.errors import EntityConflict
 from dicom_adapter.models import PayloadState
 
@@ -15,31 +16,45 @@ router = APIRouter()
 Deps = Annotated[ApiDependencies, Depends(dependencies)]
 
 
-@router.get("/health/live")
+_HEALTHY = {"content": {"application/json": {"schema": {"type": "string", "enum": ["Healthy", "Unhealthy"]}}}}
+
+
+@router.get("/health/live", response_model=None, summary="Liveness (Clara 0.8 path)",
+            responses=answers(public=True, ok={200: {"description": "The process runs", **_HEALTHY}}))
 async def live() -> JSONResponse:
+    """`"Healthy"` while the process runs; no token needed."""
     return JSONResponse("Healthy")
 
 
-@router.get("/health/ready", responses={503: {"description": "Unhealthy: still starting or stopping"}})
+@router.get("/health/ready", response_model=None, summary="Readiness (Clara 0.8 path)",
+            responses=answers(public=True, ok={200: {"description": "Healthy: receiving and submitting", **_HEALTHY},
+                                               503: {"description": "Unhealthy: starting or stopping", **_HEALTHY}}))
 async def ready(deps: Deps) -> JSONResponse:
+    """Whether the adapter takes associations now; no token needed."""
     if deps.ready():
         return JSONResponse("Healthy")
     return JSONResponse("Unhealthy", status_code=503)
 
 
-@router.get("/health/status")
+@router.get("/health/status", response_model=None, summary="Service states (Clara 0.8 path)",
+            responses=answers(ok={200: body(HealthStatus, "Associations, payloads and each service's state")}))
 async def status(deps: Deps) -> dict[str, Any]:
+    """Open associations, open payloads, pending submissions and each service's state."""
     return deps.status()
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics",
+            responses=answers(ok={200: {"description": "Prometheus text format 0.0.4"}}))
 async def metrics(deps: Deps) -> Response:
+    """Counters and histograms of associations, instances, payloads, jobs and exports."""
     deps.metrics.set_payload_counts(await deps.payloads.counts_by_state())
     return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-@router.get("/api/associations")
+@router.get("/api/associations", response_model=None, summary="Recent associations",
+            responses=answers(400, ok={200: body(list[AssociationOut], "Newest first")}))
 async def associations(deps: Deps, limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:
+    """Who connected, when, how much they sent and how it ended (no PHI)."""
     return [
         {
             "associationId": r.association_id,
@@ -59,7 +74,8 @@ async def associations(deps: Deps, limit: Annotated[int, Query(ge=1, le=10_000)]
     ]
 
 
-@router.get("/api/payloads")
+@router.get("/api/payloads", response_model=None, summary="Recent payloads",
+            responses=answers(400, ok={200: body(list[PayloadOut], "Newest first")}))
 async def payloads(
     deps: Deps,
     state: Annotated[list[PayloadState] | None, Query()] = None,
@@ -86,7 +102,9 @@ async def payloads(
     return result
 
 
-@router.post("/api/payloads/{payload_id}/retry", status_code=202)
+@router.post("/api/payloads/{payload_id}/retry", response_model=None, status_code=202,
+             summary="Submit a faulted payload again",
+             responses=answers(404, 409, ok={202: body(RetryOut, "Accepted: it is submitted again")}))
 async def retry_payload(payload_id: str, deps: Deps) -> dict[str, Any]:
     """Submit a faulted payload again, with the AE title's current pipelines (after fixing its config)."""
     if deps.retry_payload is None:
