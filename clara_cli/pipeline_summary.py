@@ -38,7 +38,7 @@ def summarize(files: list[tuple[str, str]]) -> dict[str, Any]:
 def _data_type(data_type: DataType | None) -> dict[str, Any] | None:
     if data_type is None:
         return None
-    return {"type": data_type.type, "element-type": data_type.element_type or None,
+    return {"type": data_type.type, "element_type": data_type.element_type or None,
             "shape": list(data_type.shape) or None, "format": data_type.format or None}
 
 
@@ -58,7 +58,7 @@ def _operator_summary(op: OperatorSpec) -> dict[str, Any]:
 def _type_text(data_type: dict[str, Any] | None) -> str:
     if data_type is None:
         return ""
-    element = f"<{data_type['element-type']}>" if data_type["element-type"] else ""
+    element = f"<{data_type['element_type']}>" if data_type["element_type"] else ""
     shape = f"[{','.join(str(d) for d in data_type['shape'])}]" if data_type["shape"] else ""
     fmt = f" format {data_type['format']}" if data_type["format"] else ""
     return f" ({data_type['type']}{element}{shape}{fmt})"
