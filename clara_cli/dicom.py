@@ -14,7 +14,7 @@ from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import DaemonError, python_module_argv
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table, snake_case
-from clara_cli.service_runs import DICOM, logs_command, not_answering_hint, run_by
+from clara_cli.service_runs import DICOM, logs_command, not_answering_hint, refuse_when_up_runs_it, run_by
 from openclara.auth.credentials import auth_headers
 
 DAEMON = DICOM.daemon
@@ -114,6 +114,7 @@ def dicom() -> None:
 @pass_cli
 def start(ctx: CliContext, config_path: Path | None, timeout: float) -> None:
     """Start the adapter in the background and wait until /health/ready answers."""
+    refuse_when_up_runs_it(DICOM)
     args = ["serve", *(["-f", str(config_path.resolve())] if config_path else [])]
     try:
         pid = DAEMON.start(python_module_argv("dicom_adapter", *args), lambda: _ready(ctx.config.dicom), timeout)

@@ -22,7 +22,7 @@ from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import DaemonError, python_module_argv
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table
-from clara_cli.service_runs import PLATFORM, logs_command, not_answering_hint, run_by
+from clara_cli.service_runs import PLATFORM, logs_command, not_answering_hint, refuse_when_up_runs_it, run_by
 from openclara.settings import ConfigError, read_yaml
 from openclara.tls import ClientTlsSettings
 from platform_api import ModelType, PlatformClient, PlatformError, PlatformRequestError, PlatformUnavailable
@@ -117,6 +117,7 @@ def served_endpoint(cli: CliContext, config: Path | None) -> str:
 
 
 def _start(cli: CliContext, config: Path | None) -> None:
+    refuse_when_up_runs_it(PLATFORM)
     endpoint = served_endpoint(cli, config)
     argv = python_module_argv("platform_server", "serve", *(["-f", str(config)] if config else []))
     try:

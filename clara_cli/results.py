@@ -19,7 +19,7 @@ from clara_cli.context import CliContext, pass_cli
 from clara_cli.daemon import DaemonError, python_module_argv
 from clara_cli.errors import CliError
 from clara_cli.output import emit_object, emit_table, snake_case
-from clara_cli.service_runs import RESULTS, logs_command, not_answering_hint, run_by
+from clara_cli.service_runs import RESULTS, logs_command, not_answering_hint, refuse_when_up_runs_it, run_by
 from openclara.auth.credentials import auth_headers
 
 DAEMON = RESULTS.daemon
@@ -81,6 +81,7 @@ def _endpoint_for(cli: CliContext, config_path: Path | None) -> str:
 
 
 def _start(cli: CliContext, config_path: Path | None) -> None:
+    refuse_when_up_runs_it(RESULTS)
     api = ResultsApi(_endpoint_for(cli, config_path))
     args = ["serve", "-f", str(config_path.resolve())] if config_path else ["serve"]
     try:

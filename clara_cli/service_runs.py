@@ -72,6 +72,17 @@ def not_answering_hint(service: ServiceCli, endpoint: str) -> str:
     return f"start it with `clara {service.name} start`, or the whole stack with `scripts/run` (`openclara up`)"
 
 
+def refuse_when_up_runs_it(service: ServiceCli) -> None:
+    """`clara <service> start|restart` next to `openclara up`: a second copy would only find its ports taken."""
+    state = read_stack_state()
+    run = state.services.get(service.name) if state else None
+    if state is not None and run is not None:
+        raise CliError(
+            f"openclara up (pid {state.supervisor_pid}) runs the {service.title} already (pid {run.pid}, "
+            f"{run.endpoint}); stop it with Ctrl-C in its terminal or `kill {state.supervisor_pid}`"
+        )
+
+
 def print_log(service: ServiceCli, lines: int, follow: bool) -> None:
     """The last `lines` of the service's log, then (with `follow`) what is appended until Ctrl-C."""
     path = service.daemon.log_file

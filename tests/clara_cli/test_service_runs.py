@@ -87,3 +87,12 @@ def test_state_is_removed_only_by_its_own_supervisor(clara_home: Path) -> None:
 def test_run_files_are_private(clara_home: Path) -> None:
     up_state(clara_home, platform="127.0.0.1:1")
     assert (clara_home / "run" / "stack.json").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("service", ["platform", "results", "dicom"])
+def test_start_refuses_a_service_openclara_up_runs(clara_home: Path, service: str) -> None:
+    up_state(clara_home, **{service: "http://127.0.0.1:1"})
+    result = run(service, "start")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: openclara up (pid {os.getpid()}) runs the ")
+    assert not (clara_home / "run" / f"{log_path(service).stem}.pid").exists()
