@@ -65,9 +65,10 @@ def test_clara_dicom_lifecycle_and_config_commands(tmp_path, clara_home, monkeyp
             cli, ["dicom", "create", "dest", "-n", "OUT", "-a", "OUT", "-i", "127.0.0.1", "-p", "104"]
         ).exit_code == 0
         listed = runner.invoke(cli, ["-O", "json", "dicom", "list", "aetitles"])
-        assert [a["pipelines"] for a in json.loads(listed.output)] == [f"seg={PIPELINE}"]
-        assert [a["jobRetryDelay"] for a in json.loads(listed.output)] == ["1000"]
-        assert "JOBRETRYDELAY" in runner.invoke(cli, ["dicom", "list", "aetitles"]).output.replace(" ", "")
+        assert [a["pipelines"] for a in json.loads(listed.output)] == [{"seg": PIPELINE}]
+        assert [a["job_retry_delay_ms"] for a in json.loads(listed.output)] == [1000]  # a number, docs/cli.md
+        wide = runner.invoke(cli, ["-O", "wide", "dicom", "list", "aetitles"]).output
+        assert "JOBRETRYDELAYMS" in wide.replace(" ", "") and f"seg={PIPELINE}" in wide
         assert runner.invoke(cli, ["dicom", "list", "src"]).exit_code == 0
         assert runner.invoke(cli, ["dicom", "delete", "source", "-n", "PACS"]).exit_code == 0
         assert json.loads(runner.invoke(cli, ["-O", "json", "dicom", "list", "src"]).output) == []

@@ -176,8 +176,8 @@ def test_export_unknown_destination_fails_with_the_reason_in_clara_results_list(
         env={**os.environ, "CLARA_RESULTS_ENDPOINT": stack.results},
     )
     assert listing.returncode == 0, listing.stderr
-    rows = {row["taskId"]: row for row in json.loads(listing.stdout)}
-    assert "unknown destination 'NOSUCHPACS'" in rows[task_id]["lastError"]
+    rows = {row["task_id"]: row for row in json.loads(listing.stdout)}  # the CLI's JSON is snake_case
+    assert "unknown destination 'NOSUCHPACS'" in rows[task_id]["last_error"]
 
 
 def test_export_adapter_killed_mid_export_resumes_without_resending(stack, tmp_path):
