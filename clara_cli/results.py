@@ -8,6 +8,7 @@ clara results retry TASK_ID
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +62,20 @@ def _detail(response: httpx.Response) -> str:
     return str(body.get("detail", body)) if isinstance(body, dict) else str(body)
 
 
+_TIMES = frozenset({"created", "updated", "next_attempt", "lease_expires"})
+
+
 def task_view(task: dict[str, Any]) -> dict[str, Any]:
-    """A task of the REST API (Clara's camelCase) in the CLI's own convention (snake_case, docs/cli.md)."""
-    return {snake_case(key): value for key, value in task.items()}
+    """A task of the REST API (Clara's camelCase) in the CLI's own convention (snake_case, docs/cli.md);
+    its times become datetimes, so tables show them like every other time and JSON as RFC 3339 UTC."""
+    view = {snake_case(key): value for key, value in task.items()}
+    for key in _TIMES & view.keys():
+        if isinstance(view[key], str):
+            try:
+                view[key] = datetime.fromisoformat(view[key])
+            except ValueError:
+                pass  # shown as the service sent it
+    return view
 
 
 def _endpoint_for(cli: CliContext, config_path: Path | None) -> str:

@@ -67,8 +67,15 @@ def test_list_json_output(calls: list[tuple[str, str, dict[str, Any]]]) -> None:
     result = _invoke("list", output="json")
     assert json.loads(result.output) == [{
         "task_id": "t-1", "agent": "ClaraSCU", "job_id": "j", "state": "Failed", "retries": 3,
-        "parameters": '"MYPACS"', "updated": "2026-01-01T00:00:00.000Z", "last_error": "PACS refused",
+        "parameters": '"MYPACS"', "updated": "2026-01-01T00:00:00Z", "last_error": "PACS refused",
     }]
+
+
+def test_list_table_shows_times_like_every_other_table(
+    calls: list[tuple[str, str, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert "2026-01-01 00:00:00" in _invoke("list").output
 
 
 def test_retry_prints_one_line(calls: list[tuple[str, str, dict[str, Any]]]) -> None:
