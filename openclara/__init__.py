@@ -19,6 +19,7 @@ env settings loader (`settings`), the start/stop lifecycle with SIGTERM draining
 shared service command line (`service_cli`), the REST services' guards (`http_guards`: body size, request
 head, Host allow-list), the length limits of payload file names (`payload_names`), and one implementation
 of each piece of infrastructure the services had written separately: the default ports (`ports`),
+the files under `$CLARA_HOME/run` that say who runs a service and where its log is (`run_files`),
 retry delays (`backoff`), opening a SQLite database with WAL, pragmas and schema (`sqlite`) and the
 queue worker that writes in batches (`batches`).
 """
