@@ -23,9 +23,9 @@ import httpx
 from launcher.stack import (
     EXIT_BAD_SETUP,
     EXIT_SERVICE_FAILED,
-    Service,
     Stack,
     StackError,
+    StackMember,
     banner,
     check_ports,
     plan,
@@ -42,7 +42,7 @@ def _tcp_open(address: str) -> bool:
         return False
 
 
-def is_ready(service: Service) -> bool:
+def is_ready(service: StackMember) -> bool:
     """The service answers its HTTP readiness probe, or (the platform) accepts gRPC connections."""
     # Never probe the DICOM port itself: a bare connect shows up in the adapter's log as an aborted association.
     probe = service.listeners[-1]
@@ -60,7 +60,7 @@ def is_ready(service: Service) -> bool:
 
 
 def wait_ready(
-    service: Service,
+    service: StackMember,
     timeout: float,
     exited: Callable[[], int | None] = lambda: None,
     cancelled: Callable[[], bool] = lambda: False,
@@ -82,7 +82,7 @@ def _outcome(code: int) -> str:
     return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
 
-def _source(service: Service) -> str:
+def _source(service: StackMember) -> str:
     return str(service.config) if service.config else "embedded defaults"
 
 
