@@ -21,7 +21,7 @@ Metric: wall time from `podman kube play` of the first pod to `podman wait` retu
 container; `kube down` of the pods is timed apart (the executor deletes pods in the background, after
 the operator's result). Method: one untimed warm-up per shape; then `--rounds` rounds, the shape order
 rotated every round; `sync` before each timed run; medians; per-operator cost = least-squares slope over N.
-Subpaths are resolved beforehand as in tests/platform_server/test_pods_podman.py (Podman 4.3 ignores them).
+Subpaths are resolved beforehand as in tests/platform_server/executors/test_pods_podman.py (Podman 4.3 ignores them).
 
 Prints Markdown. Needs podman and a static /bin/busybox (the test image is built when missing).
 Bounded: about 2-3 minutes on 2 cores with the defaults.

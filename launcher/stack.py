@@ -60,8 +60,8 @@ class Listener:
 
 
 @dataclass(frozen=True)
-class Service:
-    """One child process of the stack."""
+class StackMember:
+    """One service of the stack as the supervisor runs it: a child process, its listeners and readiness probe."""
 
     name: str
     title: str
@@ -80,17 +80,17 @@ class Service:
 class Stack:
     """The three services in start order, with the endpoints the `clara` CLI needs."""
 
-    platform: Service
-    results: Service
-    dicom: Service
+    platform: StackMember
+    results: StackMember
+    dicom: StackMember
     operators: str = "host processes (executor.kind: local)"
 
     @property
-    def start_order(self) -> tuple[Service, ...]:
+    def start_order(self) -> tuple[StackMember, ...]:
         return (self.platform, self.results, self.dicom)
 
     @property
-    def stop_order(self) -> tuple[Service, ...]:
+    def stop_order(self) -> tuple[StackMember, ...]:
         return (self.dicom, self.platform, self.results)
 
     def cli_environment(self) -> dict[str, str]:
@@ -206,9 +206,9 @@ _SERVICES = {
 }
 
 
-def _service(name: str, config_dir: Path, listeners: tuple[Listener, ...], env: dict[str, str]) -> Service:
+def _service(name: str, config_dir: Path, listeners: tuple[Listener, ...], env: dict[str, str]) -> StackMember:
     title, module, config, ready_path = _SERVICES[name]
-    return Service(name, title, module, _config_file(config_dir, config), listeners, ready_path, env)
+    return StackMember(name, title, module, _config_file(config_dir, config), listeners, ready_path, env)
 
 
 def check_ports(stack: Stack) -> None:

@@ -26,9 +26,9 @@ from launcher.log_mirror import LogMirror
 from launcher.stack import (
     EXIT_BAD_SETUP,
     EXIT_SERVICE_FAILED,
-    Service,
     Stack,
     StackError,
+    StackMember,
     banner,
     check_ports,
     plan,
@@ -46,7 +46,7 @@ def _tcp_open(address: str) -> bool:
         return False
 
 
-def is_ready(service: Service) -> bool:
+def is_ready(service: StackMember) -> bool:
     """The service answers its HTTP readiness probe, or (the platform) accepts gRPC connections."""
     # Never probe the DICOM port itself: a bare connect shows up in the adapter's log as an aborted association.
     probe = service.listeners[-1]
@@ -64,7 +64,7 @@ def is_ready(service: Service) -> bool:
 
 
 def wait_ready(
-    service: Service,
+    service: StackMember,
     timeout: float,
     exited: Callable[[], int | None] = lambda: None,
     cancelled: Callable[[], bool] = lambda: False,
@@ -86,7 +86,7 @@ def _outcome(code: int) -> str:
     return f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
 
 
-def _source(service: Service) -> str:
+def _source(service: StackMember) -> str:
     return str(service.config) if service.config else "embedded defaults"
 
 

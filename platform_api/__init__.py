@@ -28,7 +28,6 @@ from platform_api.errors import (
     PlatformTimeout,
     PlatformUnavailable,
     ResourceExhausted,
-    ResponseCode,
     Unauthenticated,
 )
 from platform_api.transfer import Progress
@@ -57,6 +56,7 @@ from platform_api.types import (
     PipelineDefinitionFile,
     PipelineDetails,
     PipelineId,
+    ResponseCode,
     Version,
     from_clara_seconds,
     to_clara_seconds,

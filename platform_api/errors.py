@@ -20,20 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from enum import IntEnum
 
 import grpc
 
-
-class ResponseCode(IntEnum):
-    """openclara's `ResponseHeader.code` values (Clara published none; any negative is an error)."""
-
-    OK = 0
-    INTERNAL = -1
-    INVALID_ARGUMENT = -2
-    NOT_FOUND = -3
-    CONFLICT = -4
-    RESOURCE_EXHAUSTED = -5
+from platform_api.types import ResponseCode
 
 
 class PlatformError(Exception):

@@ -38,6 +38,20 @@ def to_clara_seconds(moment: datetime | None) -> int:
     return int((moment - _CLARA_EPOCH).total_seconds())
 
 
+class ResponseCode(IntEnum):
+    """openclara's `ResponseHeader.code` values (Clara published none; any negative is an error).
+
+    The one definition: the server's errors report these and the client maps them back to its errors.
+    """
+
+    OK = 0
+    INTERNAL = -1
+    INVALID_ARGUMENT = -2
+    NOT_FOUND = -3
+    CONFLICT = -4
+    RESOURCE_EXHAUSTED = -5
+
+
 class _ContractEnum(IntEnum):
     """An IntEnum whose members parse case-insensitively from their short names ("higher")."""
 

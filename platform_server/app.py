@@ -34,7 +34,7 @@ from platform_server.api.jobs import JobsServicer
 from platform_server.api.models import ModelsServicer
 from platform_server.api.payloads import PayloadsServicer
 from platform_server.api.pipelines import PipelinesServicer
-from platform_server.db import Database
+from platform_server.db import PlatformDatabase
 from platform_server.executors.base import Executor
 from platform_server.executors.factory import make_executor
 from platform_server.jobs.gpus import GpuPool
@@ -63,7 +63,7 @@ class PlatformServer:
                  request_stop: Callable[[], None] = _signal_self) -> None:
         self.settings = settings
         data = settings.data_dir
-        self.db = Database(data / "platform.db")
+        self.db = PlatformDatabase(data / "platform.db")
         self.payloads = PayloadStore(self.db, settings.payloads_dir)
         self.models = ModelRepository(self.db, settings.models_dir)
         self.jobs = JobRepository(self.db)

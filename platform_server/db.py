@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS models (
 """
 
 
-class Database:
+class PlatformDatabase:
     """Owns the aiosqlite connection; `start()` opens and migrates, `stop()` closes."""
 
     def __init__(self, path: Path) -> None:

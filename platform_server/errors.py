@@ -11,22 +11,25 @@
     └── ResourceExhausted               code -5   a request the platform can never satisfy (GPUs)
 
 The gRPC servicers (`platform_server.api`) map these once: gRPC status OK, `ResponseHeader.code`
-below zero and the message in `ResponseHeader.messages`, which is what Clara's clients check.
+below zero and the message in `ResponseHeader.messages`, which is what Clara's clients check. The
+codes are `platform_api.types.ResponseCode`, the one table the client maps back to its own errors.
 """
 
 from __future__ import annotations
+
+from platform_api.types import ResponseCode
 
 
 class PlatformServerError(Exception):
     """Base class; `code` is the negative ResponseHeader code reported to the caller."""
 
-    code = -1
+    code: ResponseCode = ResponseCode.INTERNAL
 
 
 class InvalidArgument(PlatformServerError):
     """The request itself is malformed: the message says which field and why."""
 
-    code = -2
+    code = ResponseCode.INVALID_ARGUMENT
 
 
 class DefinitionError(InvalidArgument):
@@ -40,16 +43,16 @@ class DefinitionError(InvalidArgument):
 class NotFound(PlatformServerError):
     """An id or a file name does not exist."""
 
-    code = -3
+    code = ResponseCode.NOT_FOUND
 
 
 class Conflict(PlatformServerError):
     """The request is valid but not in the current state of the object."""
 
-    code = -4
+    code = ResponseCode.CONFLICT
 
 
 class ResourceExhausted(PlatformServerError):
     """The request needs more than the platform has (for example more GPUs than installed)."""
 
-    code = -5
+    code = ResponseCode.RESOURCE_EXHAUSTED

@@ -35,7 +35,9 @@ class ServerSettings(_Section):
     tls: ServerTlsSettings = Field(default_factory=ServerTlsSettings)
 
 
-class StorageSettings(_Section):
+class PlatformStorageSettings(_Section):
+    """Where the platform keeps its database, payloads and models (YAML `storage:`)."""
+
     data_dir: Path | None = Field(None, description="default: $CLARA_HOME/platform")
     # On Kubernetes these two live on a ReadWriteMany volume that operator pods mount too, while the
     # SQLite database stays on the platform's own volume (one writer, no network file system locks).
@@ -173,7 +175,7 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLARA_PLATFORM_", env_nested_delimiter="__", extra="forbid")
 
     server: ServerSettings = ServerSettings()
-    storage: StorageSettings = StorageSettings()
+    storage: PlatformStorageSettings = PlatformStorageSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     executor: ExecutorSettings = ExecutorSettings()
     jobs: JobSettings = JobSettings()

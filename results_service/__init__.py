@@ -14,8 +14,8 @@ Data flow::
 Blocking I/O, one rule: code on the event-loop thread may block only for a bounded time shorter than
 the hop to a worker thread and back (~0.25 ms of CPU); everything else runs on a worker thread and is
 awaited. So short indexed SQLite statements (register, a lease of at most `lease.max_batch`, success,
-failure, lookups: tens of microseconds) run inline through `db.Database.point()`; statements whose cost
-grows with the table and WAL checkpoints run on aiosqlite's thread (`Database.scan()`, `checkpoint()`);
+failure, lookups: tens of microseconds) run inline through `db.ResultsDatabase.point()`; statements whose cost
+grows with the table and WAL checkpoints run on aiosqlite's thread (`ResultsDatabase.scan()`, `checkpoint()`);
 file-system work (creating the directory, reading the schema, opening a connection) uses
 `asyncio.to_thread`. No async function here does file or SQLite I/O any other way.
 """

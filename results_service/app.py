@@ -20,7 +20,7 @@ from results_service.api import problems, routes_health, routes_tasks
 from results_service.api.access import required_role
 from results_service.api.hot_routes import HotRoutes
 from results_service.cleanup import PayloadCleaner, PayloadDeleter
-from results_service.db import CHECKPOINT_INTERVAL_SECONDS, Database
+from results_service.db import CHECKPOINT_INTERVAL_SECONDS, ResultsDatabase
 from results_service.http_protocol import protocol_class
 from results_service.metrics import Metrics
 from results_service.payload_deleter import PlatformPayloadDeleter
@@ -45,7 +45,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database.path, settings.database.synchronous)
+        db = ResultsDatabase(settings.database.path, settings.database.synchronous)
         await db.open()
         repo = TaskRepository(db)
         metrics = Metrics()
@@ -146,7 +146,7 @@ class ResultsService:
     async def start(self) -> None:
         # Open the database once before uvicorn: a failure inside its lifespan would surface as two
         # tracebacks; here it is one StoreUnavailable the CLI turns into one line.
-        probe = Database(self.settings.database.path, self.settings.database.synchronous)
+        probe = ResultsDatabase(self.settings.database.path, self.settings.database.synchronous)
         await probe.open()
         await probe.close()
         sock = self._bind()

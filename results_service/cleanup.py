@@ -16,7 +16,7 @@ from results_service.settings import CleanupSettings
 log = structlog.get_logger()
 
 
-class PayloadNotFound(Exception):
+class PayloadAlreadyGone(Exception):
     """Raised by a deleter when the platform no longer has the payload (someone deleted it already)."""
 
 
@@ -62,7 +62,7 @@ class PayloadCleaner:
         try:
             await self._deleter.delete_payload(job.payload_id)
             outcome = "deleted"
-        except PayloadNotFound:
+        except PayloadAlreadyGone:
             outcome = "already-gone"
         except Exception as exc:
             # The platform may be restarting; the next pass tries again.

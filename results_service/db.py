@@ -25,7 +25,7 @@ CHECKPOINT_INTERVAL_SECONDS = 1.0
 ADDED_COLUMNS = (AddedColumn("tasks", "expiries", "INTEGER NOT NULL DEFAULT 0"),)
 
 
-class Database:
+class ResultsDatabase:
     """Two connections to one WAL database; every statement commits on its own.
 
     * `point()` runs short indexed statements (register, lease, success, failure, lookups) directly on

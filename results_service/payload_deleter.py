@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform_api
 from openclara.auth.credentials import SERVICES, client_token
 from openclara.tls import ClientTlsSettings
-from results_service.cleanup import PayloadNotFound
+from results_service.cleanup import PayloadAlreadyGone
 
 
 class PlatformPayloadDeleter:
@@ -20,7 +20,7 @@ class PlatformPayloadDeleter:
         try:
             await self._client.delete_payload(payload_id)
         except platform_api.NotFound as exc:
-            raise PayloadNotFound(payload_id) from exc
+            raise PayloadAlreadyGone(payload_id) from exc
 
     async def close(self) -> None:
         await self._client.close()

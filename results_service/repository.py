@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from results_service.db import Database
+from results_service.db import ResultsDatabase
 from results_service.models import FinishedJob, Registration, Task, TaskFilter, TaskState
 
 _ACTIVE = (TaskState.PENDING.value, TaskState.IN_PROGRESS.value)
@@ -52,7 +52,7 @@ def _task(row: sqlite3.Row) -> Task:
 class TaskRepository:
     """Every statement is a single atomic SQLite statement: no read-modify-write races."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: ResultsDatabase) -> None:
         self._db = db
 
     async def _fetch(self, sql: str, args: Sequence[object] = ()) -> list[sqlite3.Row]:

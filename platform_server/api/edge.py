@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import structlog
 
 from platform_api._generated.nvidia.clara.platform import common_pb2
+from platform_api.types import ResponseCode
 from platform_server.domain import to_clara_seconds
 from platform_server.errors import PlatformServerError
 
@@ -22,7 +23,6 @@ log = structlog.get_logger()
 T = TypeVar("T")
 Handler = Callable[..., Awaitable[Any]]
 StreamHandler = Callable[..., AsyncIterator[Any]]
-INTERNAL = -1
 # What one error may put into a response header or a log line. Messages quote what the client sent (a
 # name, a key): without a bound a 4 MB name came back in the header and went into the log.
 MAX_MESSAGE_CHARS = 2000
@@ -33,14 +33,15 @@ def _brief(text: str) -> str:
 
 
 def ok() -> Any:
-    return common_pb2.ResponseHeader(code=0)
+    return common_pb2.ResponseHeader(code=ResponseCode.OK)
 
 
 def failed(exc: BaseException) -> Any:
     if isinstance(exc, PlatformServerError):
         messages = [_brief(line) for line in str(exc).splitlines()[:200]]
-        return common_pb2.ResponseHeader(code=exc.code, messages=messages or [type(exc).__name__])
-    return common_pb2.ResponseHeader(code=INTERNAL, messages=[_brief(f"internal error: {type(exc).__name__}: {exc}")])
+        return common_pb2.ResponseHeader(code=int(exc.code), messages=messages or [type(exc).__name__])
+    internal = f"internal error: {type(exc).__name__}: {exc}"
+    return common_pb2.ResponseHeader(code=ResponseCode.INTERNAL, messages=[_brief(internal)])
 
 
 def identifier(value: str | None) -> Any:
@@ -54,7 +55,7 @@ def timestamp(unix: float | None) -> Any:
 def _report(rpc: str, exc: Exception) -> None:
     if isinstance(exc, PlatformServerError):
         text = str(exc)
-        log.info("api.request.refused", rpc=rpc, code=exc.code, error=_brief(text.splitlines()[0]) if text else "")
+        log.info("api.request.refused", rpc=rpc, code=int(exc.code), error=_brief(text.splitlines()[0]) if text else "")
     else:
         log.exception("api.request.failed", rpc=rpc)
 

@@ -45,13 +45,15 @@ class LogCopy:
 
 
 @dataclass(frozen=True)
-class Connection:
+class KubeConnection:
+    """An API client bound to the namespace the platform works in, and the server it talks to."""
+
     client: AsyncClient
     namespace: str
     server: str
 
 
-def connect(kubeconfig: Path | None, namespace: str | None) -> Connection:
+def connect(kubeconfig: Path | None, namespace: str | None) -> KubeConnection:
     """The API server and namespace: in a pod its service account, else `kubeconfig` or $KUBECONFIG."""
     try:
         config = KubeConfig.from_file(kubeconfig) if kubeconfig is not None else KubeConfig.from_env()
@@ -63,7 +65,7 @@ def connect(kubeconfig: Path | None, namespace: str | None) -> Connection:
                             "or set executor.kubernetes.kubeconfig / $KUBECONFIG)") from exc
     chosen = namespace or single.namespace or "default"
     client = AsyncClient(config, namespace=chosen, field_manager="openclara", trust_env=False)
-    return Connection(client, chosen, single.cluster.server)
+    return KubeConnection(client, chosen, single.cluster.server)
 
 
 def describe(exc: Exception) -> str:
@@ -73,7 +75,7 @@ def describe(exc: Exception) -> str:
 
 
 class KubeApi:
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: KubeConnection) -> None:
         self.client = connection.client
         self.namespace = connection.namespace
 

@@ -47,7 +47,7 @@ from platform_server.executors.base import (
 )
 from platform_server.executors.environment import PLATFORM_HOST_KEY, container_environment
 from platform_server.executors.failures import failure_reason, not_started
-from platform_server.executors.kubeclient import Connection, KubeApi, LogCopy
+from platform_server.executors.kubeclient import KubeApi, KubeConnection, LogCopy
 from platform_server.executors.pods import (
     OPERATOR_CONTAINER,
     PLATFORM_LABEL,
@@ -83,7 +83,7 @@ class _JobSecret:
 
 
 class KubernetesExecutor:
-    def __init__(self, connect: Callable[[], Connection], options: KubernetesOptions) -> None:
+    def __init__(self, connect: Callable[[], KubeConnection], options: KubernetesOptions) -> None:
         self._connect = connect
         self.options = options
         self._api: KubeApi | None = None

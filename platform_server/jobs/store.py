@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import aiosqlite
 
-from platform_server.db import Database
+from platform_server.db import PlatformDatabase
 from platform_server.domain import Job, JobPriority, JobState, JobStatus, OperatorDetail, OperatorStatus
 from platform_server.errors import NotFound
 
@@ -42,7 +42,7 @@ class JobFilter:
 
 
 class JobRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: PlatformDatabase) -> None:
         self._db = db
 
     async def add(self, job: Job) -> None:

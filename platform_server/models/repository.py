@@ -22,7 +22,7 @@ import aiosqlite
 
 from platform_server import metadata as md
 from platform_server.chunks import read_chunks, write_chunks
-from platform_server.db import Database
+from platform_server.db import PlatformDatabase
 from platform_server.domain import new_id, now
 from platform_server.errors import Conflict, InvalidArgument, NotFound
 from platform_server.pipelines.container import SAFE_NAME
@@ -40,7 +40,7 @@ class Model:
 
 
 class ModelRepository:
-    def __init__(self, db: Database, root: Path) -> None:
+    def __init__(self, db: PlatformDatabase, root: Path) -> None:
         self._db = db
         self.root = root
         self._archives = root / ".archives"

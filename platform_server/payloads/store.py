@@ -20,7 +20,7 @@ import aiosqlite
 
 from platform_server import metadata as md
 from platform_server.chunks import read_chunks, write_chunks
-from platform_server.db import Database
+from platform_server.db import PlatformDatabase
 from platform_server.domain import FileDetails, JobState, Payload, PayloadType, new_id
 from platform_server.errors import Conflict, InvalidArgument, NotFound
 from platform_server.payloads import names
@@ -30,7 +30,7 @@ OPERATORS = "operators"
 
 
 class PayloadStore:
-    def __init__(self, db: Database, root: Path) -> None:
+    def __init__(self, db: PlatformDatabase, root: Path) -> None:
         self._db = db
         self.root = root
 

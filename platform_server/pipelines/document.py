@@ -22,7 +22,9 @@ TOP_LEVEL_KEYS = ("api-version", "name", "description", "orchestrator", "pull-se
 
 
 @dataclass
-class Header:
+class DocumentHeader:
+    """The pipeline's top-level keys (every key but `operators`), gathered from all its files."""
+
     name: str = ""
     api_version: str = ""
     description: str = ""
@@ -32,9 +34,9 @@ class Header:
     variables: dict[str, str] = field(default_factory=dict)
 
 
-def parse_header(sources: list[SourceFile], sink: list[str]) -> Header:
+def parse_header(sources: list[SourceFile], sink: list[str]) -> DocumentHeader:
     first = Problems(sources[0].path, 1, sink)
-    header = Header(
+    header = DocumentHeader(
         name=_agreed(sources, "name", sink) or "",
         api_version=_agreed(sources, "api-version", sink) or "",
         orchestrator=_agreed(sources, "orchestrator", sink) or "",
@@ -60,7 +62,7 @@ def parse_header(sources: list[SourceFile], sink: list[str]) -> Header:
     return header
 
 
-def _check_placeholders(sources: list[SourceFile], header: Header, sink: list[str]) -> None:
+def _check_placeholders(sources: list[SourceFile], header: DocumentHeader, sink: list[str]) -> None:
     """Pipeline `variables` may use the pipeline's parameters (operators' own parameters are theirs alone)."""
     declared = ", ".join(sorted(header.parameters)) or "none"
     for source in sources:

@@ -6,13 +6,13 @@ import json
 
 import aiosqlite
 
-from platform_server.db import Database
+from platform_server.db import PlatformDatabase
 from platform_server.domain import Pipeline
 from platform_server.errors import NotFound
 
 
 class PipelineRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: PlatformDatabase) -> None:
         self._db = db
 
     async def add(self, pipeline: Pipeline) -> None:

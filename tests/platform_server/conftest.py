@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from platform_server.db import Database
+from platform_server.db import PlatformDatabase
 from platform_server.domain import Job, JobState
 from platform_server.executors.base import Executor, ExecutorError, OperatorResult, OperatorRun, Outcome, ServiceRun
 from platform_server.jobs.gpus import GpuPool
@@ -77,7 +77,7 @@ class FakeExecutor:
 
 @dataclass
 class Platform:
-    db: Database
+    db: PlatformDatabase
     jobs: JobRepository
     payloads: PayloadStore
     pipelines: PipelineService
@@ -98,7 +98,7 @@ class Platform:
 
 
 async def build(root: Path, executor: Executor, slots: int = 1, gpus: int = 0, requeue: bool = False) -> Platform:
-    db = Database(root / "platform.db")
+    db = PlatformDatabase(root / "platform.db")
     await db.start()
     jobs = JobRepository(db)
     payloads = PayloadStore(db, root / "payloads")
@@ -118,7 +118,7 @@ async def build(root: Path, executor: Executor, slots: int = 1, gpus: int = 0, r
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[PayloadStore]:
     """A payload store over its own database, started."""
-    db = Database(tmp_path / "p.db")
+    db = PlatformDatabase(tmp_path / "p.db")
     await db.start()
     payloads = PayloadStore(db, tmp_path / "payloads")
     await payloads.start()

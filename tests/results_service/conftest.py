@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from results_service.app import create_app
-from results_service.db import Database
+from results_service.db import ResultsDatabase
 from results_service.metrics import Metrics
 from results_service.models import Registration
 from results_service.queue import TaskQueue
@@ -70,7 +70,7 @@ def settings(tmp_path: Path) -> ResultsSettings:
 
 @pytest.fixture
 async def repo(settings: ResultsSettings) -> AsyncIterator[TaskRepository]:
-    db = Database(settings.database.path)
+    db = ResultsDatabase(settings.database.path)
     await db.open()
     yield TaskRepository(db)
     await db.close()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from results_service.cleanup import PayloadCleaner, PayloadNotFound
+from results_service.cleanup import PayloadAlreadyGone, PayloadCleaner
 from results_service.queue import TaskQueue
 from results_service.repository import TaskRepository
 from results_service.settings import CleanupSettings
@@ -49,6 +49,6 @@ async def test_cleanup_retries_when_platform_fails_and_accepts_already_gone(
     cleaner = _cleaner(repo, deleter, cleanup_settings, clock)
     deleter.error = ConnectionError("platform down")
     assert await cleaner.run_once() == []
-    deleter.error = PayloadNotFound("payload-done")
+    deleter.error = PayloadAlreadyGone("payload-done")
     assert await cleaner.run_once() == ["done"]
     assert await repo.cleaned("done") is not None

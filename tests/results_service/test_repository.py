@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from results_service.db import Database
+from results_service.db import ResultsDatabase
 from results_service.models import FinishedJob, TaskFilter, TaskState
 from results_service.repository import Expectation, TaskRepository
 from tests.results_service.conftest import registration
@@ -11,7 +11,7 @@ from tests.results_service.conftest import registration
 
 async def test_two_connections_never_lease_the_same_task(tmp_path: Path) -> None:
     """Leasing is one UPDATE ... RETURNING, atomic even across connections (or service processes)."""
-    dbs = [Database(tmp_path / "r.db") for _ in range(2)]
+    dbs = [ResultsDatabase(tmp_path / "r.db") for _ in range(2)]
     for db in dbs:
         await db.open()
     repos = [TaskRepository(db) for db in dbs]
@@ -45,13 +45,13 @@ async def test_insert_is_refused_after_cleanup_and_duplicate_returns_none(repo: 
 
 
 async def test_database_reopens_with_data_and_wal(tmp_path: Path) -> None:
-    db = Database(tmp_path / "sub" / "r.db")
+    db = ResultsDatabase(tmp_path / "sub" / "r.db")
     await db.open()
     await TaskRepository(db).insert(registration(), 1.0)
     mode = await db.conn.execute_fetchall("PRAGMA journal_mode")
     await db.close()
     assert list(mode)[0][0] == "wal"
-    again = Database(tmp_path / "sub" / "r.db")
+    again = ResultsDatabase(tmp_path / "sub" / "r.db")
     await again.open()
     assert len(await TaskRepository(again).find(TaskFilter())) == 1
     await again.close()
@@ -69,7 +69,7 @@ async def test_database_adds_columns_missing_from_an_older_file(tmp_path: Path) 
             " state TEXT NOT NULL, retries INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, updated REAL NOT NULL,"
             " next_attempt REAL NOT NULL, lease_id TEXT, lease_expires REAL, last_error TEXT)"
         )
-    db = Database(path)
+    db = ResultsDatabase(path)
     await db.open()
     try:
         task = await TaskRepository(db).insert(registration(), 1.0)

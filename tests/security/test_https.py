@@ -223,7 +223,7 @@ def test_clara_service_variables_keep_https() -> None:
 
 async def test_operators_get_the_ca_as_a_read_only_mount(tmp_path: Path, pki: Pki) -> None:
     from tests.platform_server.conftest import FakeExecutor, build
-    from tests.platform_server.test_job_service import new_job
+    from tests.platform_server.jobs.test_job_service import new_job
 
     fake = FakeExecutor()
     platform = await build(tmp_path, fake)

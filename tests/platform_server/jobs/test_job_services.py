@@ -8,8 +8,7 @@ from platform_server.domain import JobPriority, JobStatus
 from platform_server.jobs.gpus import GpuPool
 from platform_server.jobs.services import JobServices, ServiceContext, expand, model_mounts
 from platform_server.pipelines.spec import Connection, Resources, ServiceSpec
-
-from .conftest import FakeExecutor, Platform, build
+from tests.platform_server.conftest import FakeExecutor, Platform, build
 
 TRITON = """\
 api-version: 0.4.0

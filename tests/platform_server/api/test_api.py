@@ -28,8 +28,7 @@ from platform_api._generated.nvidia.clara.platform import (
 )
 from platform_server.app import PlatformServer
 from platform_server.settings import PlatformSettings
-
-from .conftest import DIAMOND
+from tests.platform_server.conftest import DIAMOND
 
 HEADER = common_pb2.RequestHeader(api_version=common_pb2.Version(major=0, minor=6), user_agent="Nvidia.Clara.Platform")
 

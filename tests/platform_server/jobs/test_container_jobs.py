@@ -12,9 +12,8 @@ from platform_server.domain import JobPriority, JobStatus
 from platform_server.executors.container import ContainerExecutor, ContainerOptions
 from platform_server.executors.engine import ContainerEngine
 from platform_server.settings import PlatformSettings
+from tests.platform_server.conftest import build
 from tests.support.containers import podman_env
-
-from .conftest import build
 
 pytestmark = pytest.mark.usefixtures("podman")
 

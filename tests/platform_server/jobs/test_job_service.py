@@ -10,8 +10,7 @@ import pytest
 from platform_server.domain import JobPriority, JobState, JobStatus, OperatorStatus
 from platform_server.errors import Conflict, InvalidArgument, NotFound
 from platform_server.jobs.service import RESTART_MESSAGE
-
-from .conftest import DIAMOND, FakeExecutor, Platform, build
+from tests.platform_server.conftest import DIAMOND, FakeExecutor, Platform, build
 
 
 async def new_job(platform: Platform, priority: JobPriority = JobPriority.NORMAL, name: str = "job") -> str:

@@ -1,4 +1,4 @@
-"""Pipelines shaped like the ones printed in Clara's documentation load unchanged (tests/platform_server/pipelines)."""
+"""Pipelines shaped like those in Clara's documentation load unchanged (the YAML files beside this test)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from platform_server.pipelines.definition import parse, resolve
 from platform_server.pipelines.spec import Connection, PipelineDefinition, Resources
 from platform_server.pipelines.typed_io import io_environment
 
-SAMPLES = Path(__file__).parent / "pipelines"
+SAMPLES = Path(__file__).parent
 
 
 def load(name: str, **variables: str) -> PipelineDefinition:
