@@ -125,7 +125,7 @@ class Runner:
             wait_ready(service, self._ready_timeout, proc.poll, lambda: self.signals > 0)
             self._record(service, proc.pid, str(log))
 
-    def _record(self, service: Service, pid: int, log: str) -> None:
+    def _record(self, service: StackMember, pid: int, log: str) -> None:
         """Add a service that answers to run/stack.json (what `clara <service> status` reads)."""
         endpoint = self._stack.cli_environment()[f"CLARA_{service.name.upper()}_ENDPOINT"]
         self._state.services[service.name] = ServiceRun(pid, endpoint, log)
