@@ -330,8 +330,9 @@ def main() -> None:
 def serve(port: int, spool: Path) -> None:
     """Our StoreScp with a registry that knows every called AE and every source, and a no-op sink."""
     from dicom_adapter.models import ClaraAeTitle
-    from dicom_adapter.scp.config import ScpSettings, StorageSettings
+    from dicom_adapter.scp.config import ScpSettings
     from dicom_adapter.scp.server import StoreScp
+    from dicom_adapter.storage.settings import StorageSettings
     from dicom_adapter.storage.spool import Spool
     from openclara.logs import configure_logging
 

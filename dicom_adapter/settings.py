@@ -1,9 +1,9 @@
 """`AdapterSettings`: every section of `config/dicom-adapter.yaml`, with `CLARA_DICOM_*` env overrides.
 
-Sections `scp:`/`storage:` belong to the SCP (`scp/config.py`), `export:` to the export agent
-(`export/settings.py`); the rest is the core's. Clara's Kubernetes service variables
-(CLARA_SERVICE_HOST/CLARA_SERVICE_PORT_API, CLARA_RESULTSSERVICE_SERVICE_HOST/PORT) override the
-platform and results endpoints, as in Clara's `Program.cs`.
+Section `scp:` belongs to the SCP (`scp/config.py`), `storage:` to the spool (`storage/settings.py`),
+`export:` to the export agent (`export/settings.py`); the rest is the core's. Clara's Kubernetes service
+variables (CLARA_SERVICE_HOST/CLARA_SERVICE_PORT_API, CLARA_RESULTSSERVICE_SERVICE_HOST/PORT) override
+the platform and results endpoints, as in Clara's `Program.cs`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dicom_adapter.config.seed import seed_problems
 from dicom_adapter.export.settings import ExportSettings
-from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from dicom_adapter.scp.config import ScpSettings
+from dicom_adapter.storage.settings import StorageSettings
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
