@@ -15,7 +15,7 @@ socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
            dicom/elements.py  walks over top-level elements: the UIDs without pydicom; the data set whole
            dicom/uids.py   UID syntax (PS3.5 9.1): nothing unchecked names a spool file
        --> dicom_adapter.storage.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
-config.py  ScpSettings                       ports.py  AeRegistry, InstanceSink, AssociationRecord
+config.py  ScpSettings                       ports.py  AeTitleLookup, InstanceSink, AssociationRecord
 runtime.py what associations share           status.py exception -> status (names: dicom/status.py)
 errors.py  the C-STORE refusals, under storage's StoreError tree
 """
@@ -23,6 +23,6 @@ errors.py  the C-STORE refusals, under storage's StoreError tree
 from __future__ import annotations
 
 from dicom_adapter.scp.config import ScpSettings
-from dicom_adapter.scp.ports import AeRegistry, AssociationRecord, InstanceSink
+from dicom_adapter.scp.ports import AeTitleLookup, AssociationRecord, InstanceSink
 
-__all__ = ["AeRegistry", "AssociationRecord", "InstanceSink", "ScpSettings"]
+__all__ = ["AeTitleLookup", "AssociationRecord", "InstanceSink", "ScpSettings"]
