@@ -11,7 +11,8 @@ port opens (untimed, as in production: at the first start, then while idle); "fe
 longer than the pool (64 spares, refilled while receiving). A/B of two versions of our code:
 --receivers ours,baseline --baseline DIR (DIR holds a copy of an earlier dicom_adapter/ and
 openclara/), interleaved within each run. TCP_NODELAY=1 is set
-for every DCMTK process. Timing: from the sender's start to its exit (the last response received).
+for every DCMTK process. Timing: from the sender's start to its exit (the last response received);
+`sync` runs before each timed send, once the receiver is up.
 """
 
 from __future__ import annotations
@@ -214,6 +215,9 @@ def run_case(
             out = scratch / f"out-{run}"
             shutil.rmtree(out, ignore_errors=True)
             with factory(out) as receiver:  # type: ignore[attr-defined]
+                # Nothing dirty left by the previous receiver (storescp never flushes) or by our spare
+                # files: each timed run starts with a clean page cache to write back, whoever went first.
+                os.sync()
                 seconds = send(receiver.port, groups)
                 stored = count_files(out)
             if stored < len(files):
@@ -330,8 +334,9 @@ def main() -> None:
 def serve(port: int, spool: Path) -> None:
     """Our StoreScp with a registry that knows every called AE and every source, and a no-op sink."""
     from dicom_adapter.models import ClaraAeTitle
-    from dicom_adapter.scp.config import ScpSettings, StorageSettings
+    from dicom_adapter.scp.config import ScpSettings
     from dicom_adapter.scp.server import StoreScp
+    from dicom_adapter.storage.settings import StorageSettings
     from dicom_adapter.storage.spool import Spool
     from openclara.logs import configure_logging
 

@@ -19,7 +19,7 @@ from dicom_adapter.api import ApiDependencies, create_app
 from dicom_adapter.api.server import ApiServer
 from dicom_adapter.config.registry import AeRegistry
 from dicom_adapter.config.seed import apply_seed, parse_seed
-from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, AssociationRepository, ConfigRepository, PayloadRepository
 from dicom_adapter.db.history import AssociationHistory
 from dicom_adapter.errors import ListenError
 from dicom_adapter.export.agent import ExportAgent
@@ -48,13 +48,14 @@ class Adapter:
     def __init__(self, settings: AdapterSettings, platform: JobPlatform | None = None) -> None:
         self.settings = settings
         self.metrics = AdapterMetrics()
-        self.database = Database(settings.database.resolved_path())
+        self.database = AdapterDatabase(settings.database.resolved_path())
         self.config = ConfigRepository(self.database)
         self.payloads = PayloadRepository(self.database)
         self.associations = AssociationRepository(self.database)
         self.registry = AeRegistry(self.config, reject_unknown_sources=settings.scp.reject_unknown_sources)
-        self.gateway = PlatformGateway(settings.platform.endpoint, settings.platform.call_timeout_seconds,
-                                       settings.platform.tls)
+        self.gateway = PlatformGateway(
+            settings.platform.endpoint, settings.platform.call_timeout_seconds, settings.platform.tls
+        )
         self.spool = Spool.from_settings(settings.storage)
         self.metrics.watch_spares(lambda: len(self.spool.spares), lambda: self.spool.spares.made_on_demand)
         self.submitter = PayloadSubmitter(

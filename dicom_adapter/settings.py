@@ -1,9 +1,9 @@
 """`AdapterSettings`: every section of `config/dicom-adapter.yaml`, with `CLARA_DICOM_*` env overrides.
 
-Sections `scp:`/`storage:` belong to the SCP (`scp/config.py`), `export:` to the export agent
-(`export/settings.py`); the rest is the core's. Clara's Kubernetes service variables
-(CLARA_SERVICE_HOST/CLARA_SERVICE_PORT_API, CLARA_RESULTSSERVICE_SERVICE_HOST/PORT) override the
-platform and results endpoints, as in Clara's `Program.cs`.
+Section `scp:` belongs to the SCP (`scp/config.py`), `storage:` to the spool (`storage/settings.py`),
+`export:` to the export agent (`export/settings.py`); the rest is the core's. Clara's Kubernetes service
+variables (CLARA_SERVICE_HOST/CLARA_SERVICE_PORT_API, CLARA_RESULTSSERVICE_SERVICE_HOST/PORT) override
+the platform and results endpoints, as in Clara's `Program.cs`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dicom_adapter.config.seed import seed_problems
 from dicom_adapter.export.settings import ExportSettings
-from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from dicom_adapter.scp.config import ScpSettings
+from dicom_adapter.storage.settings import StorageSettings
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import DEFAULT_MAX_BODY_BYTES, check_allowed_hosts
 from openclara.paths import clara_home
@@ -47,7 +48,7 @@ class ApiSettings(BaseModel):
         return check_allowed_hosts(value)
 
 
-class PlatformSettings(BaseModel):
+class PlatformClientSettings(BaseModel):
     """How payloads become jobs on the Platform API (gRPC)."""
 
     model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
@@ -68,13 +69,13 @@ class PlatformSettings(BaseModel):
     tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
 
     @model_validator(mode="after")
-    def _ordered_backoff(self) -> PlatformSettings:
+    def _ordered_backoff(self) -> PlatformClientSettings:
         if self.retry_backoff_max_seconds < self.retry_backoff_base_seconds:
             raise ValueError("retry_backoff_max_seconds must be >= retry_backoff_base_seconds")
         return self
 
 
-class ResultsSettings(BaseModel):
+class ResultsClientSettings(BaseModel):
     """The Results Service the export agent leases tasks from."""
 
     model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
@@ -92,7 +93,7 @@ class ResultsSettings(BaseModel):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _scheme_agrees(self) -> ResultsSettings:
+    def _scheme_agrees(self) -> ResultsClientSettings:
         if self.tls.enabled and not self.endpoint.startswith("https://"):
             raise ValueError(f"tls.enabled needs an https:// endpoint, not {self.endpoint}")
         return self
@@ -143,8 +144,8 @@ class AdapterSettings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
-    platform: PlatformSettings = Field(default_factory=PlatformSettings)
-    results: ResultsSettings = Field(default_factory=ResultsSettings)
+    platform: PlatformClientSettings = Field(default_factory=PlatformClientSettings)
+    results: ResultsClientSettings = Field(default_factory=ResultsClientSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     grouping: GroupingSettings = Field(default_factory=GroupingSettings)
     seed: SeedSettings = Field(default_factory=SeedSettings)

@@ -57,7 +57,7 @@ class _Snapshot:
 
 
 class AeRegistry:
-    """Implements the SCP's `AeRegistry` and the export agent's `DestinationLookup` protocols."""
+    """Implements the SCP's `AeTitleLookup` and the export agent's `DestinationLookup` protocols."""
 
     def __init__(
         self,
@@ -103,7 +103,7 @@ class AeRegistry:
             await asyncio.gather(self._refresh, return_exceptions=True)
             self._refresh = None
 
-    # AeRegistry protocol (sync, on the event loop) ---------------------------------------------------
+    # AeTitleLookup protocol (sync, on the event loop) ---------------------------------------------------
 
     def clara_ae_title(self, ae_title: str) -> ClaraAeTitle | None:
         return self._snapshot.clara.get(ae_title.strip())

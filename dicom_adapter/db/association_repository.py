@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from dicom_adapter.models import AssociationRecord
 
 if TYPE_CHECKING:
-    from dicom_adapter.db.database import Database
+    from dicom_adapter.db.database import AdapterDatabase
 
 
 class AssociationRepository:
     """Appends records in batches and keeps only the newest `keep` rows."""
 
-    def __init__(self, database: Database, keep: int = 10_000) -> None:
+    def __init__(self, database: AdapterDatabase, keep: int = 10_000) -> None:
         self._db = database
         self._keep = keep
 

@@ -11,13 +11,13 @@ from dicom_adapter.errors import EntityConflict, EntityNotFound
 from dicom_adapter.models import ClaraAeTitle, DestinationAeTitle, DestinationTls, JobPriority, SourceAeTitle
 
 if TYPE_CHECKING:
-    from dicom_adapter.db.database import Database
+    from dicom_adapter.db.database import AdapterDatabase
 
 
 class ConfigRepository:
     """CRUD for the three configuration entities; names compare case-insensitively."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: AdapterDatabase) -> None:
         self._db = database
 
     # Clara AE titles -------------------------------------------------------------------------------
@@ -156,7 +156,10 @@ def _clara_from_row(row: sqlite3.Row) -> ClaraAeTitle:
 
 def _destination_from_row(row: sqlite3.Row) -> DestinationAeTitle:
     return DestinationAeTitle(
-        name=row["name"], ae_title=row["ae_title"], host_ip=row["host_ip"], port=row["port"],
+        name=row["name"],
+        ae_title=row["ae_title"],
+        host_ip=row["host_ip"],
+        port=row["port"],
         tls=_tls_from_json(row["tls"]),
     )
 

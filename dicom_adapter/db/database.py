@@ -1,4 +1,4 @@
-"""`Database`: one aiosqlite connection in WAL mode, with the schema applied on open."""
+"""`AdapterDatabase`: one aiosqlite connection in WAL mode, with the schema applied on open."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ADDED_COLUMNS = (
 )
 
 
-class Database:
+class AdapterDatabase:
     """Owns the SQLite connection; repositories borrow `connection`.
 
     One connection serialises writes, which SQLite does anyway; WAL keeps readers off the writer's back.
@@ -29,7 +29,7 @@ class Database:
     @property
     def connection(self) -> aiosqlite.Connection:
         if self._connection is None:
-            raise RuntimeError("Database.start() has not been called")
+            raise RuntimeError("AdapterDatabase.start() has not been called")
         return self._connection
 
     async def start(self) -> None:

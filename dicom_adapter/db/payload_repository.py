@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from dicom_adapter.models import JobPriority, Payload, PayloadJob, PayloadState, StoredInstance
 
 if TYPE_CHECKING:
-    from dicom_adapter.db.database import Database
+    from dicom_adapter.db.database import AdapterDatabase
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class IndexedPath:
 class PayloadRepository:
     """Durable payload state machine rows; every write commits before it returns."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: AdapterDatabase) -> None:
         self._db = database
 
     async def apply(self, batch: IngestBatch) -> None:

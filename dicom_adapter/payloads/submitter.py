@@ -40,7 +40,7 @@ from dicom_adapter.payloads.jobs import (
 from openclara.backoff import exponential
 
 if TYPE_CHECKING:
-    from dicom_adapter.settings import PlatformSettings
+    from dicom_adapter.settings import PlatformClientSettings
 
 log = structlog.get_logger()
 
@@ -59,7 +59,7 @@ class PayloadSubmitter:
         repository: PayloadRepository,
         platform: JobPlatform,
         spool: SpoolFiles,
-        settings: PlatformSettings,
+        settings: PlatformClientSettings,
         *,
         registry: ClaraAeLookup | None = None,
         metrics: AdapterMetrics | None = None,

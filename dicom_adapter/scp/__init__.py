@@ -9,19 +9,20 @@ socket --server.StoreScp (accept, TCP_NODELAY, limits, start/stop)
            negotiation.py  calling/called AE, limit and disk checks, presentation contexts -> AC or RJ
            dicom/dimse.py  C-STORE / C-ECHO command sets (implicit VR LE) in and out
            storing.py      one C-STORE: accept / refuse / ignore, then commit
-           receiver.py     its data set streamed from PDVs into a spool temp file
-           part10.py       file meta we prepend; UIDs and group tag read from the first bytes
+           receiver.py     its data set streamed from PDVs into a spool temp file (storage/instance_file.py:
+                           the file meta we prepend; UIDs and group tag read from the first bytes)
+           checks.py       the data set is whole and is the instance the command named
            dicom/elements.py  walks over top-level elements: the UIDs without pydicom; the data set whole
            dicom/uids.py   UID syntax (PS3.5 9.1): nothing unchecked names a spool file
        --> dicom_adapter.storage.spool.Spool (spare files; ONE fdatasync; rename, no flush) --> ports.InstanceSink
-config.py  ScpSettings / StorageSettings     ports.py  AeRegistry, InstanceSink, AssociationRecord
+config.py  ScpSettings                       ports.py  AeTitleLookup, InstanceSink, AssociationRecord
 runtime.py what associations share           status.py exception -> status (names: dicom/status.py)
-errors.py  the ScpError tree
+errors.py  the C-STORE refusals, under storage's StoreError tree
 """
 
 from __future__ import annotations
 
-from dicom_adapter.scp.config import ScpSettings, StorageSettings
-from dicom_adapter.scp.ports import AeRegistry, AssociationRecord, InstanceSink
+from dicom_adapter.scp.config import ScpSettings
+from dicom_adapter.scp.ports import AeTitleLookup, AssociationRecord, InstanceSink
 
-__all__ = ["AeRegistry", "AssociationRecord", "InstanceSink", "ScpSettings", "StorageSettings"]
+__all__ = ["AeTitleLookup", "AssociationRecord", "InstanceSink", "ScpSettings"]

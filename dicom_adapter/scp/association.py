@@ -37,10 +37,9 @@ from dicom_adapter.dicom.pdu import (
 from dicom_adapter.dicom.status import AbortReason, Status
 from dicom_adapter.dicom.stream import Fragment, PduStream
 from dicom_adapter.scp.connections import EVICTED
-from dicom_adapter.scp.errors import StoreError
 from dicom_adapter.scp.negotiation import Acceptance, Rejection, negotiate
 from dicom_adapter.scp.ports import AssociationRecord
-from dicom_adapter.scp.status import store_status
+from dicom_adapter.scp.status import StoreFailure, store_status
 from dicom_adapter.scp.storing import Origin, Storing, refuse_operation
 
 if TYPE_CHECKING:
@@ -286,7 +285,7 @@ class Association:
         counters = self._counters
         try:
             instance = await storing.commit(inline=self._runtime.active_associations() <= 1)
-        except StoreError as exc:
+        except StoreFailure as exc:
             self._fail(storing, store_status(exc), str(exc))
             return
         except Exception:

@@ -1,17 +1,14 @@
-"""Settings of the asyncio SCP (`scp:` section) and of the spool / disk guard (`storage:` section).
+"""Settings of the asyncio SCP (`scp:` section); the spool's are `storage/settings.py`.
 
 Plain pydantic models: the adapter's `settings.py` embeds them in its `BaseSettings`, so the YAML keys
-and the `CLARA_DICOM_SCP__*` / `CLARA_DICOM_STORAGE__*` environment overrides come from there.
+and the `CLARA_DICOM_SCP__*` environment overrides come from there.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dicom_adapter.dicom.uids import IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME
-from openclara.paths import clara_home
 from openclara.ports import DICOM_SCP_PORT
 from openclara.tls import ServerTlsSettings
 
@@ -56,22 +53,3 @@ class ScpSettings(BaseModel):
     implementation_class_uid: str = IMPLEMENTATION_CLASS_UID
     implementation_version_name: str = IMPLEMENTATION_VERSION_NAME
     tls: ScpTlsSettings = Field(default_factory=ScpTlsSettings)
-
-
-class StorageSettings(BaseModel):
-    """Where acknowledged instances live and how much free disk must remain."""
-
-    model_config = ConfigDict(extra="forbid")  # a typo must fail, not be ignored
-
-    spool_dir: Path | None = None  # None = $CLARA_HOME/dicom/spool
-    # Refuse new associations (and fail C-STOREs with 0xA700) when the disk is fuller than this.
-    watermark_percent: float = Field(default=85.0, gt=0, le=100)
-    reserve_space_gb: float = Field(default=5.0, ge=0)  # ... or when less than this is free
-    fsync: bool = True  # fsync file and directory before acknowledging (durability)
-    # Empty files made ahead (at start, and once no spare was taken for a second) so that a burst of up
-    # to this many instances creates no file while it is received; kept across restarts (spares.py).
-    spare_files: int = Field(default=2048, ge=64)
-
-    def resolved_spool_dir(self) -> Path:
-        """The spool root, defaulting under `$CLARA_HOME`."""
-        return self.spool_dir if self.spool_dir is not None else clara_home() / "dicom" / "spool"

@@ -1,65 +1,25 @@
 """Errors of the SCP; each is mapped once, to an A-ABORT or to a C-STORE status (`status.py`).
 
-ProtocolError, PduTooLargeError  malformed or unexpected PDU -> A-ABORT, association ends (raised by
-                                the DICOM layer, dicom_adapter.dicom.errors; imported here for the SCP)
-ScpError
-└── StoreError                  one C-STORE failed; the association continues
-    ├── OutOfResourcesError     disk full or below the watermark          -> 0xA700
-    ├── DataSetMismatchError    Study/Series/SOP Instance UID or SOP Class UID missing,
-    │                           or SOP Class UID not the command's          -> 0xA900
-    ├── UndecodableDataError    data set cannot be parsed                  -> 0xC000
-    │   └── TruncatedDataSetError  an element runs past the end of the data set -> 0xC001
-    ├── InvalidUidError         a UID the spool relies on breaks PS3.5 9.1 -> 0xC002
-    ├── InstanceMismatchError   SOP Instance UID not the command's         -> 0xC003
-    ├── SopClassRefusedError    SOP class not accepted by the called AE    -> 0x0122
-    ├── OperationRefusedError   a DIMSE service other than C-STORE/C-ECHO  -> 0x0211
-    └── StoreProcessingError    anything else while storing                -> 0x0110
+ProtocolError, PduTooLargeError  malformed or unexpected PDU -> A-ABORT, association ends
+                                (dicom_adapter.dicom.errors)
+DataSetError                    the element walk refused the data set (dicom_adapter.dicom.errors)
+└── TruncatedDataSetError       an element runs past the end of the data set -> 0xC001; any other -> 0xC000
+StoreError                      one C-STORE failed; the association continues (dicom_adapter.storage.errors)
+├── OutOfResourcesError         disk full or below the watermark          -> 0xA700
+├── DataSetMismatchError        Study/Series/SOP Instance UID or SOP Class UID missing,
+│                               or SOP Class UID not the command's          -> 0xA900
+├── UndecodableDataError        data set cannot be parsed                  -> 0xC000
+├── StoreProcessingError        anything else while storing                -> 0x0110
+│   (the refusals below are the SCP's own: only a C-STORE request earns them)
+├── InvalidUidError             a UID the spool relies on breaks PS3.5 9.1 -> 0xC002
+├── InstanceMismatchError       SOP Instance UID not the command's         -> 0xC003
+├── SopClassRefusedError        SOP class not accepted by the called AE    -> 0x0122
+└── OperationRefusedError       a DIMSE service other than C-STORE/C-ECHO  -> 0x0211
 """
 
 from __future__ import annotations
 
-from dicom_adapter.dicom.errors import PduTooLargeError, ProtocolError
-
-__all__ = [
-    "DataSetMismatchError",
-    "InstanceMismatchError",
-    "InvalidUidError",
-    "OperationRefusedError",
-    "OutOfResourcesError",
-    "PduTooLargeError",
-    "ProtocolError",
-    "ScpError",
-    "SopClassRefusedError",
-    "StoreError",
-    "StoreProcessingError",
-    "TruncatedDataSetError",
-    "UndecodableDataError",
-]
-
-
-class ScpError(Exception):
-    """Base of every SCP error."""
-
-
-class StoreError(ScpError):
-    """One C-STORE could not be stored; answered with a failure status, the association goes on."""
-
-
-class OutOfResourcesError(StoreError):
-    """The disk is full or free space is below the configured watermark."""
-
-
-class DataSetMismatchError(StoreError):
-    """A required attribute (Study, Series, SOP Instance or SOP Class UID) is missing from the data set,
-    or its SOP Class UID is not the command's Affected SOP Class UID."""
-
-
-class UndecodableDataError(StoreError):
-    """The data set could not be decoded in the negotiated transfer syntax."""
-
-
-class TruncatedDataSetError(UndecodableDataError):
-    """An element's declared length (or an undefined-length sequence) runs past the end of the data set."""
+from dicom_adapter.storage.errors import StoreError
 
 
 class InvalidUidError(StoreError):
@@ -68,10 +28,6 @@ class InvalidUidError(StoreError):
 
 class InstanceMismatchError(StoreError):
     """The data set's SOP Instance UID (0008,0018) is not the command's Affected SOP Instance UID."""
-
-
-class StoreProcessingError(StoreError):
-    """Any other failure while writing or committing the instance."""
 
 
 class SopClassRefusedError(StoreError):

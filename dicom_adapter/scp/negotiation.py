@@ -21,8 +21,9 @@ from dicom_adapter.dicom.uids import APPLICATION_CONTEXT, VERIFICATION, is_valid
 if TYPE_CHECKING:
     from dicom_adapter.models import ClaraAeTitle
     from dicom_adapter.scp.config import ScpSettings
-    from dicom_adapter.scp.ports import AeRegistry
+    from dicom_adapter.scp.ports import AeTitleLookup
     from dicom_adapter.storage.disk import DiskGuard
+
 
 @dataclass(frozen=True)
 class Rejection:
@@ -83,7 +84,7 @@ def _transient(reason: RejectReason, text: str) -> Rejection:
 def negotiate(
     request: AssociateRequest,
     host: str,
-    registry: AeRegistry,
+    registry: AeTitleLookup,
     settings: ScpSettings,
     disk: DiskGuard,
     active: int,

@@ -1,6 +1,6 @@
 """What the SCP needs from the rest of the adapter, as Protocols; the record it hands back is in `models`.
 
-The core engineer implements `AeRegistry` (live configuration) and `InstanceSink` (grouping /
+`config.registry.AeRegistry` implements `AeTitleLookup` (live configuration) and `InstanceSink` (grouping /
 persistence); tests use fakes. Both are called on the event loop and must not block.
 """
 
@@ -14,10 +14,10 @@ from dicom_adapter.models import AssociationRecord
 if TYPE_CHECKING:
     from dicom_adapter.models import ClaraAeTitle, StoredInstance
 
-__all__ = ["AeRegistry", "AssociationRecord", "InstanceSink"]
+__all__ = ["AeTitleLookup", "AssociationRecord", "InstanceSink"]
 
 
-class AeRegistry(Protocol):
+class AeTitleLookup(Protocol):
     """A live view of the configuration; sync, cheap, called on the event loop."""
 
     @property

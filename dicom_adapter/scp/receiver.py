@@ -17,17 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_adapter.models import StoredInstance
-from dicom_adapter.scp.errors import OutOfResourcesError, StoreError, StoreProcessingError
-from dicom_adapter.scp.part10 import (
-    FileMeta,
-    Header,
-    check_data_set,
-    check_identity,
-    encode_file_meta,
-    read_header,
-    read_header_file,
-)
+from dicom_adapter.scp.checks import check_data_set, check_identity
+from dicom_adapter.scp.status import StoreFailure
 from dicom_adapter.storage.completion import RECORD_SIZE, encode_record, new_checksum
+from dicom_adapter.storage.errors import OutOfResourcesError, StoreError, StoreProcessingError
+from dicom_adapter.storage.instance_file import FileMeta, Header, encode_file_meta, read_header, read_header_file
 from dicom_adapter.storage.spool import instance_file_name
 
 if TYPE_CHECKING:
@@ -111,7 +105,8 @@ class InstanceReceiver:
         self, directory: Path, calling_host: str, association_id: str, extra: tuple[int, ...], inline: bool = False
     ) -> StoredInstance:
         """Check the header, write the completion record, make the file durable (one flush), describe
-        it (under its final name, which `place()` gives it once the response is out). Raises StoreError."""
+        it (under its final name, which `place()` gives it once the response is out). Raises StoreError or
+        DataSetError (`status.StoreFailure`)."""
         if self.error is None and self._queue:
             self._write_queue()  # the rest (for an empty data set, the meta alone)
         if self.error is not None:
@@ -119,7 +114,7 @@ class InstanceReceiver:
         assert self._fd is not None and self._temp is not None
         try:
             header = await self._check(extra)
-        except StoreError:
+        except StoreFailure:
             self.discard()
             raise
         received_at = time.time_ns()
@@ -156,7 +151,7 @@ class InstanceReceiver:
 
     async def _check(self, extra: tuple[int, ...]) -> Header:
         """The header, once the data set is known whole (no element runs past its end) and names the
-        instance the command named. Raises StoreError."""
+        instance the command named. Raises StoreError or DataSetError."""
         head = bytes(self._head)
         syntax = self.meta.transfer_syntax
         header = read_header(head, len(head) == self.size, syntax, extra)

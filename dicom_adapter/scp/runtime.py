@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from dicom_adapter.models import StoredInstance
     from dicom_adapter.scp.config import ScpSettings
     from dicom_adapter.scp.connections import Connections
-    from dicom_adapter.scp.ports import AeRegistry, AssociationRecord, InstanceSink
+    from dicom_adapter.scp.ports import AeTitleLookup, AssociationRecord, InstanceSink
     from dicom_adapter.storage.disk import DiskGuard
     from dicom_adapter.storage.spool import Spool
 
@@ -23,7 +23,7 @@ class ScpRuntime:
     """Settings, ports and storage of one SCP; `connections` knows which connections are associations."""
 
     settings: ScpSettings
-    registry: AeRegistry
+    registry: AeTitleLookup
     sink: InstanceSink
     spool: Spool
     disk: DiskGuard

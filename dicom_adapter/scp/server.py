@@ -16,8 +16,9 @@ from dicom_adapter.storage.disk import DiskGuard
 from openclara.tls import CertificateReloader, server_context
 
 if TYPE_CHECKING:
-    from dicom_adapter.scp.config import ScpSettings, StorageSettings
-    from dicom_adapter.scp.ports import AeRegistry, InstanceSink
+    from dicom_adapter.scp.config import ScpSettings
+    from dicom_adapter.scp.ports import AeTitleLookup, InstanceSink
+    from dicom_adapter.storage.settings import StorageSettings
     from dicom_adapter.storage.spool import Spool
 
 log = structlog.get_logger()
@@ -35,7 +36,7 @@ class StoreScp:
         settings: ScpSettings,
         storage: StorageSettings,
         spool: Spool,
-        registry: AeRegistry,
+        registry: AeTitleLookup,
         sink: InstanceSink,
     ) -> None:
         self._settings = settings

@@ -4,21 +4,26 @@
 
 from __future__ import annotations
 
+from dicom_adapter.dicom.errors import DataSetError, TruncatedDataSetError
 from dicom_adapter.dicom.status import Status
 from dicom_adapter.scp.errors import (
-    DataSetMismatchError,
     InstanceMismatchError,
     InvalidUidError,
     OperationRefusedError,
-    OutOfResourcesError,
     SopClassRefusedError,
+)
+from dicom_adapter.storage.errors import (
+    DataSetMismatchError,
+    OutOfResourcesError,
     StoreError,
-    TruncatedDataSetError,
     UndecodableDataError,
 )
 
+# What a failed C-STORE may raise: a refusal or storage failure, or the element walk's verdict (scp/checks.py).
+StoreFailure = (StoreError, DataSetError)
 
-def store_status(exc: StoreError) -> Status:
+
+def store_status(exc: StoreError | DataSetError) -> Status:
     """The C-STORE status that answers a failed store (the only place this mapping lives)."""
     if isinstance(exc, OutOfResourcesError):
         return Status.OUT_OF_RESOURCES
@@ -26,7 +31,7 @@ def store_status(exc: StoreError) -> Status:
         return Status.DATA_SET_DOES_NOT_MATCH_SOP_CLASS
     if isinstance(exc, TruncatedDataSetError):
         return Status.DATA_SET_TRUNCATED
-    if isinstance(exc, UndecodableDataError):
+    if isinstance(exc, (UndecodableDataError, DataSetError)):
         return Status.CANNOT_UNDERSTAND
     if isinstance(exc, InvalidUidError):
         return Status.INVALID_UID

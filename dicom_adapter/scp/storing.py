@@ -13,16 +13,11 @@ from typing import TYPE_CHECKING
 import structlog
 
 from dicom_adapter.dicom.uids import uid_problem
-from dicom_adapter.scp.errors import (
-    InvalidUidError,
-    OperationRefusedError,
-    OutOfResourcesError,
-    SopClassRefusedError,
-    StoreError,
-)
+from dicom_adapter.scp.errors import InvalidUidError, OperationRefusedError, SopClassRefusedError
 from dicom_adapter.scp.negotiation import sop_class_accepted
-from dicom_adapter.scp.part10 import FileMeta, parse_tag
 from dicom_adapter.scp.receiver import InstanceReceiver
+from dicom_adapter.storage.errors import OutOfResourcesError, StoreError
+from dicom_adapter.storage.instance_file import FileMeta, parse_tag
 from dicom_adapter.storage.spool import extra_group_tags
 
 if TYPE_CHECKING:
@@ -32,6 +27,7 @@ if TYPE_CHECKING:
     from dicom_adapter.scp.runtime import ScpRuntime
 
 log = structlog.get_logger()
+
 
 @dataclass(frozen=True)
 class Origin:

@@ -33,21 +33,22 @@ from pathlib import Path
 
 import xxhash
 
-from dicom_adapter.dicom.elements import LONG_VRS as _LONG_VRS
+from dicom_adapter.dicom.elements import EXPLICIT_HEADER
+from dicom_adapter.dicom.part10 import DATA_SET_PREFIX_LENGTH, META_GROUP, has_prefix, meta_elements
 from dicom_adapter.dicom.uids import IMPLEMENTATION_CLASS_UID
 
 PRIVATE_CREATOR_UID = IMPLEMENTATION_CLASS_UID + ".1"  # under our implementation class UID
 PRIVATE_CREATOR_TAG = 0x00020100
 PRIVATE_INFORMATION_TAG = 0x00020102
+_CALLED_AE_TITLE = 0x0018  # file meta elements by element number (group 0002): Receiving AE Title
+_SOP_INSTANCE_UID = 0x0003  # Media Storage SOP Instance UID
 _RECORD = struct.Struct("<4sH2xQQQ32s")  # version 1 wrote "I4x" where the checksum is: same bytes
 RECORD_SIZE = _RECORD.size  # 64
 PLACEHOLDER = bytes(RECORD_SIZE)  # zeros: "not complete"
 _MAGIC = b"OCR1"
 _VERSION = 2
 _CRC32_VERSION = 1  # files spooled by earlier releases
-_PREFIX = 132  # preamble + "DICM"
-_ELEMENT = struct.Struct("<HH2sH")
-_LONG_ELEMENT = struct.Struct("<HH2s2xI")
+_GROUP_LENGTH_END = DATA_SET_PREFIX_LENGTH + EXPLICIT_HEADER.size + 4  # (0002,0000) UL comes first
 _READ = 1 << 20
 _MAX_META = 1 << 16  # our meta is a few hundred bytes; anything bigger is not ours
 
@@ -74,40 +75,28 @@ def encode_record(length: int, checksum: int, received_ns: int, association_id: 
     return _RECORD.pack(_MAGIC, _VERSION, length, checksum, received_ns, association_id.encode("ascii", "replace")[:32])
 
 
-def _meta_elements(meta: bytes) -> dict[int, bytes]:
-    """Group 0002 elements (explicit VR little endian) by tag; raises ValueError when malformed."""
-    elements: dict[int, bytes] = {}
-    offset = 0
-    while offset < len(meta):
-        group, element, vr, length = _ELEMENT.unpack_from(meta, offset)
-        if vr in _LONG_VRS:
-            group, element, vr, length = _LONG_ELEMENT.unpack_from(meta, offset)
-            offset += _LONG_ELEMENT.size
-        else:
-            offset += _ELEMENT.size
-        if group != 0x0002 or offset + length > len(meta):
-            raise ValueError("not our file meta")
-        elements[(group << 16) | element] = meta[offset : offset + length]
-        offset += length
-    return elements
-
-
 def read_meta(path: Path) -> tuple[int, dict[int, bytes]]:
-    """(offset of the data set, meta elements) of a file we wrote; raises ValueError or OSError."""
+    """(offset of the data set, meta elements by element number) of a file we wrote; raises ValueError
+    or OSError. The meta is walked by the DICOM layer's `part10.meta_elements`, and must fill exactly
+    the length its group length element gives."""
     with path.open("rb") as file:
-        head = file.read(_PREFIX + _ELEMENT.size + 4)
-        if len(head) < _PREFIX + 12 or head[128:132] != b"DICM":
+        head = file.read(_GROUP_LENGTH_END)
+        if len(head) < _GROUP_LENGTH_END or not has_prefix(head):
             raise ValueError("no Part-10 prefix")
-        group, element, vr, _ = _ELEMENT.unpack_from(head, _PREFIX)
-        if (group, element, vr) != (0x0002, 0x0000, b"UL"):
+        group, element, vr, _ = EXPLICIT_HEADER.unpack_from(head, DATA_SET_PREFIX_LENGTH)
+        if (group, element, vr) != (META_GROUP, 0x0000, b"UL"):
             raise ValueError("no file meta group length")
-        (group_length,) = struct.unpack_from("<I", head, _PREFIX + _ELEMENT.size)
+        (group_length,) = struct.unpack_from("<I", head, _GROUP_LENGTH_END - 4)
         if group_length > _MAX_META:
             raise ValueError("file meta too long")
         meta = file.read(group_length)
         if len(meta) < group_length:
             raise ValueError("file meta cut short")
-    return _PREFIX + 12 + group_length, _meta_elements(meta)
+    data_offset = _GROUP_LENGTH_END + group_length
+    walked = meta_elements(head + meta, complete=True)
+    if walked is None or walked[1] != data_offset:
+        raise ValueError("not our file meta")  # an element runs past the group, or one is not group 0002
+    return data_offset, walked[0]
 
 
 def _text(value: bytes | None) -> str:
@@ -121,8 +110,8 @@ def read_completion(path: Path, verify: bool = True) -> Completion | None:
         data_offset, elements = read_meta(path)
     except (ValueError, struct.error):
         return None
-    record = elements.get(PRIVATE_INFORMATION_TAG, b"")
-    if len(record) != RECORD_SIZE or _text(elements.get(PRIVATE_CREATOR_TAG)) != PRIVATE_CREATOR_UID:
+    record = elements.get(PRIVATE_INFORMATION_TAG & 0xFFFF, b"")
+    if len(record) != RECORD_SIZE or _text(elements.get(PRIVATE_CREATOR_TAG & 0xFFFF)) != PRIVATE_CREATOR_UID:
         return None
     magic, version, length, checksum, received_ns, association = _RECORD.unpack(record)
     if magic != _MAGIC or version not in (_VERSION, _CRC32_VERSION) or path.stat().st_size != data_offset + length:
@@ -130,8 +119,8 @@ def read_completion(path: Path, verify: bool = True) -> Completion | None:
     if verify and _checksum(path, data_offset, version) != checksum:
         return None
     return Completion(
-        called_ae_title=_text(elements.get(0x00020018)),
-        sop_instance_uid=_text(elements.get(0x00020003)),
+        called_ae_title=_text(elements.get(_CALLED_AE_TITLE)),
+        sop_instance_uid=_text(elements.get(_SOP_INSTANCE_UID)),
         association_id=_text(association),
         length=length,
         checksum=checksum,

@@ -38,14 +38,14 @@ from pydicom.filereader import read_file_meta_info
 
 from dicom_adapter.dicom.uids import is_valid_uid
 from dicom_adapter.models import StoredInstance
-from dicom_adapter.scp.errors import StoreError
-from dicom_adapter.scp.part10 import parse_tag, read_header_file
+from dicom_adapter.storage.errors import StoreError
+from dicom_adapter.storage.instance_file import parse_tag, read_header_file
 from dicom_adapter.storage.placement import place_file
 from dicom_adapter.storage.recovery import Recovery, recover_incoming
 from dicom_adapter.storage.spares import DIRECTORY_MODE, SUFFIX, SparePool, fsync_directory, make_private_directory
 
 if TYPE_CHECKING:
-    from dicom_adapter.scp.config import StorageSettings
+    from dicom_adapter.storage.settings import StorageSettings
 
 log = structlog.get_logger()
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from dicom_adapter.api import ApiDependencies, EchoResult, create_app
 from dicom_adapter.config.registry import AeRegistry
 from dicom_adapter.config.seed import seed_problems
-from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, AssociationRepository, ConfigRepository, PayloadRepository
 from dicom_adapter.export.errors import DestinationTlsError, RetryableExportError
 from dicom_adapter.export.settings import ExportSettings
 from dicom_adapter.export.transport import TlsTargets, destination_tls
@@ -34,14 +34,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture
 async def database(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     yield db
     await db.stop()
 
 
 @pytest.fixture
-async def client(database: Database):
+async def client(database: AdapterDatabase):
     async def no_echo(destination: DestinationAeTitle) -> EchoResult:
         return EchoResult(False, "not in this test")
 
@@ -62,8 +62,12 @@ async def client(database: Database):
 
 
 def _full(pki: Pki) -> dict[str, object]:
-    return {"caFile": str(pki.ca_crt), "certFile": str(pki.client_crt), "keyFile": str(pki.client_key),
-            "serverName": "pacs.example.org"}
+    return {
+        "caFile": str(pki.ca_crt),
+        "certFile": str(pki.client_crt),
+        "keyFile": str(pki.client_key),
+        "serverName": "pacs.example.org",
+    }
 
 
 # REST ----------------------------------------------------------------------------------------------------
@@ -80,8 +84,13 @@ async def test_tls_is_accepted_stored_and_shown(client, pki):
     shown = (await client.get("/api/config/destinationaetitle/MyPacs")).json()
     assert shown["tls"] == {"enabled": True, **_full(pki)}
     switched = await client.put("/api/config/destinationaetitle/MyPacs", json={**PLAIN, "tls": True})
-    assert switched.json()["tls"] == {"enabled": True, "caFile": None, "certFile": None, "keyFile": None,
-                                      "serverName": None}
+    assert switched.json()["tls"] == {
+        "enabled": True,
+        "caFile": None,
+        "certFile": None,
+        "keyFile": None,
+        "serverName": None,
+    }
     off = await client.put("/api/config/destinationaetitle/MyPacs", json={**PLAIN, "tls": False})
     assert off.json()["tls"]["enabled"] is False
 
@@ -99,8 +108,12 @@ async def test_tls_is_accepted_stored_and_shown(client, pki):
     ],
 )
 async def test_invalid_tls_is_a_400_naming_the_field(client, pki, tls, field):
-    files = {"CA_CRT": pki.ca_crt, "CLIENT_CRT": pki.client_crt, "CLIENT_KEY": pki.client_key,
-             "SERVER_KEY": pki.server_key}
+    files = {
+        "CA_CRT": pki.ca_crt,
+        "CLIENT_CRT": pki.client_crt,
+        "CLIENT_KEY": pki.client_key,
+        "SERVER_KEY": pki.server_key,
+    }
     body = {**PLAIN, "tls": {key: str(files.get(str(value), value)) for key, value in tls.items()}}
     response = await client.post("/api/config/destinationaetitle", json=body)
     assert response.status_code == 400, response.text
@@ -114,8 +127,9 @@ async def test_invalid_tls_is_a_400_naming_the_field(client, pki, tls, field):
 
 async def test_tls_round_trips_through_sqlite(database, pki):
     repository = ConfigRepository(database)
-    tls = DestinationTls(ca_file=pki.ca_crt, cert_file=pki.client_crt, key_file=pki.client_key,
-                         server_name="pacs.example.org")
+    tls = DestinationTls(
+        ca_file=pki.ca_crt, cert_file=pki.client_crt, key_file=pki.client_key, server_name="pacs.example.org"
+    )
     await repository.save_destination(DestinationAeTitle("MyPacs", "PACS", "10.0.0.5", 2762, tls))
     assert (await repository.get_destination("mypacs")).tls == tls
     await repository.save_destination(DestinationAeTitle("MyPacs", "PACS", "10.0.0.5", 104), replace=True)
@@ -130,7 +144,7 @@ async def test_a_database_from_before_tls_gains_the_column_and_keeps_its_destina
             " host_ip TEXT NOT NULL, port INTEGER NOT NULL);"
             "INSERT INTO destination_ae_titles VALUES ('PACS', 'PACS', '10.0.0.5', 104);"
         )
-    db = Database(path)
+    db = AdapterDatabase(path)
     await db.start()
     try:
         assert await ConfigRepository(db).get_destination("pacs") == DestinationAeTitle("PACS", "PACS", "10.0.0.5", 104)
@@ -173,7 +187,10 @@ def test_own_files_win_file_by_file_and_the_client_certificate_as_a_pair(pki, tm
     inherited = destination_tls(_destination(DestinationTls(server_name="pacs.example.org")), site)
     assert inherited is not None
     assert (inherited.ca_file, inherited.cert_file, inherited.server_name) == (
-        pki.ca_crt, pki.client_crt, "pacs.example.org")
+        pki.ca_crt,
+        pki.client_crt,
+        "pacs.example.org",
+    )
     own = destination_tls(
         _destination(DestinationTls(ca_file=other.ca_crt, cert_file=other.client_crt, key_file=other.client_key)),
         site,

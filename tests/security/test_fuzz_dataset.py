@@ -1,11 +1,13 @@
 """Fuzzing the data-set and Part-10 readers: the DICOM layer's element walker (dicom/elements.py, which
-raises only its own DataSetError, TruncatedDataSetError when cut short), the SCP's UID reads (scp/part10.py,
-storage/completion.py) and the export SCU's file meta reader (export/part10.py over dicom/part10.py).
+raises only its own DataSetError, TruncatedDataSetError when cut short), the spool's UID reads
+(storage/instance_file.py, storage/completion.py) and the export SCU's file meta reader (export/part10.py
+over dicom/part10.py).
 
-A data set from a peer is refused with UndecodableDataError (TruncatedDataSetError when cut short) or
-DataSetMismatchError by the SCP, never another exception; the walk's verdict does not depend on how much of the data
-set is buffered; a data set cut anywhere inside an element is refused, and one cut between top-level
-elements is not. Valid data sets and files read back to the UIDs they were written with.
+A data set from a peer is refused with UndecodableDataError or DataSetMismatchError by the header
+readers, or with the walk's DataSetError (TruncatedDataSetError when cut short) by the SCP's checks,
+never another exception; the walk's verdict does not depend on how much of the data set is buffered; a
+data set cut anywhere inside an element is refused, and one cut between top-level elements is not. Valid
+data sets and files read back to the UIDs they were written with.
 """
 
 from __future__ import annotations
@@ -30,14 +32,14 @@ from dicom_adapter.dicom.uids import (
 )
 from dicom_adapter.export.errors import UndecodableFileError
 from dicom_adapter.export.part10 import read_part10
-from dicom_adapter.scp.errors import DataSetMismatchError, UndecodableDataError
-from dicom_adapter.scp.part10 import (
+from dicom_adapter.storage.completion import read_completion
+from dicom_adapter.storage.errors import DataSetMismatchError, UndecodableDataError
+from dicom_adapter.storage.instance_file import (
     FileMeta,
     encode_file_meta,
     read_header,
     read_header_file,
 )
-from dicom_adapter.storage.completion import read_completion
 from tests.security.fuzzing import AE_TITLE, UID, fuzzed, mutated
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom warns about every odd data set it reads

@@ -7,12 +7,12 @@ import pytest
 
 from dicom_adapter.api import ApiDependencies, EchoResult, create_app
 from dicom_adapter.config.registry import AeRegistry
-from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, IngestBatch, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, AssociationRepository, ConfigRepository, IngestBatch, PayloadRepository
 from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import DestinationAeTitle, JobPriority, Payload, PayloadState
 from dicom_adapter.payloads.submitter import PayloadSubmitter
 from dicom_adapter.scp.ports import AssociationRecord
-from dicom_adapter.settings import ApiSettings, PlatformSettings
+from dicom_adapter.settings import ApiSettings, PlatformClientSettings
 from tests.dicom_adapter.fakes import FakePlatform, FakeSpool, make_instance
 from tests.support import http
 
@@ -34,7 +34,7 @@ async def fake_echo(destination: DestinationAeTitle) -> EchoResult:
 
 @pytest.fixture
 async def env(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     config = ConfigRepository(db)
     registry = AeRegistry(config, resolver=lambda name: set())
@@ -297,7 +297,9 @@ async def faulted_payload(deps: ApiDependencies, tmp_path: Path) -> str:
 
 async def test_manual_retry_answers_202_then_409_and_404_with_the_reason(env, tmp_path):
     client, registry, deps = env
-    submitter = PayloadSubmitter(deps.payloads, FakePlatform(), FakeSpool(), PlatformSettings(), registry=registry)
+    submitter = PayloadSubmitter(
+        deps.payloads, FakePlatform(), FakeSpool(), PlatformClientSettings(), registry=registry
+    )
     deps.retry_payload = submitter.retry
     await client.post("/api/config/claraaetitle", json=CLARA)
     payload_id = await faulted_payload(deps, tmp_path)

@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 
 from dicom_adapter.config.registry import AeRegistry
-from dicom_adapter.db import ConfigRepository, Database
+from dicom_adapter.db import AdapterDatabase, ConfigRepository
 from dicom_adapter.models import DestinationAeTitle, SourceAeTitle
 from tests.dicom_adapter.fakes import clara_ae
 
 
 @pytest.fixture
 async def repository(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     yield ConfigRepository(db)
     await db.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dicom_adapter.config.seed import apply_seed, parse_seed
-from dicom_adapter.db import ConfigRepository, Database
+from dicom_adapter.db import AdapterDatabase, ConfigRepository
 from dicom_adapter.settings import AdapterSettings, SeedSettings
 from openclara.settings import ConfigError
 from tests.dicom_adapter.fakes import clara_ae
@@ -15,7 +15,7 @@ from tests.dicom_adapter.fakes import clara_ae
 
 @pytest.fixture
 async def repository(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     yield ConfigRepository(db)
     await db.stop()

@@ -4,7 +4,7 @@ import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
-from dicom_adapter.db import ConfigRepository, Database, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, ConfigRepository, PayloadRepository
 from dicom_adapter.models import JobPriority, PayloadState
 from tests.dicom_adapter.fakes import clara_ae
 
@@ -20,7 +20,7 @@ INSERT INTO clara_ae_titles VALUES ('CLARA', 'CLARA', '{"seg": "p1"}', '0020,000
 
 
 async def test_job_retry_delay_is_stored_and_read_back(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     try:
         repository = ConfigRepository(db)
@@ -37,7 +37,7 @@ async def test_database_of_the_first_release_gains_the_column_with_clara_s_defau
     with sqlite3.connect(path) as old:
         old.executescript(OLD_TABLE)
     for _ in range(2):  # opening twice must not try to add it again
-        db = Database(path)
+        db = AdapterDatabase(path)
         await db.start()
         try:
             (ae,) = await ConfigRepository(db).list_clara_ae_titles()
@@ -47,7 +47,7 @@ async def test_database_of_the_first_release_gains_the_column_with_clara_s_defau
 
 
 async def test_reopen_only_changes_a_faulted_payload(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     try:
         repository = PayloadRepository(db)

@@ -10,7 +10,7 @@ from pydicom.sequence import Sequence
 
 from dicom_adapter.dicom.elements import check_complete, top_level_scan, top_level_values
 from dicom_adapter.dicom.errors import DataSetError, TruncatedDataSetError
-from dicom_adapter.scp.part10 import (
+from dicom_adapter.storage.instance_file import (
     SERIES_INSTANCE_UID,
     SOP_INSTANCE_UID,
     STUDY_INSTANCE_UID,

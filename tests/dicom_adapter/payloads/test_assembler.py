@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from dicom_adapter.db import Database, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, PayloadRepository
 from dicom_adapter.models import PayloadState
 from dicom_adapter.payloads.assembler import PayloadAssembler
 from tests.dicom_adapter.fakes import FakeClock, FakeRegistry, FakeSpool, clara_ae, make_instance
@@ -12,13 +12,13 @@ from tests.dicom_adapter.fakes import FakeClock, FakeRegistry, FakeSpool, clara_
 
 @pytest.fixture
 async def database(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     yield db
     await db.stop()
 
 
-def make(database: Database, registry: FakeRegistry, clock: FakeClock, closed: list[str]) -> PayloadAssembler:
+def make(database: AdapterDatabase, registry: FakeRegistry, clock: FakeClock, closed: list[str]) -> PayloadAssembler:
     return PayloadAssembler(
         PayloadRepository(database), registry, FakeSpool(), closed.append, clock=clock, minimum_timeout=0.5
     )

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from dicom_adapter.db import Database, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, PayloadRepository
 from dicom_adapter.errors import PayloadNotFound, PayloadNotRetryable, PlatformRejected, PlatformUnavailable
 from dicom_adapter.models import PayloadState
 from dicom_adapter.payloads.assembler import PayloadAssembler
 from dicom_adapter.payloads.jobs import IDEMPOTENCY_KEY, job_name
 from dicom_adapter.payloads.submitter import PayloadSubmitter
-from dicom_adapter.settings import PlatformSettings
+from dicom_adapter.settings import PlatformClientSettings
 from tests.dicom_adapter.fakes import (
     FakeClock,
     FakePlatform,
@@ -26,13 +26,13 @@ from tests.dicom_adapter.fakes import (
 
 @pytest.fixture
 async def database(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     yield db
     await db.stop()
 
 
-async def closed_payload(database: Database, tmp_path: Path, pipelines: dict[str, str], n: int = 3) -> str:
+async def closed_payload(database: AdapterDatabase, tmp_path: Path, pipelines: dict[str, str], n: int = 3) -> str:
     clock, closed = FakeClock(), []
     registry = FakeRegistry({"CLARA": clara_ae(pipelines=pipelines, timeout=1)})
     assembler = PayloadAssembler(PayloadRepository(database), registry, FakeSpool(), closed.append, clock=clock)
@@ -42,9 +42,9 @@ async def closed_payload(database: Database, tmp_path: Path, pipelines: dict[str
     return payload_id
 
 
-def submitter(database: Database, platform: FakePlatform, spool: FakeSpool | None = None) -> PayloadSubmitter:
+def submitter(database: AdapterDatabase, platform: FakePlatform, spool: FakeSpool | None = None) -> PayloadSubmitter:
     return PayloadSubmitter(
-        PayloadRepository(database), platform, spool or FakeSpool(), PlatformSettings(), sleep=_no_sleep
+        PayloadRepository(database), platform, spool or FakeSpool(), PlatformClientSettings(), sleep=_no_sleep
     )
 
 
@@ -116,7 +116,7 @@ async def test_submitter_backs_off_while_platform_is_down_and_keeps_files(databa
         delays.append(seconds)
         assert spool.removed == []  # nothing deleted while not submitted
 
-    settings = PlatformSettings(retry_backoff_base_seconds=1, retry_backoff_max_seconds=5)
+    settings = PlatformClientSettings(retry_backoff_base_seconds=1, retry_backoff_max_seconds=5)
     s = PayloadSubmitter(PayloadRepository(database), platform, spool, settings, sleep=record_sleep)
     s.submit(payload_id)
     await s.start()
@@ -179,7 +179,7 @@ async def drain(s: PayloadSubmitter) -> None:
 
 
 async def delays_while_down(
-    database: Database, tmp_path: Path, registry: FakeRegistry, failures: int = 3, **settings: float
+    database: AdapterDatabase, tmp_path: Path, registry: FakeRegistry, failures: int = 3, **settings: float
 ) -> list[float]:
     payload_id = await closed_payload(database, tmp_path, {"seg": "p1"})
     platform = FakePlatform()
@@ -190,7 +190,11 @@ async def delays_while_down(
         delays.append(seconds)
 
     s = PayloadSubmitter(
-        PayloadRepository(database), platform, FakeSpool(), PlatformSettings(**settings), registry=registry,
+        PayloadRepository(database),
+        platform,
+        FakeSpool(),
+        PlatformClientSettings(**settings),
+        registry=registry,
         sleep=record_sleep,
     )
     s.submit(payload_id)
@@ -238,7 +242,12 @@ async def test_job_retry_delay_change_applies_to_the_next_retry(database, tmp_pa
         registry.aes["CLARA"] = replace(clara_ae(), job_retry_delay_ms=250)
 
     s = PayloadSubmitter(
-        PayloadRepository(database), platform, FakeSpool(), PlatformSettings(), registry=registry, sleep=record_sleep
+        PayloadRepository(database),
+        platform,
+        FakeSpool(),
+        PlatformClientSettings(),
+        registry=registry,
+        sleep=record_sleep,
     )
     s.submit(payload_id)
     await drain(s)
@@ -248,19 +257,21 @@ async def test_job_retry_delay_change_applies_to_the_next_retry(database, tmp_pa
 # Re-driving faulted payloads ---------------------------------------------------------------------------
 
 
-async def faulted_payload(database: Database, tmp_path: Path, pipelines: dict[str, str], platform: FakePlatform) -> str:
+async def faulted_payload(
+    database: AdapterDatabase, tmp_path: Path, pipelines: dict[str, str], platform: FakePlatform
+) -> str:
     payload_id = await closed_payload(database, tmp_path, pipelines)
     assert await submitter(database, platform).process(payload_id) is PayloadState.FAULTED
     return payload_id
 
 
-def redriver(database: Database, platform: FakePlatform, registry: FakeRegistry) -> PayloadSubmitter:
+def redriver(database: AdapterDatabase, platform: FakePlatform, registry: FakeRegistry) -> PayloadSubmitter:
     return PayloadSubmitter(
-        PayloadRepository(database), platform, FakeSpool(), PlatformSettings(), registry=registry, sleep=_no_sleep
+        PayloadRepository(database), platform, FakeSpool(), PlatformClientSettings(), registry=registry, sleep=_no_sleep
     )
 
 
-async def state_of(database: Database, payload_id: str) -> PayloadState:
+async def state_of(database: AdapterDatabase, payload_id: str) -> PayloadState:
     closed = await PayloadRepository(database).get(payload_id)
     assert closed is not None
     return closed.payload.state
@@ -368,7 +379,7 @@ async def test_payload_reopened_while_its_worker_lets_go_is_submitted(database, 
                 assert await s.redrive_faulted("CLARA") == 1
 
     s = PayloadSubmitter(
-        FixOnFault(database), platform, FakeSpool(), PlatformSettings(), registry=registry, sleep=_no_sleep
+        FixOnFault(database), platform, FakeSpool(), PlatformClientSettings(), registry=registry, sleep=_no_sleep
     )
     s.submit(payload_id)
     await drain(s)

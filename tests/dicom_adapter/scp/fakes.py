@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from dicom_adapter.models import ClaraAeTitle, StoredInstance
-from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from dicom_adapter.scp.config import ScpSettings
 from dicom_adapter.scp.ports import AssociationRecord
 from dicom_adapter.scp.server import StoreScp
+from dicom_adapter.storage.settings import StorageSettings
 from dicom_adapter.storage.spool import Spool
 
 CALLED = "CLARA"

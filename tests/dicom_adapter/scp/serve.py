@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 from dicom_adapter.models import ClaraAeTitle
-from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from dicom_adapter.scp.config import ScpSettings
 from dicom_adapter.scp.server import StoreScp
+from dicom_adapter.storage.settings import StorageSettings
 from dicom_adapter.storage.spool import Spool
 from openclara.logs import configure_logging
 

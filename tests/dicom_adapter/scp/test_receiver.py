@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import xxhash
 
+from dicom_adapter.dicom.errors import TruncatedDataSetError
 from dicom_adapter.scp import receiver as receiver_module
-from dicom_adapter.scp.errors import InstanceMismatchError, OutOfResourcesError, TruncatedDataSetError
-from dicom_adapter.scp.part10 import FileMeta
+from dicom_adapter.scp.errors import InstanceMismatchError
 from dicom_adapter.scp.receiver import InstanceReceiver
 from dicom_adapter.storage.completion import read_completion
+from dicom_adapter.storage.errors import OutOfResourcesError
+from dicom_adapter.storage.instance_file import FileMeta
 from dicom_adapter.storage.spool import Spool
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 

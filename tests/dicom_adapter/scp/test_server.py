@@ -6,8 +6,9 @@ import asyncio
 
 import pytest
 
-from dicom_adapter.scp.config import ScpSettings, StorageSettings
+from dicom_adapter.scp.config import ScpSettings
 from dicom_adapter.scp.server import StoreScp
+from dicom_adapter.storage.settings import StorageSettings
 from dicom_adapter.storage.spool import Spool
 from tests.dicom_adapter.scp import rawclient as raw
 from tests.dicom_adapter.scp.fakes import FakeRegistry, FakeSink, running_scp

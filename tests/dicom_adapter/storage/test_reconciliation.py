@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dicom_adapter.db import Database, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, PayloadRepository
 from dicom_adapter.models import PayloadState, StoredInstance
 from dicom_adapter.payloads.assembler import PayloadAssembler
 from dicom_adapter.storage.reconciliation import Reconciliation
@@ -30,7 +30,7 @@ class ScannedSpool(FakeSpool):
 
 @pytest.fixture
 async def repository(tmp_path: Path):
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     yield PayloadRepository(db)
     await db.stop()

@@ -5,8 +5,8 @@ import zlib
 import pytest
 import xxhash
 
-from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
 from dicom_adapter.storage.completion import RECORD_SIZE, Completion, encode_record, read_completion
+from dicom_adapter.storage.instance_file import FileMeta, encode_file_meta
 from dicom_adapter.storage.recovery import Decision, decide
 from dicom_adapter.storage.spool import Spool
 from tests.dicom_adapter.scp.datasets import encode, make_ct

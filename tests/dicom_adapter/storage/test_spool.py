@@ -4,9 +4,9 @@ import asyncio
 import os
 import stat
 
-from dicom_adapter.scp.config import StorageSettings
-from dicom_adapter.scp.part10 import FileMeta, encode_file_meta
 from dicom_adapter.scp.receiver import InstanceReceiver
+from dicom_adapter.storage.instance_file import FileMeta, encode_file_meta
+from dicom_adapter.storage.settings import StorageSettings
 from dicom_adapter.storage.spool import Spool, instance_file_name, safe_name
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
@@ -122,7 +122,7 @@ def test_commit_writes_no_directory_flush_but_the_file_survives_a_lost_rename(tm
 
 
 def test_scan_reads_a_deflated_instance_from_its_meta_and_first_bytes(tmp_path):
-    from tests.dicom_adapter.scp.test_part10 import _deflated_file
+    from tests.dicom_adapter.storage.test_instance_file import _deflated_file
 
     spool = Spool(tmp_path, fsync=False)
     spool.prepare()

@@ -1,5 +1,9 @@
-"""Part-10 framing of a spooled instance: the preamble and file meta we prepend, and the header
-values (UIDs, grouping tag) we read back from the first bytes of the received data set.
+"""The spooled instance file: the Part-10 preamble and file meta the SCP prepends to a received data set
+(`encode_file_meta`), and the header values (UIDs, grouping tag) read back from the data set's first
+bytes while it is received (`read_header`) or from the file at restart (`read_header_file`).
+
+The file meta ends with the completion record's placeholder (`completion.py`); the data set after it
+stays byte for byte as received.
 """
 
 from __future__ import annotations
@@ -17,22 +21,13 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.tag import BaseTag
 
-from dicom_adapter.dicom import errors as dicom_errors
-from dicom_adapter.dicom.elements import ReadAt, check_complete, top_level_scan
+from dicom_adapter.dicom.elements import top_level_scan
 from dicom_adapter.dicom.part10 import PREFIX, encode_element
 from dicom_adapter.dicom.uids import (
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
-    loose_uid_problem,
-)
-from dicom_adapter.scp.errors import (
-    DataSetMismatchError,
-    InstanceMismatchError,
-    InvalidUidError,
-    TruncatedDataSetError,
-    UndecodableDataError,
 )
 from dicom_adapter.storage.completion import (
     PLACEHOLDER,
@@ -41,6 +36,7 @@ from dicom_adapter.storage.completion import (
     PRIVATE_INFORMATION_TAG,
     read_meta,
 )
+from dicom_adapter.storage.errors import DataSetMismatchError, UndecodableDataError
 
 SOP_CLASS_UID = 0x00080016
 SOP_INSTANCE_UID = 0x00080018
@@ -79,7 +75,7 @@ class Header:
     sop_instance_uid: str
     sop_class_uid: str
     extra_tags: dict[str, str] = field(default_factory=dict)
-    walked: int = 0  # where the UID walk stopped: the top-level elements before it are whole (check_data_set)
+    walked: int = 0  # where the UID walk stopped: the top-level elements before it are whole (scp/checks.py)
 
 
 def encode_file_meta(meta: FileMeta) -> bytes:
@@ -213,48 +209,6 @@ def _fast_header(head: bytes, transfer_syntax: str) -> Header | None:
     )
 
 
-def check_identity(header: Header, sop_class_uid: str, sop_instance_uid: str) -> None:
-    """The data set is the instance the C-STORE-RQ announced: its SOP Class and SOP Instance UIDs are the
-    command's (whose syntax `storing` checked), and its Study / Series UIDs can name folders.
-
-    Why: the spool file is named after the command's UID; a data set that says otherwise would be filed
-    under another instance's name. The comments name no UID: instance UIDs identify a patient's images.
-    """
-    if not header.sop_class_uid:
-        raise DataSetMismatchError("missing SOP Class UID")
-    if header.sop_class_uid != sop_class_uid:
-        raise DataSetMismatchError("SOP Class UID is not the command's")
-    if header.sop_instance_uid != sop_instance_uid:
-        raise InstanceMismatchError("SOP Instance UID is not the command's")
-    for name, uid in (("Study", header.study_instance_uid), ("Series", header.series_instance_uid)):
-        problem = loose_uid_problem(uid)
-        if problem is not None:
-            raise InvalidUidError(f"{name} Instance UID: {problem}")
-
-
-def check_data_set(head: bytes, size: int, read: ReadAt, transfer_syntax: str, start: int = 0) -> None:
-    """Refuse a data set whose elements do not end exactly at its last byte (`elements.check_complete`):
-    TruncatedDataSetError, or UndecodableDataError for a malformed sequence.
-
-    A deflated data set is not walked: reading its header inflated all of it already, and a stream cut
-    short is refused there; walking the inflated elements would cost a second inflation."""
-    if transfer_syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-        return
-    try:
-        check_complete(
-            head,
-            size,
-            read,
-            implicit=transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN,
-            little_endian=transfer_syntax != EXPLICIT_VR_BIG_ENDIAN,
-            start=start,
-        )
-    except dicom_errors.TruncatedDataSetError as exc:  # the walk's errors, as the C-STORE statuses they earn
-        raise TruncatedDataSetError(str(exc)) from exc
-    except dicom_errors.DataSetError as exc:
-        raise UndecodableDataError(str(exc)) from exc
-
-
 def read_header_file(path: Path, extra: tuple[int, ...] = ()) -> Header:
     """Header values from a spooled Part-10 file (any transfer syntax, deflated included); memory stays
     bounded whatever the size of the file."""
@@ -277,7 +231,7 @@ def _deflated_offset(path: Path) -> int | None:
         offset, elements = read_meta(path)
     except (ValueError, struct.error, OSError):
         return None  # not our meta: pydicom reads it (and words the error)
-    syntax = elements.get(0x00020010, b"").decode("ascii", "replace").strip("\0 ")
+    syntax = elements.get(0x0010, b"").decode("ascii", "replace").strip("\0 ")  # Transfer Syntax UID (0002,0010)
     return offset if syntax == DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN else None
 
 

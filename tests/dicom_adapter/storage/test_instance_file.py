@@ -8,19 +8,9 @@ from pydicom import dcmread
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 
-from dicom_adapter.scp.errors import (
-    DataSetMismatchError,
-    InstanceMismatchError,
-    InvalidUidError,
-    StoreError,
-    TruncatedDataSetError,
-    UndecodableDataError,
-)
-from dicom_adapter.scp.part10 import (
+from dicom_adapter.storage.errors import DataSetMismatchError, StoreError, UndecodableDataError
+from dicom_adapter.storage.instance_file import (
     FileMeta,
-    Header,
-    check_data_set,
-    check_identity,
     encode_file_meta,
     parse_tag,
     read_header,
@@ -152,29 +142,3 @@ def test_a_cut_deflated_stream_fails_the_instance(tmp_path):
     path.write_bytes(path.read_bytes()[:600] + b"\xff" * 100)  # not deflate at all
     with pytest.raises(StoreError, match="cannot decode data set"):
         read_header_file(path, ())
-
-
-def test_check_identity_compares_the_data_set_with_the_command():
-    header = Header("1.2.3", "1.2.4", "1.2.5", "1.2.840.10008.5.1.4.1.1.2")
-    check_identity(header, "1.2.840.10008.5.1.4.1.1.2", "1.2.5")
-    with pytest.raises(DataSetMismatchError, match="SOP Class UID is not the command's"):
-        check_identity(header, "1.2.840.10008.5.1.4.1.1.4", "1.2.5")
-    with pytest.raises(DataSetMismatchError, match="missing SOP Class UID"):
-        check_identity(Header("1.2.3", "1.2.4", "1.2.5", ""), "1.2.840.10008.5.1.4.1.1.2", "1.2.5")
-    with pytest.raises(InstanceMismatchError, match="SOP Instance UID is not the command's"):
-        check_identity(header, "1.2.840.10008.5.1.4.1.1.2", "1.2.6")
-    with pytest.raises(InvalidUidError, match="Series Instance UID: 70 characters long"):
-        check_identity(Header("1.2.3", "1." * 35, "1.2.5", header.sop_class_uid), header.sop_class_uid, "1.2.5")
-
-
-def test_the_fast_header_says_how_far_the_data_set_was_walked():
-    data = encode(make_ct(size=256))
-    header = read_header(data[:4096], False, EXPLICIT)
-    assert header is not None and 0 < header.walked < 4096
-    check_data_set(data[:4096], len(data), lambda o, c: data[o : o + c], EXPLICIT, header.walked)
-    with pytest.raises(TruncatedDataSetError):
-        check_data_set(data[:4096], len(data) - 1, lambda o, c: data[o : min(o + c, len(data) - 1)], EXPLICIT)
-
-
-def test_check_data_set_leaves_deflated_data_sets_to_the_inflation_check():
-    check_data_set(b"anything", 1000, lambda o, c: b"", "1.2.840.10008.1.2.1.99")
