@@ -10,7 +10,7 @@ import pytest
 
 from dicom_adapter.api import ApiDependencies, EchoResult, create_app
 from dicom_adapter.config.registry import AeRegistry
-from dicom_adapter.db import AssociationRepository, ConfigRepository, Database, PayloadRepository
+from dicom_adapter.db import AdapterDatabase, AssociationRepository, ConfigRepository, PayloadRepository
 from dicom_adapter.metrics import AdapterMetrics
 from dicom_adapter.models import DestinationAeTitle
 from dicom_adapter.settings import ApiSettings
@@ -44,7 +44,7 @@ async def _echo(destination: DestinationAeTitle) -> EchoResult:
 
 @pytest.fixture
 async def app(tmp_path: Path) -> Any:
-    db = Database(tmp_path / "adapter.db")
+    db = AdapterDatabase(tmp_path / "adapter.db")
     await db.start()
     config = ConfigRepository(db)
     deps = ApiDependencies(
