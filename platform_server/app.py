@@ -1,9 +1,10 @@
 """Composition root: settings -> database, stores, executor, scheduler, runner -> grpc.aio server.
 
 `start()` opens the database, recovers jobs interrupted by a crash, starts the scheduler and binds
-the gRPC port. `stop()` (SIGTERM, Ctrl-C or Clara.Stop) stops accepting RPCs, lets running
-operators finish within `shutdown.drain_timeout`, then cancels them; such jobs stay RUNNING in the
-database and are handled by the restart recovery (FAULTED with a message, or queued again).
+the gRPC port and the HTTP port of `/metrics` (`api/metrics_http.py`). `stop()` (SIGTERM, Ctrl-C or
+Clara.Stop) stops accepting RPCs, lets running operators finish within `shutdown.drain_timeout`, then
+cancels them; such jobs stay RUNNING in the database and are handled by the restart recovery (FAULTED
+with a message, or queued again).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import signal
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import structlog
@@ -21,6 +23,7 @@ from openclara.auth.credentials import OPERATORS, credential
 from openclara.auth.grpc_server import AuthInterceptor
 from openclara.auth.roles import Role
 from openclara.grpc_tls import server_credentials
+from openclara.http_guards import AllowedHosts
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2_grpc,
     jobs_pb2_grpc,
@@ -28,10 +31,14 @@ from platform_api._generated.nvidia.clara.platform import (
     payloads_pb2_grpc,
     pipelines_pb2_grpc,
 )
+from platform_api._generated.nvidia.clara.platform.node_monitor import metrics_pb2_grpc
 from platform_server.api.access import audited_methods, method_roles
 from platform_server.api.clara import ClaraServicer
+from platform_server.api.figures import Figures
 from platform_server.api.jobs import JobsServicer
+from platform_server.api.metrics_http import MetricsListener, metrics_app
 from platform_server.api.models import ModelsServicer
+from platform_server.api.monitor import MonitorServicer
 from platform_server.api.payloads import PayloadsServicer
 from platform_server.api.pipelines import PipelinesServicer
 from platform_server.db import Database
@@ -42,7 +49,9 @@ from platform_server.jobs.runner import JobRunner, RunnerConfig
 from platform_server.jobs.scheduler import Scheduler
 from platform_server.jobs.service import JobService
 from platform_server.jobs.store import JobRepository
+from platform_server.metrics import PlatformMetrics
 from platform_server.models.repository import ModelRepository
+from platform_server.node_metrics import NodeReader
 from platform_server.payloads.store import PayloadStore
 from platform_server.pipelines.service import PipelineService
 from platform_server.pipelines.store import PipelineRepository
@@ -73,7 +82,10 @@ class PlatformServer:
         self._server: grpc.aio.Server | None = None
         self._scheduler: Scheduler | None = None
         self._runner: JobRunner | None = None
+        self._metrics_listener: MetricsListener | None = None
+        self.metrics = PlatformMetrics(settings.scheduler.max_concurrent_jobs)
         self.port = 0
+        self.metrics_port = 0
 
     async def start(self) -> None:
         s = self.settings
@@ -98,16 +110,36 @@ class PlatformServer:
             await self.db.stop()
             raise OSError(f"cannot listen on {s.endpoint}: the port is in use or the address is not available")
         self._runner = JobRunner(self.jobs, self.payloads, self.models, self._executor, GpuPool(s.gpu_count()),
-                                 self._runner_config())
+                                 self._runner_config(), self.metrics)
         self._scheduler = Scheduler(s.scheduler.max_concurrent_jobs, self._runner.run)
+        figures = Figures(self.metrics, self.jobs, self._scheduler, NodeReader(self._volumes()))
+        try:
+            await self._serve_metrics(figures)
+        except OSError:
+            await self.db.stop()
+            raise
         service = JobService(self.jobs, self.pipelines, self.payloads, self._scheduler, self._runner,
                              s.jobs.requeue_running_on_restart)
         await service.recover()
-        self._add_servicers(self._server, service)
+        self._add_servicers(self._server, service, figures)
         await self._scheduler.start()
         await self._server.start()
         log.info("platform.ready", endpoint=f"{s.server.host}:{self.port}", data_dir=str(s.data_dir),
                  max_concurrent_jobs=s.scheduler.max_concurrent_jobs, tls=self._tls_mode())
+
+    def _volumes(self) -> dict[str, Path]:
+        s = self.settings
+        return {"data": s.data_dir, "payloads": s.payloads_dir, "models": s.models_dir}
+
+    async def _serve_metrics(self, figures: Figures) -> None:
+        s = self.settings
+        if not s.metrics.enabled:
+            return
+        app = metrics_app(figures.render, s.auth.table(), AuditLog(s.auth.audit_path, "platform"),
+                          AllowedHosts(s.metrics_host, s.metrics.allowed_hosts))
+        self._metrics_listener = MetricsListener(app, s.metrics_host, s.metrics_port, s.server.tls)
+        await self._metrics_listener.start()
+        self.metrics_port = self._metrics_listener.port
 
     def _listen(self, server: grpc.aio.Server) -> int:
         """Bind the one port: TLS when configured (then no plain port at all), else plain; 0 = not bound."""
@@ -144,14 +176,17 @@ class PlatformServer:
             service_ready_timeout=s.executor.service_ready_timeout, operator_token=credential(OPERATORS),
         )
 
-    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService) -> None:
+    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService, figures: Figures) -> None:
         clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop), server)
         jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(jobs), server)
-        payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads), server)
+        payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads, self.metrics), server)
         pipelines_pb2_grpc.add_PipelinesServicer_to_server(PipelinesServicer(PipelineService(self.pipelines)), server)
         models_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(self.models), server)
+        metrics_pb2_grpc.add_MonitorServicer_to_server(MonitorServicer(figures), server)
 
     async def stop(self) -> None:
+        if self._metrics_listener is not None:
+            await self._metrics_listener.stop()
         if self._server is not None:
             await self._server.stop(GRPC_STOP_GRACE)
         if self._scheduler is not None and self._runner is not None:
