@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dicom_adapter.api.deps import ApiDependencies, dependencies
 from dicom_adapter.errors import EntityConflict
+from dicom_adapter.metrics import CONTENT_TYPE
 from dicom_adapter.models import PayloadState
 
 router = APIRouter()
@@ -35,7 +36,7 @@ async def status(deps: Deps) -> dict[str, Any]:
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(deps: Deps) -> Response:
     deps.metrics.set_payload_counts(await deps.payloads.counts_by_state())
-    return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(deps.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/associations")
