@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -14,6 +15,7 @@ from platform_server.metrics import PlatformMetrics
 from results_service.metrics import Metrics as ResultsMetrics
 
 Disk = namedtuple("Disk", "total available reserved")
+DOC = Path(__file__).resolve().parents[2] / "docs/monitoring.md"
 SCHEME = re.compile(r"^openclara_(platform|dicom|results)_[a-z][a-z0-9_]*$")
 
 
@@ -46,6 +48,15 @@ def test_every_metric_of_every_service_follows_the_scheme(service: str) -> None:
         assert SCHEME.match(name) and name.startswith(f"openclara_{service}_"), name
         if kind == "gauge":  # a gauge named like a counter's series would mislead every query
             assert not name.endswith("_total"), name
+
+
+@pytest.mark.parametrize("service", ["platform", "dicom", "results"])
+def test_docs_list_every_metric(service: str) -> None:
+    listed = set(re.findall(r"`(openclara_[a-z0-9_]+)`", DOC.read_text()))
+    for name, kind in Figures.parse(registries()[service].decode()).types.items():
+        if name.endswith("_created"):
+            continue  # prometheus_client's companion series, described once in the doc's naming section
+        assert (f"{name}_total" if kind == "counter" else name) in listed, name
 
 
 def test_the_adapter_reports_its_spool_disk_against_the_watermark() -> None:
