@@ -114,7 +114,7 @@ class PlatformServer:
         self._scheduler = Scheduler(s.scheduler.max_concurrent_jobs, self._runner.run)
         figures = Figures(self.metrics, self.jobs, self._scheduler, NodeReader(self._volumes()))
         try:
-            await self._serve_metrics(figures)
+            self._bind_metrics(figures)
         except OSError:
             await self.db.stop()
             raise
@@ -124,6 +124,8 @@ class PlatformServer:
         self._add_servicers(self._server, service, figures)
         await self._scheduler.start()
         await self._server.start()
+        if self._metrics_listener is not None:
+            await self._metrics_listener.start()
         log.info("platform.ready", endpoint=f"{s.server.host}:{self.port}", data_dir=str(s.data_dir),
                  max_concurrent_jobs=s.scheduler.max_concurrent_jobs, tls=self._tls_mode())
 
@@ -131,15 +133,16 @@ class PlatformServer:
         s = self.settings
         return {"data": s.data_dir, "payloads": s.payloads_dir, "models": s.models_dir}
 
-    async def _serve_metrics(self, figures: Figures) -> None:
+    def _bind_metrics(self, figures: Figures) -> None:
         s = self.settings
         if not s.metrics.enabled:
             return
         app = metrics_app(figures.render, s.auth.table(), AuditLog(s.auth.audit_path, "platform"),
                           AllowedHosts(s.metrics_host, s.metrics.allowed_hosts))
-        self._metrics_listener = MetricsListener(app, s.metrics_host, s.metrics_port, s.server.tls)
-        await self._metrics_listener.start()
-        self.metrics_port = self._metrics_listener.port
+        listener = MetricsListener(app, s.metrics_host, s.metrics_port, s.server.tls)
+        listener.bind()
+        self._metrics_listener = listener
+        self.metrics_port = listener.port
 
     def _listen(self, server: grpc.aio.Server) -> int:
         """Bind the one port: TLS when configured (then no plain port at all), else plain; 0 = not bound."""
@@ -177,7 +180,7 @@ class PlatformServer:
         )
 
     def _add_servicers(self, server: grpc.aio.Server, jobs: JobService, figures: Figures) -> None:
-        clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop), server)
+        clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop, figures.gpus), server)
         jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(jobs), server)
         payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads, self.metrics), server)
         pipelines_pb2_grpc.add_PipelinesServicer_to_server(PipelinesServicer(PipelineService(self.pipelines)), server)

@@ -27,6 +27,9 @@ from platform_server.node_metrics import NodeSample
 MIB = 1024 * 1024
 # Queue waits and operators run from milliseconds (a copy) to an hour (a large inference).
 DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+# The contract's UNKNOWN (0) is never stored: no series for it unless a job somehow carries it.
+STATES = tuple(s for s in JobState if s != JobState.UNKNOWN)
+PRIORITIES = tuple(p for p in JobPriority if p != JobPriority.UNKNOWN)
 
 
 def _name(thing: str, unit: str = "") -> str:
@@ -118,10 +121,12 @@ class PlatformMetrics:
 
     def refresh(self, snapshot: Snapshot) -> None:
         """Set every scrape-time gauge; states and priorities with no job read 0 rather than vanish."""
-        for state in JobState:
-            for priority in JobPriority:
-                self.jobs.labels(state.name, priority.name).set(snapshot.jobs.get((state, priority), 0))
-        for priority in JobPriority:
+        for state in STATES:
+            for priority in PRIORITIES:
+                self.jobs.labels(state.name, priority.name).set(0)
+        for (stored_state, stored_priority), count in snapshot.jobs.items():
+            self.jobs.labels(stored_state.name, stored_priority.name).set(count)
+        for priority in PRIORITIES:
             self.queue_depth.labels(priority.name).set(snapshot.queued.get(priority, 0))
         self._set_node(snapshot.node)
         self._set_gpus(snapshot.gpus)

@@ -3,8 +3,9 @@
 Prometheus scrapes HTTP/1.1 and the Platform API is gRPC (HTTP/2) only, so the figures get their own
 listener: uvicorn in the platform's event loop, serving one route behind the same guards as the REST
 services (`HostAllowList`, then `TokenGate`: a `read-only` token, `Authorization: Bearer <token>`). With
-`server.tls` set it serves HTTPS with the platform's own certificate. The port is bound here, before
-uvicorn, so a busy port stops the platform with a clear OSError, as a busy gRPC port does.
+`server.tls` set it serves HTTPS with the platform's own certificate. `bind` takes the port before anything
+else starts, so a busy port stops the platform with a clear OSError as a busy gRPC port does; `start` serves
+it once the API answers, so a client that reaches /metrics finds the API up too (the launcher's probe).
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class MetricsListener:
                                 ssl_context_factory=self._certificate.context_factory if self._certificate else None)
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
         self.port = 0
 
     @property
@@ -77,7 +79,8 @@ class MetricsListener:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"{scheme}://{host}:{self.port}{PATH}"
 
-    def _bind(self) -> socket.socket:
+    def bind(self) -> None:
+        """Take the port (not yet listening: connections are refused until `start`)."""
         family, kind, proto, _, address = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,11 +90,19 @@ class MetricsListener:
             sock.close()
             raise OSError(f"metrics: cannot listen on {self._host}:{self._port}: {exc.strerror or exc}") from exc
         self.port = sock.getsockname()[1]
-        return sock
+        self._socket = sock
+
+    def close(self) -> None:
+        """Give the port back without ever serving (the platform did not start)."""
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
 
     async def start(self) -> None:
-        sock = self._bind()
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="platform.metrics")
+        if self._socket is None:
+            self.bind()
+        assert self._socket is not None
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="platform.metrics")
         while not self._server.started:
             if self._task.done():
                 await self._task
@@ -103,9 +114,11 @@ class MetricsListener:
 
     async def stop(self) -> None:
         if self._task is None:
+            self.close()
             return
         self._server.should_exit = True
         await self._task
         self._task = None
+        self._socket = None
         if self._certificate is not None:
             await self._certificate.stop()

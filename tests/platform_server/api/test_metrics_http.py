@@ -190,6 +190,12 @@ async def test_node_monitor_streams_the_same_gpu_readings(platform: Running) -> 
     assert (gpu.data.used_gpu_memory, gpu.data.free_gpu_memory) == (6000, 10000)
 
 
+async def test_clara_utilization_reads_the_same_gpus(platform: Running) -> None:
+    async with PlatformClient(platform.endpoint, timeout=10) as client:
+        [gpu] = await client.utilization()
+    assert gpu.pcie_id == 0x3B and gpu.compute_utilization == pytest.approx(0.45)
+
+
 async def test_node_monitor_refuses_a_caller_without_a_token(platform: Running) -> None:
     async with grpc.aio.insecure_channel(platform.endpoint) as channel:
         stream = metrics_pb2_grpc.MonitorStub(channel).GpuMetrics(metrics_pb2.MonitorGpuMetricsRequest())
