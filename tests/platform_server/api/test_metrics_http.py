@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import os
 import socket
+import ssl
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from platform_api import JobPriority, JobState, PlatformClient
 from platform_api._generated.nvidia.clara.platform.node_monitor import metrics_pb2, metrics_pb2_grpc
 from platform_server.app import PlatformServer
 from platform_server.settings import PlatformSettings
+from tests.pki import make_pki
 
 READER_TOKEN = "metrics-reader-token-for-tests"
 MIB = 1024 * 1024
@@ -63,10 +65,10 @@ def fake_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
 
 
-def settings(root: Path, **metrics: object) -> PlatformSettings:
+def settings(root: Path, tls: dict[str, str] | None = None, **metrics: object) -> PlatformSettings:
     reader = {"name": "prometheus", "role": "read-only", "sha256": hashlib.sha256(READER_TOKEN.encode()).hexdigest()}
     return PlatformSettings.model_validate({
-        "server": {"port": 0}, "metrics": metrics, "storage": {"data_dir": str(root)},
+        "server": {"port": 0, "tls": tls or {}}, "metrics": metrics, "storage": {"data_dir": str(root)},
         "scheduler": {"gpus": 0, "max_concurrent_jobs": 2}, "auth": {"api_keys": [reader]}})
 
 
@@ -233,3 +235,21 @@ def test_default_port_follows_the_api_port() -> None:
     assert PlatformSettings.model_validate({"server": {"port": 0}}).metrics_port == 0
     assert PlatformSettings.model_validate({"metrics": {"port": 9100}}).metrics_port == 9100
     assert PlatformSettings().metrics_host == "127.0.0.1"
+
+
+async def test_with_server_tls_metrics_are_https_with_the_same_certificate(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    tls = {"cert_file": str(pki.server_crt), "key_file": str(pki.server_key)}
+    server = PlatformServer(settings(tmp_path / "data", tls), request_stop=lambda: None)
+    await server.start()
+    try:
+        headers = {"Authorization": f"Bearer {READER_TOKEN}"}
+        async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(pki.ca_crt)), timeout=10) as http:
+            response = await http.get(f"https://127.0.0.1:{server.metrics_port}/metrics", headers=headers)
+        assert response.status_code == 200 and "openclara_platform_jobs" in response.text
+        async with httpx.AsyncClient(timeout=10) as http:  # no plain HTTP beside it
+            with pytest.raises(httpx.HTTPError):
+                await http.get(f"http://127.0.0.1:{server.metrics_port}/metrics", headers=headers)
+    finally:
+        await server.stop()
+
