@@ -34,13 +34,13 @@ from platform_api._generated.nvidia.clara.platform import (
 from platform_api._generated.nvidia.clara.platform.node_monitor import metrics_pb2_grpc
 from platform_server.api.access import audited_methods, method_roles
 from platform_server.api.clara import ClaraServicer
-from platform_server.api.figures import Figures
 from platform_server.api.jobs import JobsServicer
 from platform_server.api.metrics_http import MetricsListener, metrics_app
 from platform_server.api.models import ModelsServicer
 from platform_server.api.monitor import MonitorServicer
 from platform_server.api.payloads import PayloadsServicer
 from platform_server.api.pipelines import PipelinesServicer
+from platform_server.api.readings import Readings
 from platform_server.db import Database
 from platform_server.executors.base import Executor
 from platform_server.executors.factory import make_executor
@@ -112,16 +112,16 @@ class PlatformServer:
         self._runner = JobRunner(self.jobs, self.payloads, self.models, self._executor, GpuPool(s.gpu_count()),
                                  self._runner_config(), self.metrics)
         self._scheduler = Scheduler(s.scheduler.max_concurrent_jobs, self._runner.run)
-        figures = Figures(self.metrics, self.jobs, self._scheduler, NodeReader(self._volumes()))
+        readings = Readings(self.metrics, self.jobs, self._scheduler, NodeReader(self._volumes()))
         try:
-            self._bind_metrics(figures)
+            self._bind_metrics(readings)
         except OSError:
             await self.db.stop()
             raise
         service = JobService(self.jobs, self.pipelines, self.payloads, self._scheduler, self._runner,
                              s.jobs.requeue_running_on_restart)
         await service.recover()
-        self._add_servicers(self._server, service, figures)
+        self._add_servicers(self._server, service, readings)
         await self._scheduler.start()
         await self._server.start()
         if self._metrics_listener is not None:
@@ -133,11 +133,11 @@ class PlatformServer:
         s = self.settings
         return {"data": s.data_dir, "payloads": s.payloads_dir, "models": s.models_dir}
 
-    def _bind_metrics(self, figures: Figures) -> None:
+    def _bind_metrics(self, readings: Readings) -> None:
         s = self.settings
         if not s.metrics.enabled:
             return
-        app = metrics_app(figures.render, s.auth.table(), AuditLog(s.auth.audit_path, "platform"),
+        app = metrics_app(readings.render, s.auth.table(), AuditLog(s.auth.audit_path, "platform"),
                           AllowedHosts(s.metrics_host, s.metrics.allowed_hosts))
         listener = MetricsListener(app, s.metrics_host, s.metrics_port, s.server.tls)
         listener.bind()
@@ -179,13 +179,13 @@ class PlatformServer:
             service_ready_timeout=s.executor.service_ready_timeout, operator_token=credential(OPERATORS),
         )
 
-    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService, figures: Figures) -> None:
-        clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop, figures.gpus), server)
+    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService, readings: Readings) -> None:
+        clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop, readings.gpus), server)
         jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(jobs), server)
         payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads, self.metrics), server)
         pipelines_pb2_grpc.add_PipelinesServicer_to_server(PipelinesServicer(PipelineService(self.pipelines)), server)
         models_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(self.models), server)
-        metrics_pb2_grpc.add_MonitorServicer_to_server(MonitorServicer(figures), server)
+        metrics_pb2_grpc.add_MonitorServicer_to_server(MonitorServicer(readings), server)
 
     async def stop(self) -> None:
         if self._metrics_listener is not None:

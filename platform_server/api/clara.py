@@ -1,6 +1,6 @@
 """Clara servicer: Version (also the readiness probe), Utilization from nvidia-smi, Stop (drain and exit).
 
-Utilization reads the GPUs through the same reader as /metrics and node_monitor (`Figures.gpus`) when given one.
+Utilization reads the GPUs through the same reader as /metrics and node_monitor (`Readings.gpus`) when given one.
 """
 
 from __future__ import annotations

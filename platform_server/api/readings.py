@@ -1,4 +1,4 @@
-"""Figures: the platform's state read once per request, for `/metrics` and the `node_monitor` service alike.
+"""Readings: the platform's state read once per request, for `/metrics` and the `node_monitor` service alike.
 
     jobs/store.counts()  scheduler.queued_by_priority()  node_metrics.NodeReader  gpu_metrics.sample()
                 \\                    |                           |                     /
@@ -23,7 +23,7 @@ from platform_server.node_metrics import NodeReader
 GPU_CACHE_SECONDS = 1.0
 
 
-class Figures:
+class Readings:
     def __init__(self, metrics: PlatformMetrics, jobs: JobRepository, scheduler: Scheduler, node: NodeReader) -> None:
         self.metrics = metrics
         self._jobs = jobs
