@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.process_collector import ProcessCollector
 
 from dicom_adapter.models import PayloadState
 from openclara.metrics import CONTENT_TYPE, metric_name
@@ -38,6 +39,8 @@ class AdapterMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # openclara_dicom_process_*: the adapter's CPU seconds, resident memory and open files (the soak's RSS).
+        ProcessCollector(namespace="openclara_dicom", registry=self.registry)
         self.associations = Counter(
             _name("associations"), "Associations by outcome", ["outcome"], registry=self.registry
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.process_collector import ProcessCollector
 
 from openclara.metrics import CONTENT_TYPE, metric_name
 from results_service.models import Task, TaskState
@@ -24,6 +25,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # openclara_results_process_*: the service's CPU seconds, resident memory and open files.
+        ProcessCollector(namespace="openclara_results", registry=self.registry)
         self.tasks = Gauge(_name("tasks"), "Tasks by agent and state", ["agent", "state"], registry=self.registry)
         self.transitions = Counter(
             _name("task_transitions"),
