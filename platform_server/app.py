@@ -22,6 +22,7 @@ from openclara.auth.audit import AuditLog
 from openclara.auth.credentials import OPERATORS, credential
 from openclara.auth.grpc_server import AuthInterceptor
 from openclara.auth.roles import Role
+from openclara.auth.tokens import TokenTable
 from openclara.grpc_tls import server_credentials
 from openclara.http_guards import AllowedHosts
 from platform_api._generated.nvidia.clara.platform import (
@@ -100,7 +101,9 @@ class PlatformServer:
                    # gRPC sets SO_REUSEPORT by default: a second platform on the same port would silently
                    # share the traffic with the first. Refuse to start instead.
                    ("grpc.so_reuseport", 0)]
-        self._server = grpc.aio.server(options=options, interceptors=[self._authenticator()])
+        # One table and one audit log for both doors (gRPC and /metrics): one credentials read, one key cache.
+        table, audit = s.auth.table(), AuditLog(s.auth.audit_path, "platform")
+        self._server = grpc.aio.server(options=options, interceptors=[self._authenticator(table, audit)])
         try:
             self.port = self._listen(self._server)
         except OSError:
@@ -114,7 +117,7 @@ class PlatformServer:
         self._scheduler = Scheduler(s.scheduler.max_concurrent_jobs, self._runner.run)
         readings = Readings(self.metrics, self.jobs, self._scheduler, NodeReader(self._volumes()))
         try:
-            self._bind_metrics(readings)
+            self._bind_metrics(readings, table, audit)
         except OSError:
             await self.db.stop()
             raise
@@ -133,12 +136,11 @@ class PlatformServer:
         s = self.settings
         return {"data": s.data_dir, "payloads": s.payloads_dir, "models": s.models_dir}
 
-    def _bind_metrics(self, readings: Readings) -> None:
+    def _bind_metrics(self, readings: Readings, table: TokenTable, audit: AuditLog) -> None:
         s = self.settings
         if not s.metrics.enabled:
             return
-        app = metrics_app(readings.render, s.auth.table(), AuditLog(s.auth.audit_path, "platform"),
-                          AllowedHosts(s.metrics_host, s.metrics.allowed_hosts))
+        app = metrics_app(readings.render, table, audit, AllowedHosts(s.metrics_host, s.metrics.allowed_hosts))
         listener = MetricsListener(app, s.metrics_host, s.metrics_port, s.server.tls)
         listener.bind()
         self._metrics_listener = listener
@@ -163,11 +165,9 @@ class PlatformServer:
         tls = self.settings.server.tls
         return "off" if not tls.enabled else "mutual" if tls.client_ca_file is not None else "on"
 
-    def _authenticator(self) -> AuthInterceptor:
+    def _authenticator(self, table: TokenTable, audit: AuditLog) -> AuthInterceptor:
         """Every call needs a token (the stack's credentials file is made at the first start) or a trusted address."""
-        auth = self.settings.auth
-        return AuthInterceptor(auth.table(), method_roles(), Role.ADMIN, AuditLog(auth.audit_path, "platform"),
-                               audited_methods())
+        return AuthInterceptor(table, method_roles(), Role.ADMIN, audit, audited_methods())
 
     def _runner_config(self) -> RunnerConfig:
         s = self.settings
