@@ -44,6 +44,11 @@ class AdapterMetrics:
         self.associations = Counter(
             _name("associations"), "Associations by outcome", ["outcome"], registry=self.registry
         )
+        self.association_duration = Histogram(
+            _name("association_duration", "seconds"),
+            "From A-ASSOCIATE to release or abort, by outcome: how long a sender's study took to arrive",
+            ["outcome"], buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
         self.instances = Counter(
             _name("instances_received"),
             "Instances acknowledged with Success",
