@@ -8,7 +8,8 @@ Every metric is named `openclara_<service>_<thing>[_<unit>]`:
 
 `metric_name` builds a name and refuses one that breaks the scheme, so a service cannot drift from it.
 `Figures` is what a reader of `/metrics` (the console, `clara load`, tests) gets back: the samples of one
-scrape by name and labels, without knowing the exposition format. docs/monitoring.md lists every metric.
+scrape by name and labels, without knowing the exposition format; `scrape` fetches and parses one, with
+the caller's token. docs/monitoring.md lists every metric.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 NAMESPACE = "openclara"
@@ -85,3 +87,23 @@ class Figures:
         """The sum over every sample of `name` whose labels include these (0 when there is none)."""
         return sum(s.value for s in self._samples.get(name, ())
                    if all(s.labels.get(key) == wanted for key, wanted in labels.items()))
+
+
+class ScrapeError(Exception):
+    """A `/metrics` that did not answer with figures: unreachable, refused (401/403), or not Prometheus text."""
+
+
+async def scrape(http: httpx.AsyncClient, url: str, token: str | None) -> Figures:
+    """GET `url` (a service's /metrics) with `Authorization: Bearer <token>` and parse the answer."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = await http.get(url, headers=headers)
+    except httpx.HTTPError as exc:
+        raise ScrapeError(f"{url}: {type(exc).__name__}: {exc}") from exc
+    if response.status_code != 200:
+        raise ScrapeError(f"{url}: HTTP {response.status_code} (a read-only token is needed)"
+                          if response.status_code in (401, 403) else f"{url}: HTTP {response.status_code}")
+    try:
+        return Figures.parse(response.text)
+    except ValueError as exc:
+        raise ScrapeError(f"{url}: not Prometheus text: {exc}") from exc

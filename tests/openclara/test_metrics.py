@@ -84,3 +84,8 @@ def test_figures_give_values_by_labels_and_types_by_family() -> None:
     assert figures.value("openclara_dicom_wait_seconds_bucket", le="2.0") == 1
     assert figures.value("openclara_dicom_wait_seconds_count") == 1
     assert figures.samples("missing") == [] and "openclara_dicom_level" in figures.names
+
+
+def test_a_page_that_is_not_prometheus_text_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        Figures.parse("<html><body>sign in</body></html>")

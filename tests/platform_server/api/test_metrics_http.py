@@ -23,7 +23,7 @@ import pytest
 
 from openclara.auth.credentials import client_token
 from openclara.auth.grpc_client import token_interceptors
-from openclara.metrics import Figures
+from openclara.metrics import Figures, ScrapeError, scrape
 from platform_api import JobPriority, JobState, PlatformClient
 from platform_api._generated.nvidia.clara.platform.node_monitor import metrics_pb2, metrics_pb2_grpc
 from platform_server.app import PlatformServer
@@ -172,6 +172,12 @@ async def test_figures_after_a_known_workload(platform: Running, tmp_path: Path)
 async def test_metrics_need_a_token_with_a_role(platform: Running) -> None:
     refused = await platform.scrape(token=None)
     assert refused.status_code == 401 and "openclara_platform" not in refused.text
+    async with httpx.AsyncClient(timeout=10) as http:
+        with pytest.raises(ScrapeError, match="HTTP 401 \\(a read-only token is needed\\)"):
+            await scrape(http, platform.url, None)
+        assert (await scrape(http, platform.url, READER_TOKEN)).value("openclara_platform_job_slots") == 2
+        with pytest.raises(ScrapeError, match="ConnectError"):
+            await scrape(http, "http://127.0.0.1:9/metrics", READER_TOKEN)
     assert (await platform.scrape(token="not-a-token")).status_code == 401
     assert (await platform.scrape(token=client_token())).status_code == 200  # the stack's admin token
     async with httpx.AsyncClient(timeout=10) as http:  # a DNS-rebinding page's Host is refused before the token
