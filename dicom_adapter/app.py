@@ -76,6 +76,7 @@ class Adapter:
         self.history = AssociationHistory(self.associations)
         intake = Intake(self.assembler, self.history, self.metrics)
         self.scp = StoreScp(settings.scp, settings.storage, self.spool, self.registry, intake)
+        self.metrics.watch_disk(self.scp.disk.usage)
         self.reconciliation = Reconciliation(
             self.spool, self.payloads, self.assembler, self.submitter.submit, self.registry.group_tag
         )

@@ -11,6 +11,8 @@ from typing import Final
 LOOPBACK: Final = "127.0.0.1"
 
 PLATFORM_PORT: Final = 30031  # Clara's Platform API (gRPC)
+# The platform's Prometheus /metrics (HTTP): the port after the API's, unless configured (metrics.port).
+PLATFORM_METRICS_PORT: Final = PLATFORM_PORT + 1
 RESULTS_PORT: Final = 8088  # Clara's results service (REST)
 DICOM_API_PORT: Final = 5000  # Clara's DICOM adapter configuration API (REST)
 DICOM_SCP_PORT: Final = 11112  # DICOM (IANA's registered port for DICOM over TCP)

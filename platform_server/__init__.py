@@ -20,6 +20,9 @@ Data flow::
         (kubernetes.py: the planned mapping)
     state: db.py (SQLite) via jobs/store.py, pipelines/store.py, payloads/store.py, models/repository.py;
            file bytes in and out through chunks.py; enums are the contract's (platform_api.types)
+    figures: runner and Payloads servicer count events into metrics.py (PlatformMetrics); api/readings.py
+           reads jobs, queue, node (node_metrics.py) and GPUs (gpu_metrics.py) at scrape time ->
+           api/metrics_http.py (GET /metrics, HTTP, read-only token) and api/monitor.py (Clara's node_monitor)
     app.py composes everything; __main__.py is `python -m platform_server serve [-f CONFIG]`.
 """
 

@@ -1,9 +1,10 @@
 """Composition root: settings -> database, stores, executor, scheduler, runner -> grpc.aio server.
 
 `start()` opens the database, recovers jobs interrupted by a crash, starts the scheduler and binds
-the gRPC port. `stop()` (SIGTERM, Ctrl-C or Clara.Stop) stops accepting RPCs, lets running
-operators finish within `shutdown.drain_timeout`, then cancels them; such jobs stay RUNNING in the
-database and are handled by the restart recovery (FAULTED with a message, or queued again).
+the gRPC port and the HTTP port of `/metrics` (`api/metrics_http.py`). `stop()` (SIGTERM, Ctrl-C or
+Clara.Stop) stops accepting RPCs, lets running operators finish within `shutdown.drain_timeout`, then
+cancels them; such jobs stay RUNNING in the database and are handled by the restart recovery (FAULTED
+with a message, or queued again).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import signal
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import structlog
@@ -20,7 +22,9 @@ from openclara.auth.audit import AuditLog
 from openclara.auth.credentials import OPERATORS, credential
 from openclara.auth.grpc_server import AuthInterceptor
 from openclara.auth.roles import Role
+from openclara.auth.tokens import TokenTable
 from openclara.grpc_tls import server_credentials
+from openclara.http_guards import AllowedHosts
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2_grpc,
     jobs_pb2_grpc,
@@ -28,12 +32,16 @@ from platform_api._generated.nvidia.clara.platform import (
     payloads_pb2_grpc,
     pipelines_pb2_grpc,
 )
+from platform_api._generated.nvidia.clara.platform.node_monitor import metrics_pb2_grpc
 from platform_server.api.access import audited_methods, method_roles
 from platform_server.api.clara import ClaraServicer
 from platform_server.api.jobs import JobsServicer
+from platform_server.api.metrics_http import MetricsListener, metrics_app
 from platform_server.api.models import ModelsServicer
+from platform_server.api.monitor import MonitorServicer
 from platform_server.api.payloads import PayloadsServicer
 from platform_server.api.pipelines import PipelinesServicer
+from platform_server.api.readings import Readings
 from platform_server.db import PlatformDatabase
 from platform_server.executors.base import Executor
 from platform_server.executors.factory import make_executor
@@ -42,7 +50,9 @@ from platform_server.jobs.runner import JobRunner, RunnerConfig
 from platform_server.jobs.scheduler import Scheduler
 from platform_server.jobs.service import JobService
 from platform_server.jobs.store import JobRepository
+from platform_server.metrics import PlatformMetrics
 from platform_server.models.repository import ModelRepository
+from platform_server.node_metrics import NodeReader
 from platform_server.payloads.store import PayloadStore
 from platform_server.pipelines.service import PipelineService
 from platform_server.pipelines.store import PipelineRepository
@@ -73,7 +83,10 @@ class PlatformServer:
         self._server: grpc.aio.Server | None = None
         self._scheduler: Scheduler | None = None
         self._runner: JobRunner | None = None
+        self._metrics_listener: MetricsListener | None = None
+        self.metrics = PlatformMetrics(settings.scheduler.max_concurrent_jobs)
         self.port = 0
+        self.metrics_port = 0
 
     async def start(self) -> None:
         s = self.settings
@@ -88,7 +101,9 @@ class PlatformServer:
                    # gRPC sets SO_REUSEPORT by default: a second platform on the same port would silently
                    # share the traffic with the first. Refuse to start instead.
                    ("grpc.so_reuseport", 0)]
-        self._server = grpc.aio.server(options=options, interceptors=[self._authenticator()])
+        # One table and one audit log for both doors (gRPC and /metrics): one credentials read, one key cache.
+        table, audit = s.auth.table(), AuditLog(s.auth.audit_path, "platform")
+        self._server = grpc.aio.server(options=options, interceptors=[self._authenticator(table, audit)])
         try:
             self.port = self._listen(self._server)
         except OSError:
@@ -98,16 +113,38 @@ class PlatformServer:
             await self.db.stop()
             raise OSError(f"cannot listen on {s.endpoint}: the port is in use or the address is not available")
         self._runner = JobRunner(self.jobs, self.payloads, self.models, self._executor, GpuPool(s.gpu_count()),
-                                 self._runner_config())
+                                 self._runner_config(), self.metrics)
         self._scheduler = Scheduler(s.scheduler.max_concurrent_jobs, self._runner.run)
+        readings = Readings(self.metrics, self.jobs, self._scheduler, NodeReader(self._volumes()))
+        try:
+            self._bind_metrics(readings, table, audit)
+        except OSError:
+            await self.db.stop()
+            raise
         service = JobService(self.jobs, self.pipelines, self.payloads, self._scheduler, self._runner,
                              s.jobs.requeue_running_on_restart)
         await service.recover()
-        self._add_servicers(self._server, service)
+        self._add_servicers(self._server, service, readings)
         await self._scheduler.start()
         await self._server.start()
+        if self._metrics_listener is not None:
+            await self._metrics_listener.start()
         log.info("platform.ready", endpoint=f"{s.server.host}:{self.port}", data_dir=str(s.data_dir),
                  max_concurrent_jobs=s.scheduler.max_concurrent_jobs, tls=self._tls_mode())
+
+    def _volumes(self) -> dict[str, Path]:
+        s = self.settings
+        return {"data": s.data_dir, "payloads": s.payloads_dir, "models": s.models_dir}
+
+    def _bind_metrics(self, readings: Readings, table: TokenTable, audit: AuditLog) -> None:
+        s = self.settings
+        if not s.metrics.enabled:
+            return
+        app = metrics_app(readings.render, table, audit, AllowedHosts(s.metrics_host, s.metrics.allowed_hosts))
+        listener = MetricsListener(app, s.metrics_host, s.metrics_port, s.server.tls)
+        listener.bind()
+        self._metrics_listener = listener
+        self.metrics_port = listener.port
 
     def _listen(self, server: grpc.aio.Server) -> int:
         """Bind the one port: TLS when configured (then no plain port at all), else plain; 0 = not bound."""
@@ -128,11 +165,9 @@ class PlatformServer:
         tls = self.settings.server.tls
         return "off" if not tls.enabled else "mutual" if tls.client_ca_file is not None else "on"
 
-    def _authenticator(self) -> AuthInterceptor:
+    def _authenticator(self, table: TokenTable, audit: AuditLog) -> AuthInterceptor:
         """Every call needs a token (the stack's credentials file is made at the first start) or a trusted address."""
-        auth = self.settings.auth
-        return AuthInterceptor(auth.table(), method_roles(), Role.ADMIN, AuditLog(auth.audit_path, "platform"),
-                               audited_methods())
+        return AuthInterceptor(table, method_roles(), Role.ADMIN, audit, audited_methods())
 
     def _runner_config(self) -> RunnerConfig:
         s = self.settings
@@ -144,14 +179,17 @@ class PlatformServer:
             service_ready_timeout=s.executor.service_ready_timeout, operator_token=credential(OPERATORS),
         )
 
-    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService) -> None:
-        clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop), server)
+    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService, readings: Readings) -> None:
+        clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop, readings.gpus), server)
         jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(jobs), server)
-        payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads), server)
+        payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads, self.metrics), server)
         pipelines_pb2_grpc.add_PipelinesServicer_to_server(PipelinesServicer(PipelineService(self.pipelines)), server)
         models_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(self.models), server)
+        metrics_pb2_grpc.add_MonitorServicer_to_server(MonitorServicer(readings), server)
 
     async def stop(self) -> None:
+        if self._metrics_listener is not None:
+            await self._metrics_listener.stop()
         if self._server is not None:
             await self._server.stop(GRPC_STOP_GRACE)
         if self._scheduler is not None and self._runner is not None:

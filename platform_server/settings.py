@@ -10,10 +10,11 @@ import subprocess
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openclara.auth.settings import AuthSettings
+from openclara.http_guards import check_allowed_hosts
 from openclara.paths import clara_home
 from openclara.ports import PLATFORM_PORT, RESULTS_URL
 from openclara.tls import ServerTlsSettings
@@ -33,6 +34,21 @@ class ServerSettings(_Section):
     max_message_mb: int = Field(8, ge=1, le=64, description="gRPC message size limit (chunks are 1 MiB)")
     # Set cert_file/key_file: the one port serves TLS only (no plain port beside it); client_ca_file: mutual TLS.
     tls: ServerTlsSettings = Field(default_factory=ServerTlsSettings)
+
+
+class MetricsSettings(_Section):
+    """Prometheus `GET /metrics` over HTTP (the API is gRPC only), with a read-only token (docs/monitoring.md)."""
+
+    enabled: bool = True
+    host: str | None = Field(None, description="default: server.host (127.0.0.1)")
+    port: int | None = Field(None, ge=0, le=65535, description="default: server.port + 1 (30032); 0 = any free "
+                             "port, and the default when server.port is 0")
+    allowed_hosts: list[str] = Field(default_factory=list, description="further Host names to answer (DNS rebinding)")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        return check_allowed_hosts(value)
 
 
 class PlatformStorageSettings(_Section):
@@ -175,6 +191,7 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLARA_PLATFORM_", env_nested_delimiter="__", extra="forbid")
 
     server: ServerSettings = ServerSettings()
+    metrics: MetricsSettings = MetricsSettings()
     storage: PlatformStorageSettings = PlatformStorageSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     executor: ExecutorSettings = ExecutorSettings()
@@ -197,6 +214,23 @@ class PlatformSettings(BaseSettings):
             raise ValueError(f"{' and '.join(outside)} must lie on a volume of executor.kubernetes.volumes "
                              f"({', '.join(str(r) for r in roots)}): operator pods mount only those")
         return self
+
+    @model_validator(mode="after")
+    def _metrics_port(self) -> PlatformSettings:
+        if self.metrics.enabled and self.metrics.port is None and self.server.port == 65535:
+            raise ValueError("metrics.port: server.port is 65535, so the default (server.port + 1) does not exist")
+        return self
+
+    @property
+    def metrics_host(self) -> str:
+        return self.metrics.host or self.server.host
+
+    @property
+    def metrics_port(self) -> int:
+        """metrics.port, else the port after the API's (0 stays 0: tests and side-by-side stacks)."""
+        if self.metrics.port is not None:
+            return self.metrics.port
+        return 0 if self.server.port == 0 else self.server.port + 1
 
     @property
     def data_dir(self) -> Path:

@@ -55,7 +55,7 @@ def clara_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     yield home
 
 
-def require_peer(executable: str) -> str:
+def require_peer(executable: str, package: str = "dcmtk orthanc") -> str:
     """Path of a real peer program (storescu, Orthanc ...). Fails in CI when missing, skips elsewhere."""
     # Prefer the system's DCMTK/Orthanc: pynetdicom installs its own `storescu`/`echoscu` into the
     # virtualenv's bin, with other arguments, and an activated venv would put them first on PATH.
@@ -63,7 +63,7 @@ def require_peer(executable: str) -> str:
     path = next((p for p in system if os.path.exists(p)), None) or shutil.which(executable)
     if path:
         return path
-    message = f"{executable} is not installed (apt-get install -y dcmtk orthanc)"
+    message = f"{executable} is not installed (apt-get install -y {package})"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from dicom_adapter.api.deps import ApiDependencies, dependencies
 from dicom_adapter.api.openapi import AssociationOut, HealthStatus, PayloadOut, RetryOut, answers, body
 from dicom_adapter.errors import EntityConflict
+from dicom_adapter.metrics import CONTENT_TYPE
 from dicom_adapter.models import PayloadState
 
 router = APIRouter()
@@ -48,7 +49,7 @@ async def status(deps: Deps) -> dict[str, Any]:
 async def metrics(deps: Deps) -> Response:
     """Counters and histograms of associations, instances, payloads, jobs and exports."""
     deps.metrics.set_payload_counts(await deps.payloads.counts_by_state())
-    return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(deps.metrics.render(), media_type=CONTENT_TYPE)
 
 
 @router.get("/api/associations", response_model=None, summary="Recent associations",

@@ -31,5 +31,8 @@ class Intake:
 
     def association_ended(self, record: AssociationRecord) -> None:
         # "rejected: <reason>" counts as "rejected": one label value per outcome, not per reason.
-        self._metrics.associations.labels(outcome=record.outcome.split(":")[0]).inc()
+        outcome = record.outcome.split(":")[0]
+        self._metrics.associations.labels(outcome=outcome).inc()
+        took = max(0.0, record.ended_at - record.started_at)
+        self._metrics.association_duration.labels(outcome=outcome).observe(took)
         self._history.association_ended(record)

@@ -16,6 +16,7 @@ READ_ONLY = {
     "Payloads": ("Details", "Download"),
     "Pipelines": ("List", "Details"),
     "Models": ("ListModels", "DownloadModel", "ListCatalogs", "ListInstances", "ReadCatalog", "ReadInstance"),
+    "node_monitor.Monitor": ("GpuMetrics",),
 }
 OPERATOR = {
     "Jobs": ("Create", "Start", "Cancel", "AddMetadata", "RemoveMetadata"),

@@ -1,10 +1,13 @@
-"""Clara servicer: Version (also the readiness probe), Utilization from nvidia-smi, Stop (drain and exit)."""
+"""Clara servicer: Version (also the readiness probe), Utilization from nvidia-smi, Stop (drain and exit).
+
+Utilization reads the GPUs through the same reader as /metrics and node_monitor (`Readings.gpus`) when given one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -12,6 +15,7 @@ from platform_api._generated.nvidia.clara.platform import clara_pb2, clara_pb2_g
 from platform_server import gpu_metrics
 from platform_server.api.edge import ok, streaming, timestamp, unary
 from platform_server.domain import now
+from platform_server.gpu_metrics import GpuSample
 
 WATCH_INTERVAL = 1.0
 Gpu = clara_pb2.ClaraUtilizationResponse.GpuUtilization
@@ -28,8 +32,10 @@ def our_version() -> tuple[int, int, int, str]:
 
 
 class ClaraServicer(clara_pb2_grpc.ClaraServicer):
-    def __init__(self, request_stop: Callable[[], None]) -> None:
+    def __init__(self, request_stop: Callable[[], None],
+                 gpus: Callable[[], Awaitable[Sequence[GpuSample]]] = gpu_metrics.sample) -> None:
         self._request_stop = request_stop
+        self._gpus = gpus
         self._node = socket.gethostname()
 
     @unary(clara_pb2.ClaraVersionResponse)
@@ -47,7 +53,7 @@ class ClaraServicer(clara_pb2_grpc.ClaraServicer):
     @streaming(clara_pb2.ClaraUtilizationResponse)
     async def Utilization(self, request: Any, context: Any) -> AsyncIterator[Any]:
         while True:
-            samples = await gpu_metrics.sample()
+            samples = await self._gpus()
             stamp = timestamp(now())
             yield clara_pb2.ClaraUtilizationResponse(header=ok(), gpu_metrics=[
                 Gpu(node_id=self._node, pcie_id=s.pcie_id, compute_utilization=s.compute_utilization,

@@ -9,6 +9,7 @@ from platform_api._generated.nvidia.clara.platform import payloads_pb2, payloads
 from platform_server.api.edge import identifier, metadata_of, ok, streaming, unary
 from platform_server.domain import PayloadType, parse_id
 from platform_server.errors import InvalidArgument
+from platform_server.metrics import PlatformMetrics
 from platform_server.payloads import names
 from platform_server.payloads.store import PayloadStore
 
@@ -44,8 +45,9 @@ class _UploadStream:
 
 
 class PayloadsServicer(payloads_pb2_grpc.PayloadsServicer):
-    def __init__(self, store: PayloadStore) -> None:
+    def __init__(self, store: PayloadStore, metrics: PlatformMetrics | None = None) -> None:
         self._store = store
+        self._metrics = metrics or PlatformMetrics()
 
     @unary(payloads_pb2.PayloadsCreateResponse)
     async def Create(self, request: Any, context: Any) -> Any:
@@ -83,6 +85,7 @@ class PayloadsServicer(payloads_pb2_grpc.PayloadsServicer):
         first = payloads_pb2.PayloadFileDetails(name=details.name, size=details.size, mode=details.mode)
         sent = False
         async for data in chunks:
+            self._metrics.payload_bytes_moved("download", len(data))
             if sent:
                 yield payloads_pb2.PayloadsDownloadResponse(data=data)
             else:
@@ -96,6 +99,7 @@ class PayloadsServicer(payloads_pb2_grpc.PayloadsServicer):
         stream = _UploadStream(request_iterator)
         await stream.open()
         stored = await self._store.upload(stream.payload_id, stream.name, stream.chunks())
+        self._metrics.payload_bytes_moved("upload", stored.size)
         details = payloads_pb2.PayloadFileDetails(name=stream.name, size=stored.size, mode=stream.mode)
         return payloads_pb2.PayloadsUploadResponse(header=ok(), details=details)
 

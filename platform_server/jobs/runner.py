@@ -33,6 +33,7 @@ from platform_server.executors.base import (
 from platform_server.jobs.gpus import GpuPool
 from platform_server.jobs.services import JobServices, ServiceContext, service_ports
 from platform_server.jobs.store import JobRepository
+from platform_server.metrics import PlatformMetrics
 from platform_server.models.repository import ModelRepository
 from platform_server.payloads.store import PayloadStore
 from platform_server.pipelines.definition import OperatorSpec, PipelineDefinition, parse, resolve
@@ -67,13 +68,14 @@ class RunnerConfig:
 
 class JobRunner:
     def __init__(self, jobs: JobRepository, payloads: PayloadStore, models: ModelRepository, executor: Executor,
-                 gpus: GpuPool, config: RunnerConfig) -> None:
+                 gpus: GpuPool, config: RunnerConfig, metrics: PlatformMetrics | None = None) -> None:
         self._jobs = jobs
         self._payloads = payloads
         self._models = models
         self._executor = executor
         self._gpus = gpus
         self._config = config
+        self._metrics = metrics or PlatformMetrics()
         self.shutting_down = False
         self._cancel_reasons: dict[str, str] = {}
 
@@ -94,6 +96,7 @@ class JobRunner:
         job.state, job.started = JobState.RUNNING, now()
         job.operators = [OperatorDetail(op.name, created=now()) for op in parse(job.definition).operators]
         await self._jobs.save(job)
+        self._metrics.job_started(job.priority, job.started - (job.queued or job.started))
         log.info("job.started", job_id=job_id, pipeline_id=job.pipeline_id)
         try:
             definition = resolve(parse(job.definition), job.variables)
@@ -107,6 +110,7 @@ class JobRunner:
             failure = [str(exc)]
         except Exception as exc:  # noqa: BLE001 - a job must never stay RUNNING because of a platform bug
             log.exception("job.runner.failed", job_id=job_id)
+            self._metrics.internal_error()
             failure = [f"internal error while running the job: {type(exc).__name__}: {exc}"]
         await self._finish(job, JobStatus.FAULTED if failure else JobStatus.HEALTHY, failure)
 
@@ -115,6 +119,7 @@ class JobRunner:
         job.messages.extend(messages)
         await self._jobs.save(job)
         took = round(job.stopped - (job.started or job.stopped), 3)
+        self._metrics.job_stopped(status.name, took)
         log.info("job.stopped", job_id=job.job_id, status=status.name, seconds=took)
 
     async def _run_job(self, job: Job, definition: PipelineDefinition) -> list[str]:
@@ -182,6 +187,7 @@ class JobRunner:
         except PlatformServerError as exc:
             detail.status, detail.stopped = OperatorStatus.FAULTED, now()
             await self._jobs.save(job)
+            self._metrics.operator_stopped(op.name, Outcome.NOT_STARTED.value, None)
             return OperatorResult(Outcome.NOT_STARTED, None, (), str(exc))
         try:
             detail.status, detail.started = OperatorStatus.RUNNING, now()
@@ -195,6 +201,8 @@ class JobRunner:
         detail.status = OperatorStatus.COMPLETED if result.ok else OperatorStatus.FAULTED
         detail.stopped, detail.exit_code = now(), result.exit_code
         await self._jobs.save(job)
+        took = detail.stopped - (detail.started or detail.stopped)
+        self._metrics.operator_stopped(op.name, result.outcome.value, took)
         log.info("job.operator.stopped", job_id=job.job_id, operator=op.name, outcome=result.outcome.value,
                  exit_code=result.exit_code)
         return result

@@ -36,6 +36,12 @@ class Scheduler:
     def queued(self) -> int:
         return len(self._queues)
 
+    def queued_by_priority(self) -> dict[JobPriority, int]:
+        counts: dict[JobPriority, int] = {}
+        for priority, _ in self._queues.waiting():
+            counts[priority] = counts.get(priority, 0) + 1
+        return counts
+
     def is_queued(self, job_id: str) -> bool:
         return job_id in self._queues
 

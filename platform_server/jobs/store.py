@@ -82,6 +82,11 @@ class JobRepository:
         jobs = [_job(r) for r in await self._db.all("SELECT * FROM jobs ORDER BY created")]
         return [j for j in jobs if where is None or where.matches(j)]
 
+    async def counts(self) -> dict[tuple[JobState, JobPriority], int]:
+        """Jobs per (state, priority): what the metrics read at every scrape (one GROUP BY over the table)."""
+        rows = await self._db.all("SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority")
+        return {(JobState(r["state"]), JobPriority(r["priority"])): r["n"] for r in rows}
+
     async def in_state(self, state: JobState) -> builtins.list[Job]:
         rows = await self._db.all("SELECT * FROM jobs WHERE state = ? ORDER BY queued, created", (int(state),))
         return [_job(r) for r in rows]

@@ -58,6 +58,8 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "--set", f"auth.existingSecret={EXISTING_SECRET}",
         "--set-json", f"auth.apiKeys={json.dumps(API_KEYS)}",
         "--set-json", f"auth.trustedClients={json.dumps(TRUSTED_CLIENTS)}",
+        "--set", "metrics.port=9100",
+        "--set", "metrics.scrapeConfig.enabled=false",
     ),
 }
 

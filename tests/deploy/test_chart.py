@@ -44,7 +44,7 @@ def test_chart_renders_objects_the_kubernetes_schemas_accept(scenario: str, vers
 def test_chart_renders_every_object_once() -> None:
     kinds = sorted(f"{o['kind']}/{o['metadata']['name'].removeprefix(FULLNAME + '-')}" for o in render("default"))
     assert kinds == [
-        "ConfigMap/dicom-adapter", "ConfigMap/platform", "ConfigMap/results",
+        "ConfigMap/dicom-adapter", "ConfigMap/platform", "ConfigMap/prometheus", "ConfigMap/results",
         "Deployment/dicom-adapter", "Deployment/platform", "Deployment/results",
         "PersistentVolumeClaim/dicom-adapter-data", "PersistentVolumeClaim/platform-data",
         "PersistentVolumeClaim/results-data", "PersistentVolumeClaim/shared",

@@ -36,3 +36,11 @@ def test_notes_show_how_the_pacs_reaches_the_dicom_port(tmp_path: Path) -> None:
     assert "platform.gpus is 0" in cluster_ip
     local = render_notes("local-executor", tmp_path / "local")
     assert "inside the platform pod (executor: local)" in local
+
+
+def test_notes_point_prometheus_at_the_scrape_config(tmp_path: Path) -> None:
+    default = render_notes("default", tmp_path / "default")
+    assert f"ConfigMap {FULLNAME}-prometheus (key scrape-configs.yaml)" in default
+    assert "/etc/prometheus/secrets/openclara-metrics/token" in default
+    without = render_notes("variants", tmp_path / "variants")  # scrapeConfig.enabled: false
+    assert "GET /metrics" in without and "-prometheus" not in without

@@ -111,8 +111,10 @@ def test_services_listen_on_their_container_ports(scenario: str, tmp_path: Path)
     platform = _load(manifests, "platform", tmp_path)
     results = _load(manifests, "results", tmp_path)
     adapter = _load(manifests, "dicom-adapter", tmp_path)
-    assert (platform.server.host, results.host, adapter.scp.host, adapter.api.host) == ("0.0.0.0",) * 4
-    assert ports == {"platform": {"grpc": platform.server.port}, "results": {"http": results.port},
+    assert (platform.server.host, platform.metrics_host, results.host, adapter.scp.host, adapter.api.host) == \
+        ("0.0.0.0",) * 5
+    assert ports == {"platform": {"grpc": platform.server.port, "metrics": platform.metrics_port},
+                     "results": {"http": results.port},
                      "dicom-adapter": {"dicom": adapter.scp.port, "api": adapter.api.port}}
 
 

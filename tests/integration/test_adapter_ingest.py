@@ -85,7 +85,7 @@ def test_multi_series_study_becomes_one_job_per_pipeline_byte_identical(platform
         # The 6 instances went into spare files made at start (6 missing is less than a batch: no top-up).
         api = http.Client(base_url=adapter.api, timeout=10)
         assert api.get("/health/status").json()["spareFiles"] == 2048 - 6
-        assert "clara_dicom_spool_files_made_on_demand 0.0" in api.get("/metrics").text
+        assert "openclara_dicom_spool_files_made_on_demand 0.0" in api.get("/metrics").text
     finally:
         assert adapter.service is not None and adapter.service.terminate() == 0, adapter.service.output()[-3000:]
     # exactly one job per pipeline, still, after the adapter drained and stopped

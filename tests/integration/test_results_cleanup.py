@@ -122,7 +122,8 @@ async def test_cleanup_deletes_finished_jobs_payload_and_keeps_unfinished(
             await _wait_deleted(platform_endpoint, finished_payload)
             # The platform answers NotFound as soon as it deleted; the service records the deletion just after.
             deadline = time.monotonic() + 30
-            while 'results_payload_deletions_total{outcome="deleted"} 1.0' not in (await client.get("/metrics")).text:
+            deleted = 'openclara_results_payload_deletions_total{outcome="deleted"} 1.0'
+            while deleted not in (await client.get("/metrics")).text:
                 assert time.monotonic() < deadline, "the service never recorded the payload deletion"
                 await asyncio.sleep(0.1)
             assert await _exists(platform_endpoint, unfinished_payload)

@@ -101,5 +101,5 @@ def test_killed_agents_leased_tasks_come_back_after_the_lease(tmp_path: Path) ->
             return back == leased
 
         wait_until(leased_again, timeout=30, interval=0.2, what="expired leases to return")
-        expiries = 'results_lease_expiries_total{agent="ClaraSCU"} 5.0'
+        expiries = 'openclara_results_lease_expiries_total{agent="ClaraSCU"} 5.0'
         wait_until(lambda: expiries in http.get(f"{service.url}/metrics").text, what="5 lease expiries counted")

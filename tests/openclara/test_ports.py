@@ -20,6 +20,7 @@ def test_the_shipped_config_files_spell_out_the_same_defaults() -> None:
     results = load_settings(ResultsSettings, CONFIG / "results-service.yaml")
     adapter = load_settings(AdapterSettings, CONFIG / "dicom-adapter.yaml")
     assert (platform.server.port, platform.results_service.url) == (ports.PLATFORM_PORT, ports.RESULTS_URL)
+    assert (platform.metrics_host, platform.metrics_port) == (ports.LOOPBACK, ports.PLATFORM_METRICS_PORT)
     assert (results.port, results.platform_endpoint) == (ports.RESULTS_PORT, ports.PLATFORM_ENDPOINT)
     assert (adapter.scp.port, adapter.api.port) == (ports.DICOM_SCP_PORT, ports.DICOM_API_PORT)
     assert (adapter.platform.endpoint, adapter.results.endpoint) == (ports.PLATFORM_ENDPOINT, ports.RESULTS_URL)

@@ -17,6 +17,7 @@ from platform_server.jobs.runner import JobRunner, RunnerConfig
 from platform_server.jobs.scheduler import Scheduler
 from platform_server.jobs.service import JobService
 from platform_server.jobs.store import JobRepository
+from platform_server.metrics import PlatformMetrics
 from platform_server.models.repository import ModelRepository
 from platform_server.payloads.store import PayloadStore
 from platform_server.pipelines.service import PipelineService
@@ -97,7 +98,8 @@ class Platform:
             await asyncio.sleep(0.02)
 
 
-async def build(root: Path, executor: Executor, slots: int = 1, gpus: int = 0, requeue: bool = False) -> Platform:
+async def build(root: Path, executor: Executor, slots: int = 1, gpus: int = 0, requeue: bool = False,
+                metrics: PlatformMetrics | None = None) -> Platform:
     db = PlatformDatabase(root / "platform.db")
     await db.start()
     jobs = JobRepository(db)
@@ -107,7 +109,7 @@ async def build(root: Path, executor: Executor, slots: int = 1, gpus: int = 0, r
     await models.start()
     pipelines = PipelineRepository(db)
     config = RunnerConfig(root / "work", root / "logs", "127.0.0.1", 30031, "http://127.0.0.1:8088", 60.0)
-    runner = JobRunner(jobs, payloads, models, executor, GpuPool(gpus), config)
+    runner = JobRunner(jobs, payloads, models, executor, GpuPool(gpus), config, metrics)
     scheduler = Scheduler(slots, runner.run)
     service = JobService(jobs, pipelines, payloads, scheduler, runner, requeue)
     await service.recover()

@@ -83,3 +83,12 @@ def test_repointing_a_destination_needs_admin_and_is_audited(adapter: tuple[str,
     assert puts == [("unknown", "refused: no valid token"), ("viewer", "refused: needs role admin"),
                     ("admin", "allowed")]
     assert all(r["from"].startswith("127.0.0.1:") and r["service"] == "dicom" for r in records)
+
+
+def test_metrics_need_a_token_and_a_read_only_one_reads_them(results: ServiceProcess,
+                                                              adapter: tuple[str, Path]) -> None:
+    for url, prefix in ((results.url, "openclara_results_"), (adapter[0], "openclara_dicom_")):
+        assert httpx.get(f"{url}/metrics", timeout=5).status_code == 401
+        assert httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
+        reader = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {READER}"}, timeout=5)
+        assert reader.status_code == 200 and prefix in reader.text

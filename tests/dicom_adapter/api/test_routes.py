@@ -195,8 +195,8 @@ async def test_health_metrics_and_associations(env):
     assert history[0]["durationSeconds"] == 1.5 and history[0]["outcome"] == "released"
     deps.metrics.instances.labels(called_ae_title="CLARA").inc()
     text = (await client.get("/metrics")).text
-    assert 'clara_dicom_instances_received_total{called_ae_title="CLARA"} 1.0' in text
-    assert 'clara_dicom_payloads{state="receiving"} 0.0' in text
+    assert 'openclara_dicom_instances_received_total{called_ae_title="CLARA"} 1.0' in text
+    assert 'openclara_dicom_payloads{state="receiving"} 0.0' in text
 
 
 # jobRetryDelay ------------------------------------------------------------------------------------------

@@ -34,3 +34,5 @@ def test_intake_counts_then_hands_over_instances_and_records(tmp_path):
     assert metrics.instances.labels(called_ae_title="CLARA")._value.get() == 1
     assert metrics.bytes.labels(called_ae_title="CLARA")._value.get() == instance.size
     assert metrics.associations.labels(outcome="rejected")._value.get() == 1
+    duration = metrics.association_duration.labels(outcome="rejected")
+    assert (duration._sum.get(), sum(b.get() for b in duration._buckets)) == (1.0, 1)

@@ -117,7 +117,7 @@ async def test_an_unexpected_error_with_a_huge_chain_is_logged_briefly(fmt: LogF
 
     started = time.monotonic()
     response = await Servicer().Upload(None, None)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10.0  # minutes before the fix; 10 s leaves room for a loaded machine
     assert response["header"].code == -1
     text = log_stream.getvalue()
     assert "api.request.failed" in text and "RecursionError" in text

@@ -12,9 +12,9 @@ async def test_metrics_count_tasks_by_state_and_agent(client: httpx.AsyncClient)
     await client.post("/api/tasks/register/ClaraSCU", json={"jobId": "j", "uris": ["a.dcm"], "parameters": '"P"'})
     await client.get("/api/tasks/ClaraSCU/pending")
     text = (await client.get("/metrics")).text
-    assert 'results_tasks{agent="ClaraSCU",state="InProgress"} 1.0' in text
-    assert 'results_queue_latency_seconds_count{agent="ClaraSCU"} 1.0' in text
-    assert "results_lease_expiries_total" in text
+    assert 'openclara_results_tasks{agent="ClaraSCU",state="InProgress"} 1.0' in text
+    assert 'openclara_results_queue_latency_seconds_count{agent="ClaraSCU"} 1.0' in text
+    assert "openclara_results_lease_expiries_total" in text
 
 
 async def test_unknown_route_is_problem_json(client: httpx.AsyncClient) -> None:

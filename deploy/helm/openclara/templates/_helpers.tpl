@@ -188,6 +188,7 @@ must control for the pods and Services to fit together.
 {{- $shared := include "openclara.sharedPath" . }}
 {{- $wiring := dict
   "server" (dict "host" "0.0.0.0" "port" $v.service.port)
+  "metrics" (dict "enabled" true "host" "0.0.0.0" "port" .Values.metrics.port "allowed_hosts" (include "openclara.serviceHosts" (dict "root" . "name" (include "openclara.platformHost" .) "extra" (dig "metrics" "allowed_hosts" list $v.config)) | fromJsonArray))
   "storage" (dict "data_dir" (printf "%s/platform" $data))
   "scheduler" (dict "max_concurrent_jobs" $v.maxConcurrentJobs "gpus" $v.gpus)
   "executor" (dict "kind" $v.executor)
