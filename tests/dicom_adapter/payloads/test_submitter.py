@@ -5,10 +5,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from dicom_adapter.db import AdapterDatabase, PayloadRepository
 from dicom_adapter.errors import PayloadNotFound, PayloadNotRetryable, PlatformRejected, PlatformUnavailable
 from dicom_adapter.models import PayloadState
+from dicom_adapter.payloads import submitter as submitter_module
 from dicom_adapter.payloads.assembler import PayloadAssembler
 from dicom_adapter.payloads.jobs import IDEMPOTENCY_KEY, job_name
 from dicom_adapter.payloads.submitter import PayloadSubmitter
@@ -277,18 +279,22 @@ async def state_of(database: AdapterDatabase, payload_id: str) -> PayloadState:
     return closed.payload.state
 
 
-async def test_redrive_submits_faulted_payloads_to_the_fixed_pipelines(database, tmp_path, capsys):
+async def test_redrive_submits_faulted_payloads_to_the_fixed_pipelines(database, tmp_path, monkeypatch):
     platform = FakePlatform()
     platform.unknown_pipelines.add("nope")
     payload_id = await faulted_payload(database, tmp_path, {"seg": "nope"}, platform)
     s = redriver(database, platform, FakeRegistry({"CLARA": clara_ae(pipelines={"seg": "p1"})}))
+    # The module's logger itself is replaced: structlog caches loggers on first use, so capsys and
+    # capture_logs miss the event when an earlier test used the logger first (the test was order-dependent).
+    logs = structlog.testing.CapturingLogger()
+    monkeypatch.setattr(submitter_module, "log", logs)
     assert await s.redrive_faulted("OTHER") == 0
     assert await s.redrive_faulted("CLARA") == 1
     await drain(s)
     assert await state_of(database, payload_id) is PayloadState.DONE
     (job,) = platform.jobs.values()
     assert job.pipeline_id == "p1" and job.started and len(job.files) == 3
-    assert "submitter.payload.redriven" in capsys.readouterr().out
+    assert "submitter.payload.redriven" in [call.args[0] for call in logs.calls if call.args]
 
 
 async def test_payload_faulting_again_stays_faulted_until_the_next_change(database, tmp_path):
