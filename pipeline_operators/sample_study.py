@@ -56,16 +56,24 @@ class StudyIds:
         return str(generate_uid(entropy_srcs=["openclara-phantom", str(self.seed), "instance", str(index)]))
 
 
-def write_study(spec: PhantomSpec, out: Path, compression: str = "none") -> list[Path]:
-    """Write the phantom as one CT series into `out` (`CT000001.dcm`, ...); return the file paths."""
+def ct_series(spec: PhantomSpec, compression: str = "none") -> list[Dataset]:
+    """The phantom as one CT series in memory, one data set per slice (`clara load` sends these)."""
     phantom = build_phantom(spec)
     ids = StudyIds.from_seed(spec.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    datasets = []
     for index in range(spec.slices):
         dataset = _ct_slice(spec, ids, index, phantom.hounsfield[index])
         if compression != "none":
             dataset.compress(COMPRESSIONS[compression])
+        datasets.append(dataset)
+    return datasets
+
+
+def write_study(spec: PhantomSpec, out: Path, compression: str = "none") -> list[Path]:
+    """Write the phantom as one CT series into `out` (`CT000001.dcm`, ...); return the file paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index, dataset in enumerate(ct_series(spec, compression)):
         path = out / f"CT{index + 1:06d}.dcm"
         dataset.save_as(path, enforce_file_format=True)
         paths.append(path)
