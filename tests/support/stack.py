@@ -103,6 +103,8 @@ def ensure_credentials(root: Path) -> None:
 @contextmanager
 def load_stack(root: Path, called: Sequence[str] = ("LOAD1", "LOAD2", "LOAD3"), grouping_timeout: float = 2.0,
                storescp_path: str | None = None) -> Iterator[LoadStack]:
+    # DCMTK's, not the same-named pynetdicom app an activated virtualenv puts first on PATH.
+    storescp_path = storescp_path or ("/usr/bin/storescp" if Path("/usr/bin/storescp").exists() else None)
     storescp_path = storescp_path or shutil.which("storescp")
     if storescp_path is None:
         raise RuntimeError("DCMTK storescp is not installed (apt-get install dcmtk)")
