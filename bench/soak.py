@@ -1,7 +1,7 @@
 """Soak: `clara load` against the whole stack for a long time at a realistic mix; nothing lost, nothing doubled.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--rate 0.5] [--concurrency 3] [--mix ct=1,cr=3,dx=3]
-                                   [--abort-fraction 0.1] [--ct-slices 60] [--ct-matrix 512] [--json]
+                                   [--abort-fraction 0.3] [--ct-slices 60] [--ct-matrix 512] [--json]
 
 A fresh stack (results service, platform with the local executor, adapter, DCMTK storescp as the PACS)
 on free loopback ports; three Clara AE titles run a light pipeline that exports one instance of each
@@ -32,14 +32,15 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.5, help="studies per second")
     parser.add_argument("--concurrency", type=int, default=3)
     parser.add_argument("--mix", default="ct=1,cr=3,dx=3")
-    parser.add_argument("--abort-fraction", type=float, default=0.1)
+    parser.add_argument("--abort-fraction", type=float, default=0.3, help="of the CT senders")
+    parser.add_argument("--seed", type=int, default=1, help="the mix and the failing senders: a seed gives the same run")
     parser.add_argument("--ct-slices", type=int, default=60)
     parser.add_argument("--ct-matrix", type=int, default=512)
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
     args = parser.parse_args()
     load_args = ["--rate", str(args.rate), "--concurrency", str(args.concurrency), "--mix", args.mix,
                  "--abort-fraction", str(args.abort_fraction), "--ct-slices", str(args.ct_slices),
-                 "--ct-matrix", str(args.ct_matrix)]
+                 "--ct-matrix", str(args.ct_matrix), "--seed", str(args.seed)]
     root = Path(tempfile.mkdtemp(prefix="soak-"))
     try:
         result = soak(root, args.minutes * 60, load_args)
