@@ -33,7 +33,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=3)
     parser.add_argument("--mix", default="ct=1,cr=3,dx=3")
     parser.add_argument("--abort-fraction", type=float, default=0.3, help="of the CT senders")
-    parser.add_argument("--seed", type=int, default=1, help="the mix and the failing senders: a seed gives the same run")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the mix and the failing senders")
     parser.add_argument("--ct-slices", type=int, default=60)
     parser.add_argument("--ct-matrix", type=int, default=512)
     parser.add_argument("--json", action="store_true", help="print the whole result as JSON")
@@ -42,10 +42,11 @@ def main() -> int:
                  "--abort-fraction", str(args.abort_fraction), "--ct-slices", str(args.ct_slices),
                  "--ct-matrix", str(args.ct_matrix), "--seed", str(args.seed)]
     root = Path(tempfile.mkdtemp(prefix="soak-"))
-    try:
-        result = soak(root, args.minutes * 60, load_args)
-    finally:
+    result = soak(root, args.minutes * 60, load_args)
+    if result.passed:
         shutil.rmtree(root, ignore_errors=True)
+    else:  # the services' logs and clara load's records say what happened
+        print(f"kept {root} (services' logs, records.jsonl)", file=sys.stderr)
     if args.json:
         print(json.dumps({"report": result.report, "resources": result.resources, "findings": result.findings},
                          indent=2))

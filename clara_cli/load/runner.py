@@ -68,8 +68,13 @@ class LoadRun:
             await self.tracker.poll(self.records)
             if self.on_update is not None:
                 elapsed = time.monotonic() - begun
-                self.on_update(self.summary(elapsed), f"{self._phase}: {elapsed:.0f} s of {self.plan.duration:.0f} s")
+                self.on_update(self.summary(elapsed), self._progress(elapsed))
             await asyncio.sleep(self.interval)
+
+    def _progress(self, elapsed: float) -> str:
+        if self._phase == "sending":
+            return f"sending: {elapsed:.0f} s of {self.plan.duration:.0f} s"
+        return f"draining: {elapsed - self._sending_seconds:.0f} s after sending (at most {self.drain:.0f} s)"
 
     async def _send(self) -> None:
         plan, chooser = self.plan, self.plan.chooser()

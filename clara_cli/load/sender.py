@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
+from pynetdicom.association import Association
 
 from clara_cli.load.records import StudyRecord
 from clara_cli.load.studies import Study
@@ -54,17 +56,18 @@ class StoreSender:
             if assoc.is_established:
                 assoc.release()
 
-    def _store_one(self, assoc: object, dataset: object, record: StudyRecord) -> bool:
+    def _store_one(self, assoc: Association, dataset: Dataset, record: StudyRecord) -> bool:
         begun = time.perf_counter()
-        status = assoc.send_c_store(dataset)  # type: ignore[attr-defined]
+        status = assoc.send_c_store(dataset)
         elapsed = time.perf_counter() - begun
         code = getattr(status, "Status", None)
-        if code is None:  # no answer: the association timed out or was aborted by the peer
-            record.error = "no C-STORE response (association lost)"
+        if code is None:  # no answer: pynetdicom gives an empty data set (and aborts on a timeout)
+            lost = "aborted by the peer" if assoc.is_aborted else f"no response in {self._timeout:.0f} s"
+            record.error = f"C-STORE unanswered: association {lost}"
             return False
         record.store_seconds.append(elapsed)
         if code in ACKNOWLEDGED:
-            record.acknowledged.append(str(dataset.SOPInstanceUID))  # type: ignore[attr-defined]
+            record.acknowledged.append(str(dataset.SOPInstanceUID))
             record.sent_at = time.time()
         else:
             record.failed += 1
