@@ -1,6 +1,6 @@
 """Soak: `clara load` against the whole stack for a long time at a realistic mix; nothing lost, nothing doubled.
 
-    .venv/bin/python bench/soak.py [--minutes 30] [--rate 0.5] [--concurrency 3] [--mix ct=1,cr=3,dx=3]
+    .venv/bin/python bench/soak.py [--minutes 30] [--rate 0.4] [--concurrency 3] [--mix ct=1,cr=3,dx=3]
                                    [--abort-fraction 0.3] [--ct-slices 60] [--ct-matrix 512] [--json]
 
 A fresh stack (results service, platform with the local executor, adapter, DCMTK storescp as the PACS)
@@ -29,7 +29,7 @@ from tests.support.soak import soak  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--rate", type=float, default=0.5, help="studies per second")
+    parser.add_argument("--rate", type=float, default=0.4, help="studies per second")
     parser.add_argument("--concurrency", type=int, default=3)
     parser.add_argument("--mix", default="ct=1,cr=3,dx=3")
     parser.add_argument("--abort-fraction", type=float, default=0.3, help="of the CT senders")

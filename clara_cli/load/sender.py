@@ -61,9 +61,10 @@ class StoreSender:
         status = assoc.send_c_store(dataset)
         elapsed = time.perf_counter() - begun
         code = getattr(status, "Status", None)
-        if code is None:  # no answer: pynetdicom gives an empty data set (and aborts on a timeout)
-            lost = "aborted by the peer" if assoc.is_aborted else f"no response in {self._timeout:.0f} s"
-            record.error = f"C-STORE unanswered: association {lost}"
+        if code is None:  # no answer: pynetdicom gives an empty data set (and aborts itself on a timeout)
+            timed_out = elapsed >= self._timeout * 0.99
+            lost = f"no response within {self._timeout:.0f} s, aborted" if timed_out else "association lost"
+            record.error = f"C-STORE unanswered: {lost}"
             return False
         record.store_seconds.append(elapsed)
         if code in ACKNOWLEDGED:
