@@ -6,6 +6,7 @@ Data flow:
     runner    paces the studies (rate, concurrency, duration), drains, summarizes
       studies   fresh UIDs on templates drawn once (CT from the phantom, CR, DX)
       sender    one pynetdicom association per study -> the adapter's SCP (aborts for failing senders)
+        reactor   keeps pynetdicom's reactor thread parked while a C-STORE waits for its response
       direct    or Jobs.Create + uploads + Jobs.Start on the Platform API (`--pipeline`)
       records   StudyRecord: what was acknowledged and when each stage was reached
     tracker   polls the adapter's payloads, the platform's jobs and the results service's tasks

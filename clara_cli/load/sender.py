@@ -14,6 +14,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
 from pynetdicom.association import Association
 
+from clara_cli.load import reactor
 from clara_cli.load.records import StudyRecord
 from clara_cli.load.studies import Study
 
@@ -44,12 +45,15 @@ class StoreSender:
         if not assoc.is_established:
             record.error = "association rejected" if assoc.is_rejected else "association failed"
             return
+        gate = reactor.install(assoc)
         try:
             for dataset in study.instances:
                 if abort_after is not None and len(record.acknowledged) >= abort_after:
                     record.aborted = True
                     assoc.abort()
                     return
+                if gate is not None:
+                    gate.park()
                 if not self._store_one(assoc, dataset, record):
                     return
         finally:
