@@ -63,21 +63,29 @@ class StudyIds:
         return str(generate_uid(entropy_srcs=[*self.source, "instance", str(index)]))
 
 
+def ct_series(spec: PhantomSpec, compression: str = "none") -> list[Dataset]:
+    """The phantom as one CT series in memory, one data set per slice (`clara load` sends these)."""
+    phantom = build_phantom(spec)
+    ids = StudyIds.of(spec)
+    datasets = []
+    for index in range(spec.slices):
+        dataset = _ct_slice(spec, ids, index, phantom.hounsfield[index])
+        if compression != "none":
+            dataset.compress(COMPRESSIONS[compression])
+        datasets.append(dataset)
+    return datasets
+
+
 def write_study(spec: PhantomSpec, out: Path, compression: str = "none") -> list[Path]:
     """Write the phantom as one CT series into `out` (`CT000001.dcm`, ...); return the file paths.
 
     Files of an earlier run in `out` (our `CT<number>.dcm` names) are removed first, so the folder holds
     exactly one study: sending it never mixes two generated studies."""
-    phantom = build_phantom(spec)
-    ids = StudyIds.of(spec)
     out.mkdir(parents=True, exist_ok=True)
     for stale in out.glob("CT[0-9][0-9][0-9][0-9][0-9][0-9].dcm"):
         stale.unlink()
     paths = []
-    for index in range(spec.slices):
-        dataset = _ct_slice(spec, ids, index, phantom.hounsfield[index])
-        if compression != "none":
-            dataset.compress(COMPRESSIONS[compression])
+    for index, dataset in enumerate(ct_series(spec, compression)):
         path = out / f"CT{index + 1:06d}.dcm"
         dataset.save_as(path, enforce_file_format=True)
         paths.append(path)

@@ -12,4 +12,6 @@ test module (checked by tests/test_support_rule.py).
     pods        pod manifests as `podman kube play` runs them (resolve_sub_paths)
     network     free_port
     http        an authenticated httpx for the stack's REST services
+    stack       the whole stack for `clara load` and the soak (light export pipeline, storescp as the PACS)
+    soak        the soak's checks (lost instances, duplicate jobs, resources, latency drift) and `soak()`
 """
