@@ -60,9 +60,14 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def rfc3339(moment: datetime) -> str:
+    """A time as the CLI's JSON writes it: RFC 3339 in UTC ending in `Z` (`2026-12-04T09:49:30Z`)."""
+    return _utc(moment).isoformat().replace("+00:00", "Z")
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _utc(value).isoformat().replace("+00:00", "Z")
+        return rfc3339(value)
     if isinstance(value, Enum):
         return value.value
     return str(value)

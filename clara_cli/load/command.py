@@ -89,6 +89,7 @@ def load(cli: CliContext, called: tuple[str, ...], pipeline_id: str | None, scp:
       job running       the first job of the study started (platform timestamps)
       job done          the last job of the study stopped
       export delivered  every export task of its jobs succeeded (results service)
+    In -O json and --records the stages are snake_case keys: c_store, payload_closed, ...
 
     Example: clara load -a CLARA --rate 2 --concurrency 4 --duration 60 --mix ct=1,cr=4,dx=4
     """
@@ -169,8 +170,8 @@ def _emit(cli: CliContext, summary: dict[str, Any]) -> None:
     out = Console()
     out.print(headline(summary))
     out.print(stage_table(summary))
-    for message, count in summary["errors"].items():
-        out.print(f"  {count} x {message}")
+    for row in summary["errors"]:
+        out.print(f"  {row['studies']} x {row['error']}")
 
 
 def register(cli: click.Group, verbs: dict[str, click.Group]) -> None:

@@ -1,21 +1,34 @@
 """One study's life as `clara load` saw it: what was sent and acknowledged, and when each stage was reached.
 
 Stage times are seconds after the study's last acknowledged instance (for `--pipeline`: after the job
-was started), the moment the sender has done its part; `c-store` holds the per-instance round trips.
+was started), the moment the sender has done its part; `c_store` holds the per-instance round trips.
+Stages are named by their JSON keys (snake_case, docs/cli.md "Output"); `stage_label` is what people read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-STORE = "c-store"
-SUBMIT = "job submitted"
-PAYLOAD_CLOSED = "payload closed"
-JOB_RUNNING = "job running"
-JOB_DONE = "job done"
-EXPORTED = "export delivered"
+from clara_cli.output import rfc3339
+
+STORE = "c_store"
+SUBMIT = "job_submitted"
+PAYLOAD_CLOSED = "payload_closed"
+JOB_RUNNING = "job_running"
+JOB_DONE = "job_done"
+EXPORTED = "export_delivered"
 DOWNSTREAM = (PAYLOAD_CLOSED, JOB_RUNNING, JOB_DONE, EXPORTED)
+
+
+def stage_label(stage: str) -> str:
+    """`payload_closed` -> `payload closed`, `c_store` -> `c-store` (the table and the live view)."""
+    return "c-store" if stage == STORE else stage.replace("_", " ")
+
+
+def _time(epoch: float | None) -> str | None:
+    return None if epoch is None else rfc3339(datetime.fromtimestamp(epoch, UTC))
 
 
 @dataclass
@@ -48,20 +61,21 @@ class StudyRecord:
             self.stages[stage] = max(0.0, when - self.sent_at)
 
     def as_json(self) -> dict[str, Any]:
+        """One line of `--records`; the CLI's JSON convention, so jobs are a list (job IDs are not keys)."""
         return {
-            "studyInstanceUid": self.study_uid,
+            "study_instance_uid": self.study_uid,
             "kind": self.kind,
-            "calledAeTitle": self.called,
+            "called_ae_title": self.called,
             "instances": self.instances,
             "bytes": self.nbytes,
-            "startedAt": self.started_at,
-            "sentAt": self.sent_at,
+            "started_at": _time(self.started_at),
+            "sent_at": _time(self.sent_at),
             "acknowledged": self.acknowledged,
             "failed": self.failed,
             "aborted": self.aborted,
             "error": self.error,
             "payloads": sorted(self.payloads),
-            "jobs": dict(self.jobs),
+            "jobs": [{"job_id": job_id, "pipeline": pipeline} for job_id, pipeline in self.jobs.items()],
             "stages": {k: round(v, 4) for k, v in self.stages.items()},
             "finished": self.finished,
         }

@@ -11,7 +11,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from clara_cli.load.records import DOWNSTREAM, STORE, SUBMIT, StudyRecord
+from clara_cli.load.records import DOWNSTREAM, STORE, SUBMIT, StudyRecord, stage_label
 
 
 def percentiles(values: Sequence[float]) -> dict[str, Any]:
@@ -46,8 +46,8 @@ def summarize(records: Sequence[StudyRecord], mode: str, sending_seconds: float,
     per_second = max(sending_seconds, 1e-9)
     return {
         "mode": mode,
-        "sendingSeconds": round(sending_seconds, 3),
-        "wallSeconds": round(wall_seconds, 3),
+        "sending_seconds": round(sending_seconds, 3),
+        "wall_seconds": round(wall_seconds, 3),
         "studies": {
             "started": len(records),
             "complete": complete,
@@ -62,12 +62,13 @@ def summarize(records: Sequence[StudyRecord], mode: str, sending_seconds: float,
             "failed": sum(r.failed for r in records),
         },
         "throughput": {
-            "studiesPerSecond": round(complete / per_second, 3),
-            "instancesPerSecond": round(acknowledged / per_second, 2),
-            "megabytesPerSecond": round(acked_bytes / per_second / 1e6, 2),
+            "studies_per_second": round(complete / per_second, 3),
+            "instances_per_second": round(acknowledged / per_second, 2),
+            "megabytes_per_second": round(acked_bytes / per_second / 1e6, 2),
         },
         "stages": {stage: percentiles(values) for stage, values in stage_values(records, mode).items()},
-        "errors": dict(errors.most_common(10)),
+        # A list, not {message: count}: an error message is no key (docs/cli.md "Output").
+        "errors": [{"error": message, "studies": count} for message, count in errors.most_common(10)],
     }
 
 
@@ -80,7 +81,8 @@ def stage_table(summary: dict[str, Any], title: str = "Latency per stage (second
     for column in ("stage", "count", "p50", "p90", "p99", "max"):
         table.add_column(column.upper(), justify="left" if column == "stage" else "right")
     for stage, figures in summary["stages"].items():
-        table.add_row(stage, str(figures["count"]), *(_seconds(figures[k]) for k in ("p50", "p90", "p99", "max")))
+        seconds = (_seconds(figures[k]) for k in ("p50", "p90", "p99", "max"))
+        table.add_row(stage_label(stage), str(figures["count"]), *seconds)
     return table
 
 
@@ -90,8 +92,8 @@ def headline(summary: dict[str, Any]) -> Text:
         f"{studies['started']} studies ({studies['complete']} complete, {studies['aborted']} aborted, "
         f"{studies['failed']} failed, {studies['unfinished']} unfinished); "
         f"{instances['acknowledged']}/{instances['planned']} instances acknowledged in "
-        f"{summary['sendingSeconds']:.1f} s: {rate['studiesPerSecond']} studies/s, "
-        f"{rate['instancesPerSecond']} instances/s, {rate['megabytesPerSecond']} MB/s"
+        f"{summary['sending_seconds']:.1f} s: {rate['studies_per_second']} studies/s, "
+        f"{rate['instances_per_second']} instances/s, {rate['megabytes_per_second']} MB/s"
     )
 
 

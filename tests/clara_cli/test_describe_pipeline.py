@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from clara_cli.main import cli
 from tests.platform_api.fake_platform import running_fake_platform
+from tests.support.json_keys import not_snake_case
 
 SAMPLES = Path(__file__).parent.parent / "platform_server" / "pipelines"
 
@@ -87,16 +87,7 @@ def test_describe_reports_a_definition_that_does_not_parse(endpoint: str, tmp_pa
             "  bad.yaml:4: operator 'op': `container` with an `image` is required") in out
 
 
-def _keys(value: object, user_data: frozenset[str] = frozenset({"metadata"})) -> list[str]:
-    """Every key of our own JSON objects (not inside user data such as job or pipeline metadata)."""
-    if isinstance(value, list):
-        return [key for item in value for key in _keys(item)]
-    if isinstance(value, dict):
-        return [*value, *(key for k, v in value.items() if k not in user_data for key in _keys(v))]
-    return []
-
-
 def test_describe_json_keys_are_snake_case_all_the_way_down(endpoint: str, tmp_path: Path) -> None:
     pipeline_id = create(endpoint, tmp_path, "typed-0.5.0.yaml")
     described = json.loads(clara(endpoint, "--output", "json", "describe", "pipeline", pipeline_id).stdout)
-    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", key) for key in _keys(described)), sorted(set(_keys(described)))
+    assert not_snake_case(described) == []

@@ -23,7 +23,7 @@ from tests.support.soak import platform_checks, read_records
 from tests.support.stack import CALLING, LoadStack, load_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-STAGES = ["c-store", "payload closed", "job running", "job done", "export delivered"]
+STAGES = ["c_store", "payload_closed", "job_running", "job_done", "export_delivered"]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_studies_sent_to_two_ae_titles_reach_every_stage(stack: LoadStack, tmp_p
     assert started >= 3 and report["studies"]["finished"] == started
     assert all(report["stages"][s]["count"] == started for s in STAGES[1:])
     records = read_records(records_path)
-    assert {r["calledAeTitle"] for r in records} == {"LOAD1", "LOAD2"}
+    assert {r["called_ae_title"] for r in records} == {"LOAD1", "LOAD2"}
     aborted = [r for r in records if r["aborted"]]
     assert aborted and all(0 < len(r["acknowledged"]) < r["instances"] for r in aborted)  # every CT sender failed
     assert report["instances"]["acknowledged"] == sum(len(r["acknowledged"]) for r in records)
@@ -71,11 +71,11 @@ def _the_checks_bite(stack: LoadStack, records: list[dict[str, Any]]) -> None:
     async def second_job() -> None:
         async with PlatformClient(stack.platform) as platform:
             await platform.create_job(stack.pipeline_id, "load-duplicate",
-                                      metadata={"openclara.study-instance-uids": records[0]["studyInstanceUid"]})
+                                      metadata={"openclara.study-instance-uids": records[0]["study_instance_uid"]})
 
     asyncio.run(second_job())
     _, duplicates = platform_checks(stack.platform, records)
-    assert duplicates == [f"study {records[0]['studyInstanceUid']}: 2 jobs of pipeline {stack.pipeline_id}"]
+    assert duplicates == [f"study {records[0]['study_instance_uid']}: 2 jobs of pipeline {stack.pipeline_id}"]
 
 
 def test_jobs_created_directly_against_the_pipeline(stack: LoadStack) -> None:
@@ -83,9 +83,9 @@ def test_jobs_created_directly_against_the_pipeline(stack: LoadStack) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["mode"] == "jobs"
-    assert report["stages"]["job submitted"]["count"] == report["studies"]["started"] >= 2
-    assert report["stages"]["payload closed"]["count"] == 0  # no adapter on this path
-    assert report["stages"]["export delivered"]["count"] == report["studies"]["started"]
+    assert report["stages"]["job_submitted"]["count"] == report["studies"]["started"] >= 2
+    assert report["stages"]["payload_closed"]["count"] == 0  # no adapter on this path
+    assert report["stages"]["export_delivered"]["count"] == report["studies"]["started"]
 
 
 def test_a_table_for_people_and_a_clear_error_without_a_target(stack: LoadStack) -> None:

@@ -27,7 +27,7 @@ def test_sixty_seconds_of_mixed_load_lose_nothing_and_double_nothing(tmp_path: P
     assert result.passed, result.findings
     assert result.load_exit == 0, result.load_stderr
     assert result.report["studies"]["started"] >= 15
-    assert {r["calledAeTitle"] for r in result.records} == {"LOAD1", "LOAD2", "LOAD3"}
+    assert {r["called_ae_title"] for r in result.records} == {"LOAD1", "LOAD2", "LOAD3"}
     assert {r["kind"] for r in result.records} == {"ct", "cr", "dx"}
     assert result.report["studies"]["aborted"] >= 1
 

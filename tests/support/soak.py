@@ -33,7 +33,7 @@ from typing import Any
 from platform_api import PlatformClient
 from tests.support.stack import CALLING, load_stack
 
-DOWNSTREAM = ("payload closed", "job running", "job done", "export delivered")
+DOWNSTREAM = ("payload_closed", "job_running", "job_done", "export_delivered")  # `clara load`'s stage keys
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -138,13 +138,13 @@ def unfinished(records: Sequence[dict[str, Any]], stages: Sequence[str] = DOWNST
             continue
         missing = [s for s in stages if s not in r["stages"]]
         if r["error"] or missing:
-            findings.append(f"study {r['studyInstanceUid']}: error {r['error']!r}, stages missing {missing}")
+            findings.append(f"study {r['study_instance_uid']}: error {r['error']!r}, stages missing {missing}")
     return findings
 
 
 def latency_drift(records: Sequence[dict[str, Any]], factor: float = 2.0, slack: float = 1.0) -> list[str]:
     """p50/p90 of the second half of the studies (by start) within factor x first half + slack seconds."""
-    ordered = sorted((r for r in records if r["acknowledged"]), key=lambda r: r["startedAt"])
+    ordered = sorted((r for r in records if r["acknowledged"]), key=lambda r: datetime.fromisoformat(r["started_at"]))
     half = len(ordered) // 2
     findings = []
     for stage in DOWNSTREAM:
@@ -179,20 +179,20 @@ def platform_checks(
     endpoint: str, records: Sequence[dict[str, Any]], since: datetime | None = None
 ) -> tuple[list[str], list[str]]:
     """(lost instances, duplicate jobs) as findings."""
-    job_ids = {j for r in records for j in r["jobs"]}
+    job_ids = {j["job_id"] for r in records for j in r["jobs"]}
     jobs, files = asyncio.run(_platform_view(endpoint, since, job_ids))
     lost = []
     for r in records:
-        present = set().union(*(files.get(j, set()) for j in r["jobs"])) if r["jobs"] else set()
+        present = set().union(*(files.get(j["job_id"], set()) for j in r["jobs"])) if r["jobs"] else set()
         missing = [uid for uid in r["acknowledged"] if uid not in present]
         if missing:
-            lost.append(f"study {r['studyInstanceUid']}: {len(missing)} of {len(r['acknowledged'])} acknowledged "
+            lost.append(f"study {r['study_instance_uid']}: {len(missing)} of {len(r['acknowledged'])} acknowledged "
                         f"instances in no job payload")
     per_study = Counter(
         (uid, job.pipeline_id) for job in jobs
         for uid in job.metadata.get("openclara.study-instance-uids", "").split(",") if uid
     )
-    ours = {r["studyInstanceUid"] for r in records if r["acknowledged"]}
+    ours = {r["study_instance_uid"] for r in records if r["acknowledged"]}
     duplicates = [f"study {uid}: {n} jobs of pipeline {pipeline}" for (uid, pipeline), n in per_study.items()
                   if uid in ours and n != 1]
     duplicates += [f"study {uid}: no job" for uid in ours if not any(k[0] == uid for k in per_study)]
