@@ -18,6 +18,7 @@ import pytest
 
 from platform_api import PlatformClient
 from tests.conftest import require_peer
+from tests.support.json_keys import not_snake_case
 from tests.support.processes import ROOT
 from tests.support.soak import platform_checks, read_records
 from tests.support.stack import CALLING, LoadStack, load_stack
@@ -54,6 +55,8 @@ def test_studies_sent_to_two_ae_titles_reach_every_stage(stack: LoadStack, tmp_p
     assert all(report["stages"][s]["count"] == started for s in STAGES[1:])
     records = read_records(records_path)
     assert {r["called_ae_title"] for r in records} == {"LOAD1", "LOAD2"}
+    assert not_snake_case(report) == [] and not_snake_case(records) == []  # docs/cli.md "Output"
+    assert all(r["started_at"].endswith("Z") and r["sent_at"].endswith("Z") for r in records)
     aborted = [r for r in records if r["aborted"]]
     assert aborted and all(0 < len(r["acknowledged"]) < r["instances"] for r in aborted)  # every CT sender failed
     assert report["instances"]["acknowledged"] == sum(len(r["acknowledged"]) for r in records)
