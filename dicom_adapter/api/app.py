@@ -11,6 +11,7 @@ from dicom_adapter.api.access import audited, required_role
 from dicom_adapter.api.deps import ApiDependencies
 from dicom_adapter.api.problems import RESPONSES, CaseInsensitiveConfigRoutes, install_problem_handlers
 from dicom_adapter.settings import ApiSettings
+from openclara import swagger_ui
 from openclara.auth.audit import AuditLog
 from openclara.auth.rest import TokenGate, auth_responses
 from openclara.auth.settings import AuthSettings
@@ -26,7 +27,10 @@ def create_app(deps: ApiDependencies, settings: ApiSettings | None = None, auth:
         description="Clara Deploy 0.8 compatible configuration API, plus health, metrics and history.",
         version="0.1.0",
         responses={**RESPONSES, **auth_responses()},
+        docs_url=None,  # swagger_ui.install: Swagger UI from the package, not a CDN
+        redoc_url=None,
     )
+    swagger_ui.install(app)
     app.state.deps = deps
     install_problem_handlers(app)
     app.include_router(config_routes.router)
