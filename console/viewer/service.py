@@ -34,6 +34,7 @@ class Viewer:
         self.conversions = Conversions(VolumeCache(cache_dir))
         self._catalogs: OrderedDict[tuple[str, str], tuple[str, list[Series]]] = OrderedDict()
         self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
 
     def close(self) -> None:
         self.conversions.close()
@@ -42,19 +43,27 @@ class Viewer:
         """The item's series (blocking: call from a thread); raises NotFound."""
         if source not in self.sources:
             raise NotFound("no such kind of item")
-        paths = self.sources[source].files(item_id)
-        stamp = fingerprint(paths)
+        # One reader per item: the page's `prepare` and the browser's manifest request arrive together.
+        with self._item_lock(source, item_id):
+            paths = self.sources[source].files(item_id)
+            stamp = fingerprint(paths)
+            with self._guard:
+                kept = self._catalogs.get((source, item_id))
+                if kept is not None and kept[0] == stamp:
+                    self._catalogs.move_to_end((source, item_id))
+                    return kept[1]
+            found = catalog(paths)
+            with self._guard:
+                self._catalogs[(source, item_id)] = (stamp, found)
+                while len(self._catalogs) > CATALOGS_KEPT:
+                    self._catalogs.popitem(last=False)
+            return found
+
+    def _item_lock(self, source: str, item_id: str) -> threading.Lock:
         with self._guard:
-            kept = self._catalogs.get((source, item_id))
-            if kept is not None and kept[0] == stamp:
-                self._catalogs.move_to_end((source, item_id))
-                return kept[1]
-        found = catalog(paths)
-        with self._guard:
-            self._catalogs[(source, item_id)] = (stamp, found)
-            while len(self._catalogs) > CATALOGS_KEPT:
-                self._catalogs.popitem(last=False)
-        return found
+            if len(self._locks) > CATALOGS_KEPT * 4:
+                self._locks = {key: lock for key, lock in self._locks.items() if lock.locked()}
+            return self._locks.setdefault((source, item_id), threading.Lock())
 
     def prepare(self, source: str, item_id: str) -> None:
         """Catalog the item and start converting its default series (blocking; errors surface later)."""

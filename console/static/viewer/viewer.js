@@ -25,7 +25,9 @@ const nv = new Niivue({
   logLevel: "warn", loadingText: "Loading...", multiplanarShowRender: SHOW_RENDER.NEVER,
   isOrientCube: false, crosshairWidth: 1,
 });
-window.openclaraViewer = { nv, state }; // for the benchmark and the browser tests
+const timings = {}; // performance.now() at each step of the first load, for the benchmark
+const mark = (name) => { if (!(name in timings)) timings[name] = performance.now(); };
+window.openclaraViewer = { nv, state, timings }; // for the benchmark and the browser tests
 
 function say(text, failed = false) {
   const status = $("live-status");
@@ -63,12 +65,30 @@ function plan(series) {
   return last === "full" && out.length > 2 ? [out[0], out[out.length - 1]] : out;
 }
 
-async function loadLevel(level) {
+async function buffer(url) {
+  const response = await fetch(url, { credentials: "same-origin" });
+  if (!response.ok) {
+    let detail = `HTTP ${response.status}`;
+    try { detail = (await response.json()).detail || detail; } catch { /* not JSON */ }
+    throw new Error(detail);
+  }
+  return response.arrayBuffer();
+}
+
+// A level's bytes (the CT and, if there is one, its SEG's labels), fetched while something else runs.
+function fetchLevel(level) {
+  const ct = buffer(`${api}/series/${state.series.key}/${level}.nii`);
+  const labels = state.seg ? buffer(`${api}/labels/${state.seg.key}/${level}.nii`) : Promise.resolve(null);
+  return Promise.all([ct, labels]).then(([ctBytes, labelBytes]) => ({ level, ctBytes, labelBytes }));
+}
+
+async function showLevel({ level, ctBytes, labelBytes }) {
   const generation = state.generation;
   const keep = nv.volumes.length ? [...nv.scene.crosshairPos] : null;
-  const list = [{ url: `${api}/series/${state.series.key}/${level}.nii`, colormap: "gray" }];
-  if (state.seg) list.push({ url: `${api}/labels/${state.seg.key}/${level}.nii`, colormap: "gray", opacity: state.opacity });
+  const list = [{ url: ctBytes, name: `${level}.nii`, colormap: "gray" }];
+  if (labelBytes) list.push({ url: labelBytes, name: `labels-${level}.nii`, colormap: "gray", opacity: state.opacity });
   await nv.loadVolumes(list);
+  mark(`loaded-${level}`);
   if (generation !== state.generation) return false;
   state.level = level;
   if (keep) nv.scene.crosshairPos = keep;
@@ -176,21 +196,25 @@ function addMeasurement(text) {
   $("viewer-readout").textContent = text;
 }
 
-async function openSeries(key) {
+// Open an image series: the preview's bytes are fetched while `ready` (NiiVue compiling its shaders) runs.
+async function openSeries(key, ready = Promise.resolve()) {
   state.generation += 1;
   state.series = state.manifest.series.find((s) => s.key === key);
   state.seg = state.manifest.series.find((s) => s.segmentation && s.references === key) || null;
   state.meaning = null;
   state.window = state.series.modality === "CT" ? PRESETS.soft : state.window;
-  if (state.seg) {
-    state.meaning = await json(`${api}/labels/${state.seg.key}/segments.json`);
-    state.visible = new Set(state.meaning.segments.map((s) => s.number));
-  }
+  const meaning = state.seg ? json(`${api}/labels/${state.seg.key}/segments.json`) : Promise.resolve(null);
+  let pending = fetchLevel("preview");
+  await ready;
+  state.meaning = await meaning;
+  state.visible = new Set(state.meaning ? state.meaning.segments.map((s) => s.number) : []);
   renderSegments();
   const levels = plan(state.series);
   for (const [index, level] of levels.entries()) {
-    say(index === levels.length - 1 ? "" : `Loading ${levels[levels.length - 1]} resolution…`);
-    if (!(await loadLevel(level))) return;
+    say(index === levels.length - 1 ? "" : `Loading ${levels[levels.length - 1]} resolution...`);
+    const data = await pending;
+    if (index + 1 < levels.length) pending = fetchLevel(levels[index + 1]); // the next level downloads meanwhile
+    if (!(await showLevel(data))) return;
     if (index === 0 && !root.dataset.firstImageMs) {
       nv.gl.finish();
       root.dataset.firstImageMs = String(performance.now());
@@ -242,7 +266,7 @@ function wire() {
     $("full-resolution").disabled = true;
     say("Loading full resolution…");
     try {
-      await loadLevel("full");
+      await showLevel(await fetchLevel("full"));
       say("");
       root.dataset.level = "full";
       $("full-resolution").hidden = true;
@@ -267,8 +291,10 @@ const transfer = new TransferEditor($("tf-editor"), $("tf-colour"), () => { if (
 
 async function main() {
   wire();
-  await nv.attachToCanvas($("viewer-canvas"));
+  mark("script");
+  const attached = nv.attachToCanvas($("viewer-canvas")).then(() => mark("attached"));
   state.manifest = await json(`${api}/manifest`);
+  mark("manifest");
   const images = state.manifest.series.filter((s) => !s.segmentation);
   if (!images.length) throw new Error("nothing to show: no image series among these files");
   const select = $("series-select");
@@ -279,7 +305,7 @@ async function main() {
     select.append(option);
   }
   select.value = state.manifest.default;
-  await openSeries(state.manifest.default);
+  await openSeries(state.manifest.default, attached);
   const ct = nv.volumes[0];
   if (ct) transfer.setData(ct.img, Math.max(-1024, ct.global_min ?? -1024), Math.min(3071, ct.global_max ?? 3071));
 }
