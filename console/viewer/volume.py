@@ -129,6 +129,8 @@ def _pixels(ds: Dataset) -> npt.NDArray[np.generic]:
     if ds.file_meta.TransferSyntaxUID in UNCOMPRESSED and ds.BitsAllocated in (8, 16):
         kind = "i" if ds.PixelRepresentation else "u"
         dtype = np.dtype(f"<{kind}{ds.BitsAllocated // 8}")
+        if len(ds.PixelData) < ds.Rows * ds.Columns * dtype.itemsize:
+            raise UnreadableSeries("an image's pixel data is shorter than its size says (a truncated file?)")
         flat = np.frombuffer(ds.PixelData, dtype=dtype, count=ds.Rows * ds.Columns)
         return flat.reshape(ds.Rows, ds.Columns)
     try:

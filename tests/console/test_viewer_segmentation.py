@@ -95,8 +95,9 @@ def test_a_file_that_is_not_a_seg_is_refused(lung_study: LungStudy) -> None:
 
 def test_dicom_lab_white_and_red() -> None:
     assert dicom_lab_to_rgb((65535, 32896, 32896)) == (255, 255, 255)
-    red = dicom_lab_to_rgb((round(53.24 * 65535 / 100), round((80.09 + 128) * 65535 / 255),
-                            round((67.20 + 128) * 65535 / 255)))
+    red = dicom_lab_to_rgb(
+        (round(53.24 * 65535 / 100), round((80.09 + 128) * 65535 / 255), round((67.20 + 128) * 65535 / 255))
+    )
     assert red[0] >= 250 and red[1] <= 10 and red[2] <= 10
 
 
