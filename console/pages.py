@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -28,3 +29,4 @@ def destinations(parameters: str) -> str:
 
 
 templates.env.filters.update(epoch_text=epoch_text, destinations=destinations)
+templates.env.tests["match"] = lambda value, pattern: re.match(pattern, str(value)) is not None
