@@ -23,7 +23,7 @@ const state = {
 const nv = new Niivue({
   backColor: [0, 0, 0, 1], show3Dcrosshair: true, isColorbar: false, dragAndDropEnabled: false,
   logLevel: "warn", loadingText: "Loading...", multiplanarShowRender: SHOW_RENDER.NEVER,
-  isOrientCube: false, crosshairWidth: 1,
+  isOrientCube: false, crosshairWidth: 1, clipPlaneColor: [0, 0, 0, 0], // the crop box cuts, no shaded planes
 });
 const timings = {}; // performance.now() at each step of the first load, for the benchmark
 const mark = (name) => { if (!(name in timings)) timings[name] = performance.now(); };
@@ -135,19 +135,31 @@ function applyView() {
   $("render-panel").classList.toggle("active", isRender());
 }
 
-// The crop box: six axis-aligned clip planes (NiiVue takes depth from the centre, azimuth, elevation).
+// The crop box: one clip plane per moved slider. NiiVue keeps the side where dot(n, p - 0.5) > depth
+// (p in texture space 0..1, laid out RAS), n given as azimuth/elevation: +x is (90, 0), +y (180, 0),
+// +z (0, -90). A lower bound keeps p > low (n = +axis, depth = low - 0.5); an upper bound keeps p < high
+// (n = -axis, depth = 0.5 - high).
+const CROP_NORMALS = { x: [[90, 0], [270, 0]], y: [[180, 0], [0, 0]], z: [[0, -90], [0, 90]] };
+
 function applyCrop() {
   const value = (axis, end) => Number(document.querySelector(`[data-crop="${axis}"][data-end="${end}"]`).value);
   const planes = [];
-  const directions = { x: [[90, 0], [270, 0]], y: [[0, 0], [180, 0]], z: [[0, 90], [0, -90]] };
   for (const axis of ["x", "y", "z"]) {
     const [low, high] = [value(axis, "low"), value(axis, "high")];
-    const [[aziLow, eleLow], [aziHigh, eleHigh]] = directions[axis];
-    if (low > 0) planes.push([0.5 - low, aziHigh, eleHigh]);
-    if (high < 1) planes.push([high - 0.5, aziLow, eleLow]);
+    const [[aziUp, eleUp], [aziDown, eleDown]] = CROP_NORMALS[axis];
+    if (low > 0) planes.push([low - 0.5, aziUp, eleUp]);
+    if (high < 1) planes.push([0.5 - high, aziDown, eleDown]);
   }
   nv.setClipPlanes(planes.length ? planes : [[2, 0, 0]]);
   nv.drawScene();
+}
+
+// Slider input arrives faster than a software renderer draws a 3D frame: apply at most once per frame.
+let cropQueued = false;
+function queueCrop() {
+  if (cropQueued) return;
+  cropQueued = true;
+  requestAnimationFrame(() => { cropQueued = false; applyCrop(); });
 }
 
 function renderSegments() {
@@ -178,14 +190,15 @@ function setPressed(attribute, value) {
   }
 }
 
-// Area: the rectangle dragged on one slice, in that slice's plane (mm² from NiiVue's mm corners).
+// Area: NiiVue draws the dragged region as the ellipse inside the drag's box, on one slice; its axes come
+// from the box's millimetre corners in that slice's plane (the axis across the slice has no extent).
 function recordArea(drag) {
   const a = drag.mmStart, b = drag.mmEnd;
   const d = [Math.abs(a[0] - b[0]), Math.abs(a[1] - b[1]), Math.abs(a[2] - b[2])];
-  const inPlane = d.slice().sort((x, y) => y - x).slice(0, 2); // the axis across the slice has ~0 extent
-  const area = inPlane[0] * inPlane[1];
-  addMeasurement(`Area ${area.toFixed(1)} mm² (${inPlane[0].toFixed(1)} × ${inPlane[1].toFixed(1)} mm;` +
-                 ` ellipse inside: ${(Math.PI * area / 4).toFixed(1)} mm²)`);
+  const [width, height] = d.slice().sort((x, y) => y - x).slice(0, 2);
+  const ellipse = (Math.PI * width * height) / 4;
+  addMeasurement(`Area ${ellipse.toFixed(1)} mm² (ellipse ${width.toFixed(1)} × ${height.toFixed(1)} mm;` +
+                 ` its box ${(width * height).toFixed(1)} mm²)`);
 }
 
 function addMeasurement(text) {
@@ -278,7 +291,7 @@ function wire() {
     applyLabels();
   });
   $("seg-opacity").addEventListener("input", (e) => { state.opacity = Number(e.target.value); applyLabels(); });
-  for (const input of document.querySelectorAll("[data-crop]")) input.addEventListener("input", applyCrop);
+  for (const input of document.querySelectorAll("[data-crop]")) input.addEventListener("input", queueCrop);
   $("tf-reset").addEventListener("click", () => transfer.reset());
   nv.onMeasurementCompleted = (m) => addMeasurement(`Distance ${m.distance.toFixed(1)} mm`);
   nv.onDragRelease = (drag) => { if (nv.opts.dragModePrimary === DRAG_MODE.roiSelection) recordArea(drag); };
