@@ -133,5 +133,5 @@ async def cancel(request: Request, job_id: str) -> JSONResponse:
         token = await source.platform.cancel_job(job_id, reason=f"canceled in the console by {who}")
     except PlatformError as failed:
         return JSONResponse({"detail": f"Platform API: {failed}"}, status_code=409)
-    source.jobs.forget()
+    await source.jobs.forget()
     return JSONResponse({"jobId": token.job_id, "state": token.state.name, "status": token.status.name})
