@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clara_cli import dicom, pipelines_jobs, platform, results
+from clara_cli import console, dicom, pipelines_jobs, platform, results
 from clara_cli.config import load_client_config
 from clara_cli.context import CliContext
 
@@ -66,7 +66,7 @@ VERB_GROUPS = {
     "delete": delete,
 }
 
-for plugin in (pipelines_jobs, platform, results, dicom):
+for plugin in (pipelines_jobs, platform, results, dicom, console):
     plugin.register(cli, VERB_GROUPS)
 
 
