@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import structlog
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -32,6 +33,7 @@ TAGS = [
     "FrameOfReferenceUID",
     "ReferencedSeriesSequence",
     "ImagePositionPatient",
+    "ImageOrientationPatient",
     "Rows",
     "Columns",
 ]
@@ -48,6 +50,7 @@ class Series:
     segmentation: bool
     frame_of_reference_uid: str
     shape: tuple[int, int, int]  # slices, rows, columns (a SEG: frames)
+    middle: Path | None = None  # the slice half way along the image normal: the key image
     references: str | None = None  # a SEG: the key of the image series it segments
 
     def summary(self) -> dict[str, object]:
@@ -105,7 +108,19 @@ def _series(uid: str, members: list[tuple[Path, Dataset]]) -> Series:
         segmentation=first.get("SOPClassUID") == SegmentationStorage,
         frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "")),
         shape=(len(paths), int(first.get("Rows", 0) or 0), int(first.get("Columns", 0) or 0)),
+        middle=_middle(members),
     )
+
+
+def _middle(members: list[tuple[Path, Dataset]]) -> Path | None:
+    """The file half way along the normal of the first image's plane (file names say nothing of order)."""
+    try:
+        cosines = np.asarray(members[0][1].ImageOrientationPatient, dtype=np.float64)
+        normal = np.cross(cosines[:3], cosines[3:])
+        placed = sorted(members, key=lambda m: float(np.dot(normal, np.asarray(m[1].ImagePositionPatient, float))))
+    except (AttributeError, ValueError, TypeError):
+        return None
+    return placed[len(placed) // 2][0]
 
 
 def _tie(seg: Series, images: list[Series], header: Dataset) -> Series:

@@ -48,8 +48,9 @@ class Conversions:
         self._guard = threading.Lock()
 
     def close(self) -> None:
-        self._series_pool.shutdown(wait=False, cancel_futures=True)
-        self._labels_pool.shutdown(wait=False, cancel_futures=True)
+        """Drop queued conversions and wait for the running ones (a second or two): no half-written cache."""
+        self._series_pool.shutdown(wait=True, cancel_futures=True)
+        self._labels_pool.shutdown(wait=True, cancel_futures=True)
 
     def volume(self, series: Series, name: str) -> Future[Path]:
         """A file of an image series: a level's NIfTI (`levels.file_name`) or GRID, its geometry."""

@@ -2,6 +2,7 @@
 
     GET /viewer/{source}/{item}                                   the page (NiiVue, static/viewer/)
     GET /viewer/api/{source}/{item}/manifest                      series, SEGs and the one to open first
+    GET /viewer/api/{source}/{item}/key.png                       the first series' middle slice (shown at once)
     GET /viewer/api/{source}/{item}/series/{key}/{level}.nii      a level of an image series (NIfTI)
     GET /viewer/api/{source}/{item}/labels/{key}/{level}.nii      a SEG on its image series' grid
     GET /viewer/api/{source}/{item}/labels/{key}/segments.json    what each label value means
@@ -54,47 +55,60 @@ def viewer_of(request: Request) -> Viewer:
     return found
 
 
+async def page(request: Request, source: str, item_id: str) -> Response:
+    viewer = viewer_of(request)
+    if source not in viewer.sources:
+        return _problem(NotFound("no such kind of item"), request)
+    # Start converting now: the browser needs ~1 s to load the viewer's code before it asks for data.
+    asyncio.get_running_loop().run_in_executor(None, viewer.prepare, source, item_id)
+    context = {"title": "Viewer", "source": source, "item_id": item_id, "active": ""}
+    return templates.TemplateResponse(request, "viewer.html", context)
+
+
+async def item_manifest(request: Request, source: str, item_id: str) -> Response:
+    try:
+        series = await asyncio.to_thread(viewer_of(request).catalog, source, item_id)
+    except ViewerError as error:
+        return _problem(error, request)
+    return JSONResponse(manifest(series), headers=PRIVATE)
+
+
+async def item_key_image(request: Request, source: str, item_id: str) -> Response:
+    try:
+        image = await viewer_of(request).key_image(source, item_id)
+    except ViewerError as error:
+        return _problem(error, request)
+    return Response(image, media_type="image/png", headers=PRIVATE)
+
+
+async def series_volume(request: Request, source: str, item_id: str, key: str, level: str) -> Response:
+    if level not in LEVELS:
+        return _problem(NotFound("no such level"), request)
+    try:
+        path = await viewer_of(request).volume(source, item_id, key, file_name(level))
+    except ViewerError as error:
+        return _problem(error, request)
+    return _file(path)
+
+
+async def labels(request: Request, source: str, item_id: str, key: str, name: str) -> Response:
+    if name not in {*(file_name(level) for level in LEVELS), SEGMENTS}:
+        return _problem(NotFound("no such file"), request)
+    try:
+        path = await viewer_of(request).labels(source, item_id, key, name)
+    except ViewerError as error:
+        return _problem(error, request)
+    return _file(path)
+
+
 def create_router(require_user: Callable[..., Any] = require_session) -> APIRouter:
+    """The viewer's routes behind `require_user` (a FastAPI dependency that raises when nobody is logged in)."""
     router = APIRouter(dependencies=[Depends(require_user)])
-
-    @router.get("/viewer/{source}/{item_id}", include_in_schema=False)
-    async def page(request: Request, source: str, item_id: str) -> Response:
-        viewer = viewer_of(request)
-        if source not in viewer.sources:
-            return _problem(NotFound("no such kind of item"), request)
-        # Start converting now: the browser needs ~1 s to load the viewer's code before it asks for data.
-        asyncio.get_running_loop().run_in_executor(None, viewer.prepare, source, item_id)
-        context = {"title": "Viewer", "source": source, "item_id": item_id, "active": ""}
-        return templates.TemplateResponse(request, "viewer.html", context)
-
-    @router.get("/viewer/api/{source}/{item_id}/manifest")
-    async def item_manifest(request: Request, source: str, item_id: str) -> Response:
-        try:
-            series = await asyncio.to_thread(viewer_of(request).catalog, source, item_id)
-        except ViewerError as error:
-            return _problem(error, request)
-        return JSONResponse(manifest(series), headers=PRIVATE)
-
-    @router.get("/viewer/api/{source}/{item_id}/series/{key}/{level}.nii")
-    async def series_volume(request: Request, source: str, item_id: str, key: str, level: str) -> Response:
-        if level not in LEVELS:
-            return _problem(NotFound("no such level"), request)
-        try:
-            path = await viewer_of(request).volume(source, item_id, key, file_name(level))
-        except ViewerError as error:
-            return _problem(error, request)
-        return _file(path)
-
-    @router.get("/viewer/api/{source}/{item_id}/labels/{key}/{name}")
-    async def labels(request: Request, source: str, item_id: str, key: str, name: str) -> Response:
-        if name not in {*(file_name(level) for level in LEVELS), SEGMENTS}:
-            return _problem(NotFound("no such file"), request)
-        try:
-            path = await viewer_of(request).labels(source, item_id, key, name)
-        except ViewerError as error:
-            return _problem(error, request)
-        return _file(path)
-
+    router.add_api_route("/viewer/{source}/{item_id}", page, methods=["GET"], include_in_schema=False)
+    router.add_api_route("/viewer/api/{source}/{item_id}/manifest", item_manifest, methods=["GET"])
+    router.add_api_route("/viewer/api/{source}/{item_id}/key.png", item_key_image, methods=["GET"])
+    router.add_api_route("/viewer/api/{source}/{item_id}/series/{key}/{level}.nii", series_volume, methods=["GET"])
+    router.add_api_route("/viewer/api/{source}/{item_id}/labels/{key}/{name}", labels, methods=["GET"])
     return router
 
 

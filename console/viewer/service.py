@@ -21,6 +21,7 @@ from console.viewer.cache import VolumeCache, fingerprint
 from console.viewer.catalog import Series, catalog, find
 from console.viewer.conversion import Conversions
 from console.viewer.errors import NotFound, UnreadableSeries
+from console.viewer.keyimage import key_image
 from console.viewer.levels import file_name
 from console.viewer.sources import FileSource
 
@@ -80,6 +81,13 @@ class Viewer:
         if series.segmentation:
             raise NotFound("that series is a segmentation: ask for its labels")
         return await asyncio.wrap_future(self.conversions.volume(series, name))
+
+    async def key_image(self, source: str, item_id: str) -> bytes:
+        """The default series' middle slice as PNG (no cache: a few milliseconds, and PHI stays in memory)."""
+        series = default_series(await asyncio.to_thread(self.catalog, source, item_id))
+        if series is None or series.middle is None:
+            raise NotFound("no image series to show")
+        return await asyncio.to_thread(key_image, series.middle)
 
     async def labels(self, source: str, item_id: str, key: str, name: str) -> Path:
         series = await self._series(source, item_id, key)

@@ -124,7 +124,7 @@ def _check_one_grid(datasets: list[Dataset]) -> None:
             raise UnreadableSeries("the images of the series differ in pixel spacing")
 
 
-def _pixels(ds: Dataset) -> npt.NDArray[np.generic]:
+def pixels(ds: Dataset) -> npt.NDArray[np.generic]:
     """One slice's stored values: a view on the file's bytes when uncompressed, else pydicom's decoder."""
     if ds.file_meta.TransferSyntaxUID in UNCOMPRESSED and ds.BitsAllocated in (8, 16):
         kind = "i" if ds.PixelRepresentation else "u"
@@ -139,7 +139,7 @@ def _pixels(ds: Dataset) -> npt.NDArray[np.generic]:
         raise UnreadableSeries(f"pixel data cannot be decoded ({exc})") from exc
 
 
-def _rescale(ds: Dataset) -> tuple[float, float]:
+def rescale(ds: Dataset) -> tuple[float, float]:
     return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
 
 
@@ -154,20 +154,20 @@ def _stack(datasets: list[Dataset]) -> npt.NDArray[np.generic]:
     if all(_integral(ds) for ds in datasets):
         voxels = np.empty(shape, dtype=np.int16)
         for index, ds in enumerate(datasets):
-            if not _to_int16(_pixels(ds), _rescale(ds)[1], voxels[index]):
+            if not _to_int16(pixels(ds), rescale(ds)[1], voxels[index]):
                 break
         else:
             return voxels
     floats = np.empty(shape, dtype=np.float32)
     for index, ds in enumerate(datasets):
-        slope, intercept = _rescale(ds)
-        np.multiply(_pixels(ds), np.float32(slope), out=floats[index], casting="unsafe")
+        slope, intercept = rescale(ds)
+        np.multiply(pixels(ds), np.float32(slope), out=floats[index], casting="unsafe")
         floats[index] += np.float32(intercept)
     return floats
 
 
 def _integral(ds: Dataset) -> bool:
-    slope, intercept = _rescale(ds)
+    slope, intercept = rescale(ds)
     return slope == 1 and intercept.is_integer()
 
 

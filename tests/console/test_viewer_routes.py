@@ -205,3 +205,28 @@ def test_the_page_loads_the_viewer_code(viewer: Viewer) -> None:
     assert page.status_code == 200
     assert '<script type="module" src="/static/viewer/viewer.js">' in page.text
     assert 'data-item="job1"' in page.text
+
+
+def test_key_image_is_the_middle_slice_as_png(viewer: Viewer) -> None:
+    response = _app(viewer).get("/viewer/api/payloads/job1/key.png")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["cache-control"] == "no-store"
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = Image.open(BytesIO(response.content))
+    assert image.size == (96, 96) and image.mode == "L"
+    grey = np.asarray(image)
+    assert grey[0, 0] == 0  # air at the soft-tissue window
+    assert grey.max() == 255 and (grey > 100).mean() > 0.1  # the body (lungs are dark too)
+
+
+def test_key_image_of_nothing_is_404(tmp_path: Path) -> None:
+    (tmp_path / "payloads" / "empty").mkdir(parents=True)
+    viewer = Viewer({"payloads": PayloadFolders(tmp_path / "payloads")}, tmp_path / "cache")
+    try:
+        assert _app(viewer).get("/viewer/api/payloads/empty/key.png").status_code == 404
+    finally:
+        viewer.close()

@@ -232,6 +232,7 @@ async function openSeries(key, ready = Promise.resolve()) {
       nv.gl.finish();
       root.dataset.firstImageMs = String(performance.now());
       root.dataset.state = "preview";
+      hideKeyImage();
     }
   }
   // Offered only where it adds detail: a software renderer that stopped below full resolution.
@@ -301,6 +302,16 @@ function wire() {
 }
 
 const transfer = new TransferEditor($("tf-editor"), $("tf-colour"), () => { if (isRender()) applyWindow(); });
+
+// The key image (a server-drawn slice) stands in until NiiVue draws; the time it arrived is recorded.
+const keyImage = $("key-image");
+function hideKeyImage() {
+  const entry = performance.getEntriesByName(keyImage.src)[0];
+  if (entry && keyImage.naturalWidth) root.dataset.keyImageMs = String(entry.responseEnd);
+  keyImage.hidden = true;
+}
+keyImage.addEventListener("error", () => { keyImage.hidden = true; });
+if (keyImage.complete && !keyImage.naturalWidth) keyImage.hidden = true;
 
 async function main() {
   wire();
