@@ -23,7 +23,7 @@ from scipy import ndimage
 
 from console.gate import SECURITY_HEADERS
 from console.pages import STATIC_DIR
-from console.viewer import PayloadFolders, Viewer, create_router, read_series
+from console.viewer import Grid, PayloadFolders, Viewer, create_router, read_series
 from tests.console.test_viewer_segmentation import LungStudy, write_lung_study
 from tests.support.browser import chromium, open_page
 from tests.support.network import free_port
@@ -87,9 +87,13 @@ def page(browser: Any, viewer_url: str) -> Iterator[Any]:
 
 
 def _axial_slice_through_the_lungs(page: Any, lung_study: LungStudy) -> tuple[np.ndarray, np.ndarray]:
-    """Show the axial slice with the most lung, crosshair hidden; return its labels and the voxel-to-RAS map."""
     grid = read_series(lung_study.ct).grid
-    labels = np.stack([lung_study.labels[uid] for uid in grid.sop_instance_uids])
+    return axial_slice_with_most_lung(page, grid, np.stack([lung_study.labels[uid] for uid in grid.sop_instance_uids]))
+
+
+def axial_slice_with_most_lung(page: Any, grid: Grid, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Show the axial slice with the most lung (labels: 0 air, 1 body, 2 lung), crosshair hidden; return that
+    slice's labels and its (column, row) -> RAS mm map."""
     k = int(np.argmax((labels == 2).sum(axis=(1, 2))))
     page.get_by_role("button", name="Axial").click()
     centre = grid.affine @ np.array([grid.shape[2] / 2, grid.shape[1] / 2, k, 1.0])
@@ -103,7 +107,7 @@ def _axial_slice_through_the_lungs(page: Any, lung_study: LungStudy) -> tuple[np
     return labels[k], slice_affine
 
 
-def _canvas_points(page: Any, affine: np.ndarray, voxels: np.ndarray) -> list[tuple[int, int]]:
+def canvas_points(page: Any, affine: np.ndarray, voxels: np.ndarray) -> list[tuple[int, int]]:
     """Where NiiVue draws the centres of these (row, column) voxels of the shown slice, in canvas pixels."""
     mm = [(affine @ np.array([c, r, 0, 1.0]))[:3].tolist() for r, c in voxels]
     found = page.evaluate(
@@ -114,30 +118,30 @@ def _canvas_points(page: Any, affine: np.ndarray, voxels: np.ndarray) -> list[tu
     return [(round(p[0]), round(p[1])) for p in found]
 
 
-def _pixels(page: Any, points: list[tuple[int, int]]) -> np.ndarray:
+def pixels(page: Any, points: list[tuple[int, int]]) -> np.ndarray:
     shot = Image.open(io.BytesIO(page.locator("#viewer-canvas").screenshot())).convert("RGB")
     image = np.asarray(shot).astype(int)
     return np.array([image[y, x] for x, y in points])
 
 
-def _sample(mask: np.ndarray, count: int = 40) -> np.ndarray:
+def sample(mask: np.ndarray, count: int = 40) -> np.ndarray:
     found = np.argwhere(mask)
     assert len(found) >= count
     return found[np.linspace(0, len(found) - 1, count).astype(int)]
 
 
-def _regions(labels: np.ndarray) -> dict[str, np.ndarray]:
+def regions(labels: np.ndarray) -> dict[str, np.ndarray]:
     lung = ndimage.binary_erosion(labels == 2, iterations=2)  # away from edges: no partial-voxel blending
     body_only = ndimage.binary_erosion(labels == 1, iterations=2)
     air = ~ndimage.binary_dilation(labels >= 1, iterations=4)
-    return {"lung": _sample(lung), "body": _sample(body_only), "air": _sample(air)}
+    return {"lung": sample(lung), "body": sample(body_only), "air": sample(air)}
 
 
-def _greenish(rgb: np.ndarray) -> np.ndarray:
+def greenish(rgb: np.ndarray) -> np.ndarray:
     return (rgb[:, 1] > rgb[:, 0] + 30) & (rgb[:, 1] > rgb[:, 2] + 30)
 
 
-def _reddish(rgb: np.ndarray) -> np.ndarray:
+def reddish(rgb: np.ndarray) -> np.ndarray:
     return (rgb[:, 0] > rgb[:, 1] + 40) & (rgb[:, 0] > rgb[:, 2] + 20)
 
 
@@ -145,39 +149,43 @@ def test_the_ct_shows_with_the_lung_overlay_inside_the_lungs_only(page: Any, lun
     segments = {s["label"]: s["colour"] for s in page.evaluate("() => window.openclaraViewer.state.meaning.segments")}
     assert segments == {"Body": [230, 25, 75], "Lung": [60, 180, 75]}  # red body, green lung (no colour in the SEG)
     labels, affine = _axial_slice_through_the_lungs(page, lung_study)
-    regions = _regions(labels)
-    lung, body, air = (_pixels(page, _canvas_points(page, affine, regions[name])) for name in ("lung", "body", "air"))
-    assert _greenish(lung).all(), lung
-    assert _reddish(body).all(), body
+    assert_overlay_inside_the_lungs_only(page, labels, affine)
+
+
+def assert_overlay_inside_the_lungs_only(page: Any, labels: np.ndarray, affine: np.ndarray) -> None:
+    where = regions(labels)
+    lung, body, air = (pixels(page, canvas_points(page, affine, where[name])) for name in ("lung", "body", "air"))
+    assert greenish(lung).all(), lung
+    assert reddish(body).all(), body
     assert (air.max(axis=1) < 20).all(), air  # no overlay outside the body, and air is black at soft tissue W/L
 
 
 def test_hiding_the_lung_segment_shows_the_body_beneath(page: Any, lung_study: LungStudy) -> None:
     labels, affine = _axial_slice_through_the_lungs(page, lung_study)
-    points = _canvas_points(page, affine, _regions(labels)["lung"])
+    points = canvas_points(page, affine, regions(labels)["lung"])
     page.get_by_label("Lung").uncheck()
-    assert _reddish(_pixels(page, points)).all()  # overlapping segments: the lungs are body too
+    assert reddish(pixels(page, points)).all()  # overlapping segments: the lungs are body too
     page.get_by_label("Body").uncheck()
-    hidden = _pixels(page, points)
-    assert not _greenish(hidden).any() and not _reddish(hidden).any()
+    hidden = pixels(page, points)
+    assert not greenish(hidden).any() and not reddish(hidden).any()
 
 
 def test_overlay_opacity_zero_leaves_the_ct(page: Any, lung_study: LungStudy) -> None:
     labels, affine = _axial_slice_through_the_lungs(page, lung_study)
-    points = _canvas_points(page, affine, _regions(labels)["body"])
+    points = canvas_points(page, affine, regions(labels)["body"])
     page.locator("#seg-opacity").fill("0")
-    grey = _pixels(page, points)
+    grey = pixels(page, points)
     assert (np.ptp(grey, axis=1) < 12).all(), grey  # soft tissue in grey, no red left
 
 
 def test_window_presets_change_the_image(page: Any, lung_study: LungStudy) -> None:
     labels, affine = _axial_slice_through_the_lungs(page, lung_study)
     page.locator("#seg-opacity").fill("0")
-    points = _canvas_points(page, affine, _regions(labels)["lung"])
-    dark = _pixels(page, points).mean()
+    points = canvas_points(page, affine, regions(labels)["lung"])
+    dark = pixels(page, points).mean()
     page.get_by_role("button", name="Lung").click()
     assert page.locator("#window-width").input_value() == "1500"
-    assert _pixels(page, points).mean() > dark + 20  # lung parenchyma is visible in the lung window
+    assert pixels(page, points).mean() > dark + 20  # lung parenchyma is visible in the lung window
 
 
 def test_distance_measurement_reports_millimetres(page: Any) -> None:
