@@ -58,11 +58,25 @@ class ConsoleStack:
     scp_port: int
     tmp: Path
 
-    def send_study(self, seed: int, slices: int = 24) -> None:
+    def send_study(self, seed: int, slices: int = 24, called: str = "CLARA") -> None:
         ct = self.tmp / f"ct-{seed}"
         write_study(PhantomSpec(slices=slices, matrix=128, slice_spacing=5.0, seed=seed), ct)
-        subprocess.run([require_peer("storescu"), "-aet", "STORESCU", "-aec", "CLARA", "+sd", "127.0.0.1",
-                        str(self.scp_port), str(ct)], check=True, timeout=120, capture_output=True)
+        subprocess.run(
+            [
+                require_peer("storescu"),
+                "-aet",
+                "STORESCU",
+                "-aec",
+                called,
+                "+sd",
+                "127.0.0.1",
+                str(self.scp_port),
+                str(ct),
+            ],
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
 
     def rest(self, service: str) -> httpx.Client:
         base = self.up.endpoint("results service" if service == "results" else "adapter REST API")
@@ -79,13 +93,18 @@ def _job_id(stack: ConsoleStack, name: str) -> str:
 
 def _failed_task(stack: ConsoleStack) -> str:
     with stack.rest("results") as results:
-        registered = results.post("/api/tasks/register/console-test-agent",
-                                  json={"jobId": stack.lung_job_id, "parameters": '"NOWHERE"', "uris": ["x.dcm"]})
+        registered = results.post(
+            "/api/tasks/register/console-test-agent",
+            json={"jobId": stack.lung_job_id, "parameters": '"NOWHERE"', "uris": ["x.dcm"]},
+        )
         assert registered.status_code in (200, 201), registered.text
         leased = results.get("/api/tasks/console-test-agent/pending", params={"size": 1}).json()
         task = leased[0]
-        failed = results.put(f"/api/tasks/failure/{task['taskId']}", params={"leaseId": task["leaseId"]},
-                             json={"retryLater": False, "error": "the test's agent gave up"})
+        failed = results.put(
+            f"/api/tasks/failure/{task['taskId']}",
+            params={"leaseId": task["leaseId"]},
+            json={"retryLater": False, "error": "the test's agent gave up"},
+        )
         assert failed.status_code == 200, failed.text
         return str(task["taskId"])
 
@@ -107,15 +126,27 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleS
         up.clara("dicom", "create", "aetitle", "-a", "CLARA", f"pipeline-lung-seg={pipeline}", "timeout=1")
         up.clara("dicom", "create", "src", "-a", "STORESCU", "-i", "127.0.0.1")
         up.clara("dicom", "create", "dest", "-n", "ORTHANC", "-a", "PACS", "-i", "127.0.0.1", "-p", str(pacs_port))
-        stack = ConsoleStack(up, up.endpoint("console"), credential("admin", Path(up.env["CLARA_HOME"]) /
-                                                                     "credentials.yaml") or "",
-                             pipeline, slow, "", "", "", pacs_port, int(up.endpoint("DICOM SCP").rpartition(":")[2]),
-                             tmp)
+        stack = ConsoleStack(
+            up,
+            up.endpoint("console"),
+            credential("admin", Path(up.env["CLARA_HOME"]) / "credentials.yaml") or "",
+            pipeline,
+            slow,
+            "",
+            "",
+            "",
+            pacs_port,
+            int(up.endpoint("DICOM SCP").rpartition(":")[2]),
+            tmp,
+        )
         stack.send_study(seed=3)
         wait_for(lambda: any((tmp / "pacs").glob("SG*")), 240, "the SEG at the PACS")
         with stack.rest("results") as results:
-            wait_for(lambda: any(t["state"] == "Succeeded" for t in results.get("/api/tasks").json()), 60,
-                     "the export task Succeeded")
+            wait_for(
+                lambda: any(t["state"] == "Succeeded" for t in results.get("/api/tasks").json()),
+                60,
+                "the export task Succeeded",
+            )
             stack.lung_job_id = results.get("/api/tasks").json()[0]["jobId"]
         inputs = tmp / "slow-input"
         inputs.mkdir()
@@ -126,8 +157,10 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleS
         yield stack
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(console_stack: ConsoleStack) -> Iterator[Any]:
+    # Per module: Playwright's sync API holds an event loop while the browser is open, which async tests
+    # (pytest-asyncio) in a later module could not run beside.
     with chromium() as found:
         yield found
 

@@ -75,6 +75,18 @@ def test_studies_update_live_when_a_study_arrives(page: Any, console_stack: Cons
     assert page.url.endswith("/studies")  # no navigation: the live section was swapped in
 
 
+def test_retry_a_faulted_payload(page: Any, console_stack: ConsoleStack) -> None:
+    # An AE title whose pipeline the platform does not know: its payloads end faulted.
+    console_stack.up.clara("dicom", "create", "aetitle", "-a", "NOPIPE", "pipeline-x=" + "0" * 32, "timeout=1")
+    console_stack.send_study(seed=21, slices=4, called="NOPIPE")
+    page.goto("/studies?state=faulted")
+    retry = page.get_by_role("button", name=re.compile("Retry payload"))
+    retry.first.wait_for(timeout=60_000)  # the live section shows it once the platform refused the job
+    assert "NOPIPE" in page.locator("tbody tr").first.inner_text()
+    retry.first.click()
+    page.get_by_role("status").filter(has_text="Payload submitted again").wait_for()
+
+
 def test_pipeline_page_draws_the_dag_and_lists_its_jobs(page: Any, console_stack: ConsoleStack) -> None:
     page.goto("/pipelines")
     page.get_by_role("link", name="lung-seg").click()
@@ -169,8 +181,9 @@ def test_keyboard_reaches_the_skip_link_the_sections_and_the_actions(page: Any) 
     for _ in range(9):
         page.keyboard.press("Tab")
         visited.append(page.evaluate("document.activeElement.textContent.trim()"))
-    assert visited[1:8] == ["Overview", "Studies", "Pipelines", "Jobs", "Results", "DICOM configuration",
-                            "API docs"], visited
+    assert visited[1:8] == ["Overview", "Studies", "Pipelines", "Jobs", "Results", "DICOM configuration", "API docs"], (
+        visited
+    )
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Shift+Tab")
@@ -181,8 +194,9 @@ def test_keyboard_reaches_the_skip_link_the_sections_and_the_actions(page: Any) 
 
 
 @pytest.mark.parametrize("service", ["results service", "adapter REST API"])
-def test_swagger_ui_of_both_rest_services_renders_offline(browser: Any, console_stack: ConsoleStack,
-                                                          service: str) -> None:
+def test_swagger_ui_of_both_rest_services_renders_offline(
+    browser: Any, console_stack: ConsoleStack, service: str
+) -> None:
     docs = open_page(browser, console_stack.up.endpoint(service))
     docs.goto("/docs")
     title = docs.locator(".swagger-ui .info .title")
