@@ -50,7 +50,13 @@ class Series:
     segmentation: bool
     frame_of_reference_uid: str
     shape: tuple[int, int, int]  # slices, rows, columns (a SEG: frames)
-    middle: Path | None = None  # the slice half way along the image normal: the key image
+    placed: tuple[Path, ...] = ()  # the files in slice order (along the image normal); empty if unknown
+
+    @property
+    def middle(self) -> Path | None:
+        """The slice half way along the image normal: the key image."""
+        return self.placed[len(self.placed) // 2] if self.placed else None
+
     references: str | None = None  # a SEG: the key of the image series it segments
 
     def summary(self) -> dict[str, object]:
@@ -108,19 +114,19 @@ def _series(uid: str, members: list[tuple[Path, Dataset]]) -> Series:
         segmentation=first.get("SOPClassUID") == SegmentationStorage,
         frame_of_reference_uid=str(first.get("FrameOfReferenceUID", "")),
         shape=(len(paths), int(first.get("Rows", 0) or 0), int(first.get("Columns", 0) or 0)),
-        middle=_middle(members),
+        placed=_placed(members),
     )
 
 
-def _middle(members: list[tuple[Path, Dataset]]) -> Path | None:
-    """The file half way along the normal of the first image's plane (file names say nothing of order)."""
+def _placed(members: list[tuple[Path, Dataset]]) -> tuple[Path, ...]:
+    """The files along the normal of the first image's plane (file names say nothing of order)."""
     try:
         cosines = np.asarray(members[0][1].ImageOrientationPatient, dtype=np.float64)
         normal = np.cross(cosines[:3], cosines[3:])
         placed = sorted(members, key=lambda m: float(np.dot(normal, np.asarray(m[1].ImagePositionPatient, float))))
     except (AttributeError, ValueError, TypeError):
-        return None
-    return placed[len(placed) // 2][0]
+        return ()
+    return tuple(path for path, _ in placed)
 
 
 def _tie(seg: Series, images: list[Series], header: Dataset) -> Series:

@@ -98,6 +98,15 @@ def test_a_large_series_gets_smaller_levels(tmp_path: Path) -> None:
         shape, _, srow = nifti.read_header(tmp)
         assert shape == (128, 128, 20)
         np.testing.assert_allclose(np.abs(np.diag(srow[:, :3])), [1.4, 1.4, 2.0], rtol=1e-6)  # twice the spacing
+        # The preview is read from every second file only, yet it is exactly every second voxel of the full level.
+        full = client.get(f"/viewer/api/payloads/big/series/{ct['key']}/full.nii").content
+        (tmp_full := tmp_path / "f.nii").write_bytes(full)
+        full_shape, _, full_srow = nifti.read_header(tmp_full)
+        assert full_shape == (256, 256, 40)
+        np.testing.assert_array_equal(
+            _voxels(preview.content, (20, 128, 128), "<i2"), _voxels(full, (40, 256, 256), "<i2")[::2, ::2, ::2]
+        )
+        np.testing.assert_allclose(srow, full_srow @ np.diag([2.0, 2.0, 2.0, 1.0]), rtol=1e-6)
     finally:
         viewer.close()
 
