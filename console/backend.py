@@ -81,11 +81,22 @@ class Backend:
         self.jobs = JobIndex(self.platform, settings.job_list_max_age_seconds)
         self.results = Rest("results service", settings.results_url, headers)
         self.adapter = Rest("DICOM adapter", settings.dicom_api_url, headers)
+        self._warm_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Nothing to connect eagerly: every client connects on its first call (a service may start later)."""
+        """List the jobs in the background now, so the first page does not wait for it; every client
+        connects on its first call (a service may start later)."""
+        self._warm_up = asyncio.create_task(self._list_jobs_once(), name="console-job-warm-up")
+
+    async def _list_jobs_once(self) -> None:
+        try:
+            await self.jobs.jobs()
+        except Exception:  # the platform is not up yet: the first page lists the jobs itself
+            return
 
     async def close(self) -> None:
+        if self._warm_up is not None:
+            self._warm_up.cancel()
         await self.platform.close()
         await self.results.client.aclose()
         await self.adapter.client.aclose()
