@@ -73,7 +73,7 @@ class JobIndex:
             if self._listed_once and time.monotonic() - self._listed_at <= self._max_age:
                 return
             started = time.monotonic()
-            if started - self._full_at > FULL_RELIST_SECONDS:
+            if started - self._full_at > FULL_RELIST_SECONDS or not self._jobs:
                 by_id = {str(job.job_id): job for job in await self._platform.list_jobs()}
                 self._full_at = started
             else:

@@ -3,6 +3,7 @@ destination, and the association history. Changes go to the adapter's Clara-comp
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -18,14 +19,13 @@ HISTORY = 50
 
 async def dicom_context(request: Request) -> dict[str, Any]:
     adapter = backend(request).adapter
-    context: dict[str, Any] = {"error": None}
+    calls = [adapter.call("GET", f"/api/config/{path}") for path in ENTITY_PATHS.values()]
+    calls.append(adapter.call("GET", "/api/associations", params={"limit": HISTORY}))
     try:
-        for kind, path in ENTITY_PATHS.items():
-            context[kind] = await adapter.call("GET", f"/api/config/{path}")
-        context["associations"] = await adapter.call("GET", "/api/associations", params={"limit": HISTORY})
+        *entities, associations = await asyncio.gather(*calls)
     except ServiceError as failed:
-        context.update(aetitles=[], sources=[], destinations=[], associations=[], error=str(failed))
-    return context
+        return {"aetitles": [], "sources": [], "destinations": [], "associations": [], "error": str(failed)}
+    return {**dict(zip(ENTITY_PATHS, entities, strict=True)), "associations": associations, "error": None}
 
 
 @router.get("/dicom", response_class=HTMLResponse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,8 +24,8 @@ async def results_context(request: Request, state: str, agent: str, offset: int)
     if agent:
         params["agent"] = agent
     try:
-        counts = await source.task_counts()
-        tasks = await source.results.call("GET", "/api/tasks", params=params)
+        counts, tasks = await asyncio.gather(source.task_counts(), source.results.call("GET", "/api/tasks",
+                                                                                     params=params))
         error = None
     except ServiceError as failed:
         counts, tasks, error = {}, [], str(failed)

@@ -70,3 +70,12 @@ async def test_a_stale_list_is_answered_at_once_and_renewed_in_the_background() 
     assert [job.name for job in await index.jobs()] == ["job-1"]  # the last list, not a wait
     await asyncio.sleep(0.01)
     assert [job.name for job in await index.jobs()] == ["job-5", "job-1"]
+
+
+async def test_an_empty_first_listing_is_followed_by_a_full_one() -> None:
+    platform = Platform([])
+    index = JobIndex(platform, max_age=0)  # type: ignore[arg-type]
+    assert await index.jobs() == []
+    platform.jobs.update({job.job_id: job for job in (_job(1), _job(2))})  # stopped jobs made elsewhere
+    await index.forget()
+    assert [job.name for job in await index.jobs()] == ["job-2", "job-1"]
