@@ -4,6 +4,7 @@ with its SEG over its CT, behind the console's login, loading nothing from anoth
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ def _payload_of(stack: ConsoleStack, job_id: str) -> str:
         async with PlatformClient(stack.up.endpoint(r"Platform API \(gRPC\)"), token=stack.token) as client:
             return next(str(job.payload_id) for job in await client.list_jobs() if str(job.job_id) == job_id)
 
-    return asyncio.run(find())
+    # Playwright's sync API owns this thread's event loop: ask the platform from another thread.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, find()).result()
 
 
 def _truth(folder: Path) -> tuple[Any, np.ndarray]:
