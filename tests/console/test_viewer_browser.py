@@ -148,6 +148,7 @@ def reddish(rgb: np.ndarray) -> np.ndarray:
 def test_the_ct_shows_with_the_lung_overlay_inside_the_lungs_only(page: Any, lung_study: LungStudy) -> None:
     segments = {s["label"]: s["colour"] for s in page.evaluate("() => window.openclaraViewer.state.meaning.segments")}
     assert segments == {"Body": [230, 25, 75], "Lung": [60, 180, 75]}  # red body, green lung (no colour in the SEG)
+    assert page.locator("#key-image").is_hidden()  # the server-drawn slice stood in only until NiiVue drew
     labels, affine = _axial_slice_through_the_lungs(page, lung_study)
     assert_overlay_inside_the_lungs_only(page, labels, affine)
 
