@@ -239,3 +239,14 @@ def test_key_image_of_nothing_is_404(tmp_path: Path) -> None:
         assert _app(viewer).get("/viewer/api/payloads/empty/key.png").status_code == 404
     finally:
         viewer.close()
+
+
+def test_payload_folders_do_not_follow_links(tmp_path: Path) -> None:
+    """A link inside a payload must not show files from elsewhere on the machine."""
+    (outside := tmp_path / "outside").mkdir()
+    (outside / "secret.dcm").write_bytes(b"x")
+    (payload := tmp_path / "payloads" / "p1").mkdir(parents=True)
+    (payload / "real.dcm").write_bytes(b"y")
+    (payload / "folder-link").symlink_to(outside)
+    (payload / "file-link.dcm").symlink_to(outside / "secret.dcm")
+    assert PayloadFolders(tmp_path / "payloads").files("p1") == [payload / "real.dcm"]
