@@ -108,3 +108,76 @@ def test_recommended_colour_is_used(lung_study: LungStudy, tmp_path: Path) -> No
     ds.save_as(path)
     labels = read_segmentation(path, read_series(lung_study.ct).grid)
     assert labels.segments[1].colour == (255, 255, 255)
+
+
+def _many_segment_seg(tmp_path: Path, count: int) -> tuple[Path, list[Path]]:
+    """A SEG of `count` overlapping boxes (segment n covers the box of n..count-ish: smaller as n grows)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    ct = make_series(tmp_path / "ct", 4, size=24)
+    frame = hd.UID()
+    sources = []
+    for path in ct:  # what highdicom needs of a source image and make_ct leaves out
+        ds = dcmread(path)
+        for keyword in (
+            "PatientBirthDate",
+            "PatientSex",
+            "StudyDate",
+            "StudyTime",
+            "StudyID",
+            "AccessionNumber",
+            "ReferringPhysicianName",
+        ):
+            setattr(ds, keyword, "")
+        ds.FrameOfReferenceUID, ds.SeriesNumber = frame, 1
+        ds.save_as(path)
+        sources.append(ds)
+    masks = np.zeros((4, 24, 24, count), dtype=bool)
+    for i in range(count):
+        masks[:, i : 24 - i, i : 24 - i, i] = True  # nested boxes: segment i+1 inside segment i
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=i + 1,
+            segment_label=f"Box {i + 1}",
+            segmented_property_category=codes.SCT.AnatomicalStructure,
+            segmented_property_type=codes.SCT.Lung,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+        for i in range(count)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=masks,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=2,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="0",
+    )
+    path = tmp_path / "seg.dcm"
+    seg.save_as(path)
+    return path, ct
+
+
+def test_more_than_eight_segments_hold_the_smallest_segment_number(tmp_path: Path) -> None:
+    path, ct = _many_segment_seg(tmp_path, 10)
+    labels = read_segmentation(path, read_series(ct).grid)
+    assert labels.encoding == "index"
+    assert labels.voxels.dtype == np.uint16
+    assert labels.voxels[0, 0, 0] == 1  # only the outer box
+    assert labels.voxels[0, 12, 12] == 10  # every box: the innermost (smallest) wins
+    assert labels.voxels[0, 3, 12] == 4  # boxes 1-4 cover row 3
+    assert [s.number for s in labels.segments] == list(range(1, 11))
+
+
+def test_eight_segments_fit_in_bits(tmp_path: Path) -> None:
+    path, ct = _many_segment_seg(tmp_path, 8)
+    labels = read_segmentation(path, read_series(ct).grid)
+    assert labels.encoding == "bits" and labels.voxels.dtype == np.uint8
+    assert labels.voxels[0, 12, 12] == 255 and labels.voxels[0, 0, 0] == 1
