@@ -67,17 +67,29 @@ async def fill_tasks(url: str, token: str, count: int) -> None:
         await asyncio.gather(*(one(i) for i in range(count)))
 
 
-def measure(url: str, token: str, pages: list[str], runs: int) -> list[tuple[str, float, float]]:
+def server_ms(url: str, cookies: dict[str, str], path: str, runs: int) -> float:
+    """The server's share: median time to the whole HTML over HTTP (no browser)."""
+    times = []
+    with httpx.Client(base_url=url, cookies=cookies, timeout=30) as client:
+        for _ in range(runs):
+            started = time.perf_counter()
+            client.get(path).raise_for_status()
+            times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def measure(url: str, token: str, pages: list[str], runs: int) -> list[tuple[str, float, float, float]]:
     rows = []
     with chromium() as browser:
         page = open_page(browser, url)
         log_in(page, token)
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
         for path in pages:
             paints = []
             for _ in range(runs + 1):
                 page.goto(path, wait_until="load")
                 paints.append(float(page.evaluate(FIRST_RENDER)))
-            rows.append((path, paints[0], statistics.median(paints[1:])))
+            rows.append((path, paints[0], statistics.median(paints[1:]), server_ms(url, cookies, path, runs)))
         page.close()
     return rows
 
@@ -105,11 +117,11 @@ def main() -> None:
             rows = measure(up.endpoint("console"), token, pages, args.runs)
         finally:
             up.stop()
-    print(f"{'page':<48} {'first load ms':>14} {'median ms':>10}")
-    for path, first, median in rows:
+    print(f"{'page':<48} {'first load ms':>14} {'median ms':>10} {'server ms':>10}")
+    for path, first, median, server in rows:
         shown = path if not path.startswith("/pipelines/") and not path.startswith("/jobs/") else path[:16] + "…"
-        print(f"{shown:<48} {first:>14.0f} {median:>10.0f}")
-    worst = max(median for _, _, median in rows)
+        print(f"{shown:<48} {first:>14.0f} {median:>10.0f} {server:>10.0f}")
+    worst = max(median for _, _, median, _ in rows)
     print(f"worst median: {worst:.0f} ms (target <= 300 ms)")
 
 
