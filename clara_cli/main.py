@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from clara_cli import dicom, load, pipelines_jobs, platform, results
+from clara_cli import console, dicom, load, pipelines_jobs, platform, results
 from clara_cli.config import load_client_config
 from clara_cli.context import CliContext
 from clara_cli.output import OUTPUT_FORMATS
@@ -78,7 +78,7 @@ VERB_GROUPS = {
     "delete": delete,
 }
 
-for plugin in (pipelines_jobs, platform, results, dicom, load):
+for plugin in (pipelines_jobs, platform, results, dicom, load, console):
     plugin.register(cli, VERB_GROUPS)
 
 

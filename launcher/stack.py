@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from console.settings import ConsoleSettings
 from dicom_adapter.settings import AdapterSettings, apply_clara_environment
 from openclara.auth.credentials import default_path
 from openclara.grpc_tls import ENV_CA as ENV_PLATFORM_CA
@@ -35,7 +36,7 @@ EXIT_SERVICE_FAILED = 1
 EXIT_BAD_SETUP = 2
 
 
-S = TypeVar("S", PlatformSettings, ResultsSettings, AdapterSettings)
+S = TypeVar("S", PlatformSettings, ResultsSettings, AdapterSettings, ConsoleSettings)
 
 
 class StackError(Exception):
@@ -78,20 +79,21 @@ class StackMember:
 
 @dataclass(frozen=True)
 class Stack:
-    """The three services in start order, with the endpoints the `clara` CLI needs."""
+    """The three services and the console in start order, with the endpoints the `clara` CLI needs."""
 
     platform: StackMember
     results: StackMember
     dicom: StackMember
+    console: StackMember
     operators: str = "host processes (executor.kind: local)"
 
     @property
     def start_order(self) -> tuple[StackMember, ...]:
-        return (self.platform, self.results, self.dicom)
+        return (self.platform, self.results, self.dicom, self.console)
 
     @property
     def stop_order(self) -> tuple[StackMember, ...]:
-        return (self.dicom, self.platform, self.results)
+        return (self.console, self.dicom, self.platform, self.results)
 
     def cli_environment(self) -> dict[str, str]:
         """The `clara` CLI's endpoint variables for this stack."""
@@ -107,8 +109,8 @@ def _config_file(config_dir: Path, name: str) -> Path | None:
     return path if path.exists() else None
 
 
-def _load_all(config_dir: Path) -> tuple[PlatformSettings, ResultsSettings, AdapterSettings]:
-    """Load the three settings like the services do, reporting every service's errors together."""
+def _load_all(config_dir: Path) -> tuple[PlatformSettings, ResultsSettings, AdapterSettings, ConsoleSettings]:
+    """Load the four settings like the services do, reporting every service's errors together."""
     problems: list[str] = []
 
     def load(name: str, cls: type[S]) -> S | None:
@@ -121,9 +123,10 @@ def _load_all(config_dir: Path) -> tuple[PlatformSettings, ResultsSettings, Adap
     platform = load("platform-server", PlatformSettings)
     results = load("results-service", ResultsSettings)
     adapter = load("dicom-adapter", AdapterSettings)
-    if platform is None or results is None or adapter is None:
+    console = load("console", ConsoleSettings)
+    if platform is None or results is None or adapter is None or console is None:
         raise StackError("invalid configuration, nothing was started\n" + "\n".join(problems))
-    return platform, results, apply_clara_environment(adapter)
+    return platform, results, apply_clara_environment(adapter), console
 
 
 def _any_free_port(host: str) -> int:
@@ -153,22 +156,27 @@ def _scheme(tls: bool) -> str:
 def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any_port: bool = True) -> Stack:
     """Settings -> the three services, their real listeners and the environment that connects them."""
     environ = os.environ if environ is None else environ
-    ps, rs, ds = _load_all(config_dir)
+    ps, rs, ds, cs = _load_all(config_dir)
     p_env: dict[str, str] = {}
     r_env: dict[str, str] = {}
     d_env: dict[str, str] = {}
-    p_any, r_any, d_any = (p_env, r_env, d_env) if resolve_any_port else (None, None, None)
+    c_env: dict[str, str] = {}
+    p_any, r_any, d_any, c_any = (p_env, r_env, d_env, c_env) if resolve_any_port else (None, None, None, None)
     grpc = _listener("Platform API (gRPC)", ps.server.host, ps.server.port, "CLARA_PLATFORM_SERVER__PORT", p_any)
     rest = _listener("results service", rs.host, rs.port, "CLARA_RESULTS_PORT", r_any, _scheme(rs.tls.enabled))
     scp = _listener("DICOM SCP", ds.scp.host, ds.scp.port, "CLARA_DICOM_SCP__PORT", d_any)
     api = _listener("adapter REST API", ds.api.host, ds.api.port, "CLARA_DICOM_API__PORT", d_any,
                     _scheme(ds.api.tls.enabled))
+    web = _listener("console", cs.host, cs.port, "CLARA_CONSOLE__PORT", c_any, "http://")
     # `up` runs the three together, so each one is pointed at the others; a variable the user set wins.
     wiring: tuple[tuple[dict[str, str], str, str], ...] = (
         (p_env, "CLARA_PLATFORM_RESULTS_SERVICE__URL", rest.address),
         (r_env, "CLARA_RESULTS_PLATFORM_ENDPOINT", grpc.address),
         (d_env, "CLARA_DICOM_PLATFORM__ENDPOINT", grpc.address),
         (d_env, "CLARA_DICOM_RESULTS__ENDPOINT", rest.address),
+        (c_env, "CLARA_CONSOLE__PLATFORM_ENDPOINT", grpc.address),
+        (c_env, "CLARA_CONSOLE__RESULTS_URL", rest.address),
+        (c_env, "CLARA_CONSOLE__DICOM_API_URL", api.address),
     )
     if rs.tls.enabled and environ.get(ENV_CA_FILE):  # the CA the CLI trusts serves the platform's clients too
         wiring += ((p_env, "CLARA_PLATFORM_RESULTS_SERVICE__CA_FILE", environ[ENV_CA_FILE]),
@@ -185,6 +193,7 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
         platform=_service("platform", config_dir, (grpc,), p_env),
         results=_service("results", config_dir, (rest,), r_env),
         dicom=_service("dicom", config_dir, (scp, api), d_env),
+        console=_service("console", config_dir, (web,), c_env),
         operators=_operators(ps),
     )
 
@@ -203,6 +212,7 @@ _SERVICES = {
     "platform": ("platform server", "platform_server", "platform-server.yaml", None),
     "results": ("results service", "results_service", "results-service.yaml", "/health/ready"),
     "dicom": ("DICOM adapter", "dicom_adapter", "dicom-adapter.yaml", "/health/ready"),
+    "console": ("console", "console", "console.yaml", "/health/live"),
 }
 
 
@@ -244,6 +254,7 @@ _HINTS = {
     "CLARA_RESULTS_PORT": "clara results list",
     "CLARA_DICOM_SCP__PORT": "PACS send here: clara dicom list aetitles",
     "CLARA_DICOM_API__PORT": "clara dicom status",
+    "CLARA_CONSOLE__PORT": "open in a browser; log in with the admin token below",
 }
 _CLI_DEFAULTS = {
     "CLARA_PLATFORM_ENDPOINT": PLATFORM_ENDPOINT,
@@ -263,5 +274,5 @@ def banner(stack: Stack) -> str:
     if cli_env != _CLI_DEFAULTS:
         exports = " ".join(f"{key}={value}" for key, value in cli_env.items())
         lines.append(f"Not the default endpoints: in another shell run `export {exports}` before `clara ...`.")
-    lines.append("Ctrl-C or SIGTERM stops the DICOM adapter, then the platform, then the results service.")
+    lines.append("Ctrl-C or SIGTERM stops the console, the DICOM adapter, then the platform, then the results service.")
     return "\n".join(lines)

@@ -172,7 +172,7 @@ _CONFIG_DIR = click.option(
     type=click.Path(path_type=Path),
     default=Path("config"),
     show_default=True,
-    help="Folder with platform-server.yaml, results-service.yaml and dicom-adapter.yaml; "
+    help="Folder with platform-server.yaml, results-service.yaml, dicom-adapter.yaml and console.yaml; "
     "a missing file means embedded defaults. CLARA_* variables override them.",
 )
 
@@ -187,7 +187,7 @@ _CONFIG_DIR = click.option(
     help="Seconds each service may take to drain on Ctrl-C before it is killed.",
 )
 def up(config_dir: Path, ready_timeout: float, stop_timeout: float) -> None:
-    """Run platform server, results service and DICOM adapter in the foreground until Ctrl-C."""
+    """Run platform server, results service, DICOM adapter and console in the foreground until Ctrl-C."""
     try:
         stack = plan(config_dir)
         check_ports(stack)
@@ -218,7 +218,7 @@ def up(config_dir: Path, ready_timeout: float, stop_timeout: float) -> None:
 
 @cli.command()
 @_CONFIG_DIR
-@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for all three services.")
+@click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for all four services.")
 def wait(config_dir: Path, timeout: float) -> None:
     """Wait until a stack started with `openclara up` (same config and CLARA_* variables) answers."""
     try:
@@ -229,7 +229,7 @@ def wait(config_dir: Path, timeout: float) -> None:
     except StackError as exc:
         click.echo(f"openclara: {exc}", err=True)
         sys.exit(EXIT_SERVICE_FAILED)
-    click.echo("openclara: platform, results service and DICOM adapter are ready", err=True)
+    click.echo("openclara: platform, results service, DICOM adapter and console are ready", err=True)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ PLATFORM_METRICS_PORT: Final = PLATFORM_PORT + 1
 RESULTS_PORT: Final = 8088  # Clara's results service (REST)
 DICOM_API_PORT: Final = 5000  # Clara's DICOM adapter configuration API (REST)
 DICOM_SCP_PORT: Final = 11112  # DICOM (IANA's registered port for DICOM over TCP)
+CONSOLE_PORT: Final = 8000  # the console (web app for people); not a Clara port
 
 PLATFORM_ENDPOINT: Final = f"{LOOPBACK}:{PLATFORM_PORT}"
 RESULTS_URL: Final = f"http://{LOOPBACK}:{RESULTS_PORT}"

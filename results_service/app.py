@@ -12,6 +12,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
+from openclara import swagger_ui
 from openclara.auth.audit import AuditLog
 from openclara.auth.rest import TokenGate, auth_responses
 from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList, openapi_responses
@@ -81,7 +82,10 @@ def create_app(
         # FastAPI's OpenTelemetry hook re-checks the providers on every request (~20 us); we export none.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         responses={**openapi_responses(), **auth_responses()},
+        docs_url=None,  # swagger_ui.install: Swagger UI from the package, not a CDN
+        redoc_url=None,
     )
+    swagger_ui.install(app)
     problems.install(app)
     app.include_router(routes_tasks.router)
     app.include_router(routes_health.router)

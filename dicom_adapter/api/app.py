@@ -11,6 +11,7 @@ from dicom_adapter.api.access import audited, required_role
 from dicom_adapter.api.deps import ApiDependencies
 from dicom_adapter.api.problems import CaseInsensitiveConfigRoutes, install_problem_handlers
 from dicom_adapter.settings import ApiSettings
+from openclara import swagger_ui
 from openclara.auth.audit import AuditLog
 from openclara.auth.rest import TokenGate
 from openclara.auth.settings import AuthSettings
@@ -25,7 +26,10 @@ def create_app(deps: ApiDependencies, settings: ApiSettings | None = None, auth:
         title="openclara DICOM adapter",
         description="Clara Deploy 0.8 compatible configuration API, plus health, metrics and history.",
         version="0.1.0",
+        docs_url=None,  # swagger_ui.install: Swagger UI from the package, not a CDN
+        redoc_url=None,
     )
+    swagger_ui.install(app)
     app.state.deps = deps
     install_problem_handlers(app)
     app.include_router(config_routes.router)

@@ -20,9 +20,11 @@ from openclara.auth.audit import AuditLog
 from openclara.auth.roles import Role
 from openclara.auth.tokens import InvalidToken, NoRole, TokenTable, bearer
 from openclara.http_guards import problem, problem_response
+from openclara.swagger_ui import ASSET_PATHS
 
 Rule = Callable[[str, str], Role | None]
-PUBLIC_PATHS = ("/health/live", "/health/ready", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+# The API's description is public (Swagger UI's page and its vendored files too); what it describes is not.
+PUBLIC_PATHS = ("/health/live", "/health/ready", "/docs", "/openapi.json", *ASSET_PATHS)
 
 
 def auth_responses() -> dict[int | str, dict[str, Any]]:

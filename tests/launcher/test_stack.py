@@ -15,8 +15,12 @@ WIRING = (
     "CLARA_RESULTS_PLATFORM_ENDPOINT",
     "CLARA_DICOM_PLATFORM__ENDPOINT",
     "CLARA_DICOM_RESULTS__ENDPOINT",
+    "CLARA_CONSOLE__PLATFORM_ENDPOINT",
+    "CLARA_CONSOLE__RESULTS_URL",
+    "CLARA_CONSOLE__DICOM_API_URL",
 )
-PORTS = ("CLARA_PLATFORM_SERVER__PORT", "CLARA_RESULTS_PORT", "CLARA_DICOM_SCP__PORT", "CLARA_DICOM_API__PORT")
+PORTS = ("CLARA_PLATFORM_SERVER__PORT", "CLARA_RESULTS_PORT", "CLARA_DICOM_SCP__PORT", "CLARA_DICOM_API__PORT",
+         "CLARA_CONSOLE__PORT")
 
 
 @pytest.fixture(autouse=True)
@@ -40,9 +44,23 @@ def test_plan_defaults_without_config_files(tmp_path: Path) -> None:
         "CLARA_RESULTS_ENDPOINT": "http://127.0.0.1:8088",
         "CLARA_DICOM_ENDPOINT": "http://127.0.0.1:5000",
     }
-    assert [s.config for s in stack.start_order] == [None, None, None]
+    assert [s.config for s in stack.start_order] == [None, None, None, None]
     assert stack.platform.argv()[-2:] == ["platform_server", "serve"]
-    assert [s.name for s in stack.stop_order] == ["dicom", "platform", "results"]
+    assert [s.name for s in stack.stop_order] == ["console", "dicom", "platform", "results"]
+
+
+def test_plan_runs_the_console_on_8000_wired_to_the_three_services(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLARA_DICOM_API__PORT", "0")
+    stack = plan(tmp_path)
+    assert stack.console.argv()[-2:] == ["console", "serve"]
+    assert stack.console.listeners[0].address == "http://127.0.0.1:8000"
+    assert stack.console.env == {
+        "CLARA_CONSOLE__PLATFORM_ENDPOINT": "127.0.0.1:30031",
+        "CLARA_CONSOLE__RESULTS_URL": "http://127.0.0.1:8088",
+        "CLARA_CONSOLE__DICOM_API_URL": stack.dicom.listeners[1].address,
+    }
+    assert "http://127.0.0.1:8000" in banner(stack)
 
 
 def test_plan_passes_existing_config_files(tmp_path: Path) -> None:

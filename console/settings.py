@@ -1,0 +1,47 @@
+"""Settings of the console: `config/console.yaml` overridden by `CLARA_CONSOLE__*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from openclara.auth.settings import AuthSettings
+from openclara.http_guards import check_allowed_hosts
+from openclara.paths import clara_home
+from openclara.ports import CONSOLE_PORT, DICOM_API_URL, PLATFORM_ENDPOINT, RESULTS_URL
+from openclara.tls import ClientTlsSettings
+
+
+class ConsoleSettings(BaseSettings):
+    """Where the console listens and where it finds the three services it shows."""
+
+    model_config = SettingsConfigDict(env_prefix="CLARA_CONSOLE__", env_nested_delimiter="__", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(CONSOLE_PORT, ge=0, le=65535)  # 0: any free port
+    platform_endpoint: str = PLATFORM_ENDPOINT
+    platform_tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
+    results_url: str = RESULTS_URL
+    dicom_api_url: str = DICOM_API_URL
+    # The token the console sends to the services (an admin's): None takes the credentials file's admin entry.
+    api_token: str | None = None
+    # Seconds a browser session lasts after the login; the login asks for the token again after that.
+    session_seconds: int = Field(12 * 3600, ge=60)
+    # The browser is told to send the session cookie only over HTTPS (set when a TLS proxy fronts the console).
+    secure_cookie: bool = False
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # The disk the overview measures against the adapter's watermark (its storage.watermark_percent).
+    disk_path: Path = Field(default_factory=clara_home)
+    watermark_percent: float = Field(85.0, gt=0, le=100)
+    # Seconds a list of every job (one Platform API call) is reused by the pages before it is listed again.
+    job_list_max_age_seconds: float = Field(2.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        return check_allowed_hosts(value)
