@@ -113,7 +113,7 @@ class Backend:
         text = await self.results.call("GET", "/metrics")
         counts: dict[str, Counter[str]] = {}
         for family in text_string_to_metric_families(str(text)):
-            if family.name != "results_tasks":
+            if family.name != "openclara_results_tasks":
                 continue
             for sample in family.samples:
                 agent, state = sample.labels.get("agent", "?"), sample.labels.get("state", "?")

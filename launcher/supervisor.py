@@ -127,7 +127,9 @@ class Runner:
 
     def _record(self, service: StackMember, pid: int, log: str) -> None:
         """Add a service that answers to run/stack.json (what `clara <service> status` reads)."""
-        endpoint = self._stack.cli_environment()[f"CLARA_{service.name.upper()}_ENDPOINT"]
+        # The console has no CLI endpoint variable: its address is where a browser reaches it.
+        endpoint = self._stack.cli_environment().get(f"CLARA_{service.name.upper()}_ENDPOINT",
+                                                     service.listeners[0].address)
         self._state.services[service.name] = ServiceRun(pid, endpoint, log)
         self._state.write()
 

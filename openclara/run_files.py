@@ -21,7 +21,7 @@ from openclara.paths import run_dir
 
 FILE_MODE = 0o600
 # The service names `openclara up` and the CLI's plugins use -> the name of their files in run/.
-FILE_NAMES = {"platform": "platform", "results": "results", "dicom": "dicom-adapter"}
+FILE_NAMES = {"platform": "platform", "results": "results", "dicom": "dicom-adapter", "console": "console"}
 STACK_STATE = "stack.json"
 
 
