@@ -163,6 +163,13 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
     c_env: dict[str, str] = {}
     p_any, r_any, d_any, c_any = (p_env, r_env, d_env, c_env) if resolve_any_port else (None, None, None, None)
     grpc = _listener("Platform API (gRPC)", ps.server.host, ps.server.port, "CLARA_PLATFORM_SERVER__PORT", p_any)
+    # The platform's /metrics answers only once its API does, so as its last listener it is also the readiness probe.
+    platform_listeners: tuple[Listener, ...] = (grpc,)
+    if ps.metrics.enabled:
+        # Unset, the port is the API's + 1, as the platform computes it itself (so `openclara wait` agrees).
+        port = grpc.port + 1 if ps.metrics.port is None else ps.metrics.port
+        platform_listeners += (_listener("platform metrics", ps.metrics_host, port, "CLARA_PLATFORM_METRICS__PORT",
+                                         p_any, _scheme(ps.server.tls.enabled)),)
     rest = _listener("results service", rs.host, rs.port, "CLARA_RESULTS_PORT", r_any, _scheme(rs.tls.enabled))
     scp = _listener("DICOM SCP", ds.scp.host, ds.scp.port, "CLARA_DICOM_SCP__PORT", d_any)
     api = _listener("adapter REST API", ds.api.host, ds.api.port, "CLARA_DICOM_API__PORT", d_any,
@@ -190,7 +197,7 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
         if name not in environ:
             env[name] = value
     return Stack(
-        platform=_service("platform", config_dir, (grpc,), p_env),
+        platform=_service("platform", config_dir, platform_listeners, p_env),
         results=_service("results", config_dir, (rest,), r_env),
         dicom=_service("dicom", config_dir, (scp, api), d_env),
         console=_service("console", config_dir, (web,), c_env),
@@ -251,6 +258,7 @@ def _bind_problem(listener: Listener) -> str | None:
 
 _HINTS = {
     "CLARA_PLATFORM_SERVER__PORT": "clara list jobs --all",
+    "CLARA_PLATFORM_METRICS__PORT": "Prometheus scrapes /metrics (read-only token, docs/monitoring.md)",
     "CLARA_RESULTS_PORT": "clara results list",
     "CLARA_DICOM_SCP__PORT": "PACS send here: clara dicom list aetitles",
     "CLARA_DICOM_API__PORT": "clara dicom status",

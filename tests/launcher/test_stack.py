@@ -63,6 +63,18 @@ def test_plan_runs_the_console_on_8000_wired_to_the_three_services(tmp_path: Pat
     assert "http://127.0.0.1:8000" in banner(stack)
 
 
+def test_plan_checks_the_platform_metrics_port_and_probes_readiness_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's port + 1 unless set, as the platform computes it; answering only once the API does."""
+    (grpc, metrics) = plan(tmp_path).platform.listeners
+    assert (grpc.address, metrics.address) == ("127.0.0.1:30031", "http://127.0.0.1:30032")
+    assert metrics.env_var == "CLARA_PLATFORM_METRICS__PORT"
+    monkeypatch.setenv("CLARA_PLATFORM_SERVER__PORT", "40000")
+    assert plan(tmp_path, resolve_any_port=False).platform.listeners[-1].address == "http://127.0.0.1:40001"
+    monkeypatch.setenv("CLARA_PLATFORM_METRICS__ENABLED", "false")
+    assert len(plan(tmp_path).platform.listeners) == 1
+
+
 def test_plan_passes_existing_config_files(tmp_path: Path) -> None:
     (tmp_path / "results-service.yaml").write_text("port: 8089\n")
     stack = plan(tmp_path)
