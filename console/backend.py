@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from console.job_index import JobIndex
 from console.settings import ConsoleSettings
 from openclara.auth.credentials import client_token
+from openclara.metrics import Figures, scrape
 from platform_api.client import PlatformClient
 from platform_api.errors import PlatformError
 
@@ -107,6 +108,10 @@ class Backend:
         except (PlatformError, TimeoutError):
             return False
         return True
+
+    async def adapter_figures(self) -> Figures:
+        """One scrape of the DICOM adapter's /metrics (its client already carries the token); ScrapeError if none."""
+        return await scrape(self.adapter.client, "/metrics", None)
 
     async def task_counts(self) -> dict[str, Counter[str]]:
         """Tasks by agent (the destination side) and state, from the results service's own gauge."""

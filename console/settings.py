@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -10,7 +9,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import check_allowed_hosts
-from openclara.paths import clara_home
 from openclara.ports import CONSOLE_PORT, DICOM_API_URL, PLATFORM_ENDPOINT, RESULTS_URL
 from openclara.tls import ClientTlsSettings
 
@@ -33,9 +31,6 @@ class ConsoleSettings(BaseSettings):
     # The browser is told to send the session cookie only over HTTPS (set when a TLS proxy fronts the console).
     secure_cookie: bool = False
     allowed_hosts: list[str] = Field(default_factory=list)
-    # The disk the overview measures against the adapter's watermark (its storage.watermark_percent).
-    disk_path: Path = Field(default_factory=clara_home)
-    watermark_percent: float = Field(85.0, gt=0, le=100)
     # Seconds a list of every job (one Platform API call) is reused by the pages before it is listed again.
     job_list_max_age_seconds: float = Field(2.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

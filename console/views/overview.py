@@ -1,9 +1,13 @@
-"""Overview: services up or down, studies today, jobs by state, exports pending and failed, the disk."""
+"""Overview: services up or down, studies today, jobs by state, exports pending and failed, the disk.
+
+The disk is the DICOM adapter's spool file system as the adapter itself measures it against its own
+watermark (`openclara_dicom_spool_disk_*` on its /metrics): the figure that decides whether it refuses
+new studies, wherever the console runs.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -14,6 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from console.backend import Backend, ServiceError
 from console.views.page import backend, fragment, render
+from openclara.metrics import Figures, ScrapeError, metric_name
 
 router = APIRouter()
 JOB_STATES = ("PENDING", "RUNNING", "STOPPED")
@@ -25,19 +30,25 @@ class Disk:
     used_fraction: float
     watermark_fraction: float
     free_gb: float
-
-    @property
-    def over(self) -> bool:
-        return self.used_fraction >= self.watermark_fraction
+    over: bool
 
 
-def measure_disk(path: os.PathLike[str] | str, watermark_percent: float) -> Disk:
-    while not os.path.exists(path) and os.path.dirname(path) != str(path):
-        path = os.path.dirname(path)
-    stats = os.statvfs(path)
-    total = stats.f_blocks * stats.f_frsize or 1
-    free = stats.f_bavail * stats.f_frsize
-    return Disk(1 - free / total, watermark_percent / 100, free / 2**30)
+def spool_disk(figures: Figures) -> Disk | None:
+    """The adapter's spool disk from its figures; None when it does not export them (no spool yet)."""
+    size = figures.value(metric_name("dicom", "spool_disk_size", "bytes"))
+    available = figures.value(metric_name("dicom", "spool_disk_available", "bytes"))
+    reserved = figures.value(metric_name("dicom", "spool_disk_reserved", "bytes"))
+    if size is None or available is None or reserved is None or size <= 0:
+        return None
+    # The adapter refuses new data once available falls to reserved (storage.disk.DiskUsage.has_room).
+    return Disk(1 - available / size, 1 - reserved / size, available / 2**30, available <= reserved)
+
+
+async def _disk(source: Backend) -> Disk | None:
+    try:
+        return spool_disk(await source.adapter_figures())
+    except ScrapeError:
+        return None
 
 
 def _start_of_today() -> float:
@@ -72,17 +83,20 @@ async def _tasks_by_state(source: Backend) -> Counter[str] | None:
     return total
 
 
+async def _services(source: Backend) -> list[tuple[str, bool]]:
+    platform, results, adapter = await asyncio.gather(source.platform_up(), source.results.up(), source.adapter.up())
+    return [("Platform API", platform), ("Results service", results), ("DICOM adapter", adapter)]
+
+
 async def summary(source: Backend) -> dict[str, Any]:
-    platform, results, adapter, studies, jobs, tasks = await asyncio.gather(
-        source.platform_up(), source.results.up(), source.adapter.up(),
-        _studies_today(source), _jobs_by_state(source), _tasks_by_state(source))
-    settings = source.settings
+    services, studies, jobs, tasks, disk = await asyncio.gather(
+        _services(source), _studies_today(source), _jobs_by_state(source), _tasks_by_state(source), _disk(source))
     return {
-        "services": [("Platform API", platform), ("Results service", results), ("DICOM adapter", adapter)],
+        "services": services,
         "studies_today": studies,
         "jobs": None if jobs is None else [(state, jobs.get(state, 0)) for state in JOB_STATES],
         "tasks": None if tasks is None else [(state, tasks.get(state, 0)) for state in TASK_STATES],
-        "disk": measure_disk(settings.disk_path, settings.watermark_percent),
+        "disk": disk,
     }
 
 
