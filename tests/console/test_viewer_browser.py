@@ -19,16 +19,24 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 from PIL import Image
-from scipy import ndimage
 
 from console.gate import SECURITY_HEADERS
 from console.pages import STATIC_DIR
-from console.viewer import Grid, PayloadFolders, Viewer, create_router, read_series
-from tests.console.test_viewer_segmentation import LungStudy, write_lung_study
+from console.viewer import PayloadFolders, Viewer, create_router, read_series
 from tests.support.browser import chromium, open_page
 from tests.support.network import free_port
-
-READY = "() => ['ready', 'error'].includes(document.getElementById('viewer').dataset.state)"
+from tests.support.viewer import (
+    READY,
+    LungStudy,
+    assert_overlay_inside_the_lungs_only,
+    axial_slice_with_most_lung,
+    canvas_points,
+    greenish,
+    pixels,
+    reddish,
+    regions,
+    write_lung_study,
+)
 
 
 @pytest.fixture(scope="module")
@@ -91,74 +99,12 @@ def _axial_slice_through_the_lungs(page: Any, lung_study: LungStudy) -> tuple[np
     return axial_slice_with_most_lung(page, grid, np.stack([lung_study.labels[uid] for uid in grid.sop_instance_uids]))
 
 
-def axial_slice_with_most_lung(page: Any, grid: Grid, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Show the axial slice with the most lung (labels: 0 air, 1 body, 2 lung), crosshair hidden; return that
-    slice's labels and its (column, row) -> RAS mm map."""
-    k = int(np.argmax((labels == 2).sum(axis=(1, 2))))
-    page.get_by_role("button", name="Axial").click()
-    centre = grid.affine @ np.array([grid.shape[2] / 2, grid.shape[1] / 2, k, 1.0])
-    page.evaluate(
-        """(mm) => { const nv = window.openclaraViewer.nv; nv.setCrosshairWidth(0);
-                     nv.scene.crosshairPos = nv.mm2frac(mm); nv.drawScene(); }""",
-        [float(v) for v in centre[:3]],
-    )
-    slice_affine = grid.affine.copy()
-    slice_affine[:3, 3] += grid.affine[:3, 2] * k  # (column, row) on slice k -> mm
-    return labels[k], slice_affine
-
-
-def canvas_points(page: Any, affine: np.ndarray, voxels: np.ndarray) -> list[tuple[int, int]]:
-    """Where NiiVue draws the centres of these (row, column) voxels of the shown slice, in canvas pixels."""
-    mm = [(affine @ np.array([c, r, 0, 1.0]))[:3].tolist() for r, c in voxels]
-    found = page.evaluate(
-        """(points) => { const nv = window.openclaraViewer.nv;
-                         return points.map((p) => nv.frac2canvasPos(nv.mm2frac(p))); }""",
-        mm,
-    )
-    return [(round(p[0]), round(p[1])) for p in found]
-
-
-def pixels(page: Any, points: list[tuple[int, int]]) -> np.ndarray:
-    shot = Image.open(io.BytesIO(page.locator("#viewer-canvas").screenshot())).convert("RGB")
-    image = np.asarray(shot).astype(int)
-    return np.array([image[y, x] for x, y in points])
-
-
-def sample(mask: np.ndarray, count: int = 40) -> np.ndarray:
-    found = np.argwhere(mask)
-    assert len(found) >= count
-    return found[np.linspace(0, len(found) - 1, count).astype(int)]
-
-
-def regions(labels: np.ndarray) -> dict[str, np.ndarray]:
-    lung = ndimage.binary_erosion(labels == 2, iterations=2)  # away from edges: no partial-voxel blending
-    body_only = ndimage.binary_erosion(labels == 1, iterations=2)
-    air = ~ndimage.binary_dilation(labels >= 1, iterations=4)
-    return {"lung": sample(lung), "body": sample(body_only), "air": sample(air)}
-
-
-def greenish(rgb: np.ndarray) -> np.ndarray:
-    return (rgb[:, 1] > rgb[:, 0] + 30) & (rgb[:, 1] > rgb[:, 2] + 30)
-
-
-def reddish(rgb: np.ndarray) -> np.ndarray:
-    return (rgb[:, 0] > rgb[:, 1] + 40) & (rgb[:, 0] > rgb[:, 2] + 20)
-
-
 def test_the_ct_shows_with_the_lung_overlay_inside_the_lungs_only(page: Any, lung_study: LungStudy) -> None:
     segments = {s["label"]: s["colour"] for s in page.evaluate("() => window.openclaraViewer.state.meaning.segments")}
     assert segments == {"Body": [230, 25, 75], "Lung": [60, 180, 75]}  # red body, green lung (no colour in the SEG)
     assert page.locator("#key-image").is_hidden()  # the server-drawn slice stood in only until NiiVue drew
     labels, affine = _axial_slice_through_the_lungs(page, lung_study)
     assert_overlay_inside_the_lungs_only(page, labels, affine)
-
-
-def assert_overlay_inside_the_lungs_only(page: Any, labels: np.ndarray, affine: np.ndarray) -> None:
-    where = regions(labels)
-    lung, body, air = (pixels(page, canvas_points(page, affine, where[name])) for name in ("lung", "body", "air"))
-    assert greenish(lung).all(), lung
-    assert reddish(body).all(), body
-    assert (air.max(axis=1) < 20).all(), air  # no overlay outside the body, and air is black at soft tissue W/L
 
 
 def test_hiding_the_lung_segment_shows_the_body_beneath(page: Any, lung_study: LungStudy) -> None:

@@ -15,8 +15,8 @@ from console.viewer import PayloadFolders, Viewer, create_router, nifti
 from console.viewer import conversion as conversion_module
 from console.viewer.cache import VolumeCache, fingerprint
 from console.viewer.routes import require_session
-from tests.console.test_viewer_segmentation import LungStudy, write_lung_study
 from tests.support.instances import make_series
+from tests.support.viewer import LungStudy, write_lung_study
 
 
 @pytest.fixture(scope="module")

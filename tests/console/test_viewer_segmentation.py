@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,37 +11,8 @@ from pydicom import dcmread
 from console.viewer.errors import UnreadableSegmentation
 from console.viewer.segmentation import dicom_lab_to_rgb, read_segmentation
 from console.viewer.volume import read_series
-from pipeline_operators.dicom_reader import read_series as pipeline_read
-from pipeline_operators.dicom_seg_writer import write_segmentation
-from pipeline_operators.lung_segmentation import Thresholds, segment_volume
-from pipeline_operators.phantom import PhantomSpec
-from pipeline_operators.sample_study import write_study
 from tests.support.instances import make_series
-
-
-@dataclass(frozen=True)
-class LungStudy:
-    """A phantom chest CT (`ct/`), the reference pipeline's SEG of it (`seg/`) and its labels by CT file."""
-
-    root: Path
-    seg: Path
-    labels: dict[str, np.ndarray]  # SOPInstanceUID -> that slice's labels (0 air, 1 body, 2 lung)
-
-    @property
-    def ct(self) -> list[Path]:
-        return sorted((self.root / "ct").glob("*.dcm"))
-
-
-def write_lung_study(root: Path, slices: int = 24, matrix: int = 96) -> LungStudy:
-    """What a lung-seg job leaves in its payload: the CT it was sent and the SEG it produced."""
-    ct = root / "ct"
-    ct.mkdir(parents=True)
-    write_study(PhantomSpec(slices=slices, matrix=matrix, slice_spacing=5.0), ct)
-    [volume], _ = pipeline_read(ct)
-    labels = segment_volume(volume, Thresholds())
-    seg = write_segmentation(labels, ct, root / "seg")
-    by_uid = dict(zip(labels.geometry.sop_instance_uids, labels.array, strict=True))
-    return LungStudy(root, seg, by_uid)
+from tests.support.viewer import LungStudy, write_lung_study
 
 
 @pytest.fixture(scope="module")

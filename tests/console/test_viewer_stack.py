@@ -16,8 +16,8 @@ from console.viewer.segmentation import read_segmentation
 from console.viewer.volume import read_series
 from platform_api.client import PlatformClient
 from tests.console.conftest import ConsoleStack
-from tests.console.test_viewer_browser import READY, assert_overlay_inside_the_lungs_only, axial_slice_with_most_lung
 from tests.support.browser import screenshot
+from tests.support.viewer import READY, assert_overlay_inside_the_lungs_only, axial_slice_with_most_lung
 
 pytestmark = pytest.mark.integration
 
