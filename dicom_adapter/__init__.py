@@ -9,7 +9,7 @@ dicom/     the one DICOM layer scp/, export/ (C-STORE and C-ECHO) and the tests 
 storage/   spool files, spares, disk watermark, crash recovery, spool vs SQLite reconciliation at start
 config/    AeRegistry (live view the SCP and export read; reloaded by api/), seed, entity validation
 db/        SQLite (WAL): config, instances, payloads, payload jobs, association history
-api/       FastAPI: Clara's /api/config/*, /health/*, /metrics, /api/associations, /api/payloads
+api/       FastAPI: Clara's /api/config/*, /health/*, /metrics, /api/associations, /api/payloads[/count]
 export/    ExportAgent: results service tasks -> C-STORE to destinations; C-ECHO of a destination
 app.py     composition root, wiring only (start reconciles, stop drains); settings.py; __main__.py CLI
 """

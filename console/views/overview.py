@@ -58,11 +58,10 @@ def _start_of_today() -> float:
 
 async def _studies_today(source: Backend) -> int | None:
     try:
-        payloads = await source.adapter.call("GET", "/api/payloads", params={"limit": 1000})
+        answer = await source.adapter.call("GET", "/api/payloads/count", params={"since": _start_of_today()})
     except ServiceError:
         return None
-    midnight = _start_of_today()
-    return sum(1 for p in payloads if float(p.get("createdAt") or 0) >= midnight)
+    return int(answer["count"])
 
 
 async def _jobs_by_state(source: Backend) -> Counter[str] | None:

@@ -116,6 +116,11 @@ class PayloadOut(_Out):
     jobs: dict[str, PayloadJobOut] = Field(description="Per pipeline key of the AE title: its job")
 
 
+class PayloadCountOut(_Out):
+    since: float = Field(description="Unix time, as asked")
+    count: int = Field(description="Payloads created at or after `since`, in any state")
+
+
 class RetryOut(_Out):
     payload_id: str = Field(alias="payloadId")
     state: str

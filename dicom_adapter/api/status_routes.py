@@ -8,7 +8,15 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from dicom_adapter.api.deps import ApiDependencies, dependencies
-from dicom_adapter.api.openapi import AssociationOut, HealthStatus, PayloadOut, RetryOut, answers, body
+from dicom_adapter.api.openapi import (
+    AssociationOut,
+    HealthStatus,
+    PayloadCountOut,
+    PayloadOut,
+    RetryOut,
+    answers,
+    body,
+)
 from dicom_adapter.errors import EntityConflict
 from dicom_adapter.metrics import CONTENT_TYPE
 from dicom_adapter.models import PayloadState
@@ -101,6 +109,15 @@ async def payloads(
             }
         )
     return result
+
+
+@router.get("/api/payloads/count", response_model=None, summary="How many payloads arrived since a time",
+            responses=answers(400, ok={200: body(PayloadCountOut, "Payloads created at or after `since`")}))
+async def payload_count(
+    deps: Deps, since: Annotated[float, Query(ge=0, description="Unix time; 0 counts every payload")] = 0.0
+) -> dict[str, Any]:
+    """Payloads (studies) created at or after `since`, whatever their state: one indexed COUNT, not a listing."""
+    return {"since": since, "count": await deps.payloads.count_since(since)}
 
 
 @router.post("/api/payloads/{payload_id}/retry", response_model=None, status_code=202,

@@ -185,6 +185,14 @@ class PayloadRepository:
         cursor = await self._db.connection.execute("SELECT * FROM payload_jobs ORDER BY rowid DESC LIMIT ?", (limit,))
         return [_job_from_row(row) for row in await cursor.fetchall()]
 
+    async def count_since(self, since: float) -> int:
+        """Payloads created at or after `since` (Unix time), whatever their state: one indexed COUNT."""
+        cursor = await self._db.connection.execute(
+            "SELECT COUNT(*) AS n FROM payloads WHERE created_at >= ?", (since,)
+        )
+        row = await cursor.fetchone()
+        return int(row["n"]) if row is not None else 0
+
     async def counts_by_state(self) -> dict[PayloadState, int]:
         cursor = await self._db.connection.execute("SELECT state, COUNT(*) AS n FROM payloads GROUP BY state")
         counts = {state: 0 for state in PayloadState}

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS payloads (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS payloads_state ON payloads(state);
+-- "studies since midnight" (GET /api/payloads/count) and the newest-first listing read this, not the table.
+CREATE INDEX IF NOT EXISTS payloads_created ON payloads(created_at);
 
 CREATE TABLE IF NOT EXISTS instances (
     path TEXT PRIMARY KEY,                         -- the spool file

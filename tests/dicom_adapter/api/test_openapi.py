@@ -34,6 +34,7 @@ BAD_REQUESTS: list[tuple[str, str, str, Any]] = [
     ("POST", "/api/config/destinationaetitle/PACS/cecho", "/api/config/destinationaetitle/{name}/cecho", None),
     ("GET", "/api/associations?limit=0", "/api/associations", None),
     ("GET", "/api/payloads?state=bogus", "/api/payloads", None),
+    ("GET", "/api/payloads/count?since=yesterday", "/api/payloads/count", None),
     ("POST", "/api/payloads/NOPE/retry", "/api/payloads/{payload_id}/retry", None),
 ]
 

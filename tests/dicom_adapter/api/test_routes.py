@@ -286,6 +286,22 @@ async def test_failed_redrive_keeps_the_saved_change_and_warns(env):
     assert registry.clara_ae_title("CLARA") is not None
 
 
+async def test_payload_count_counts_payloads_created_since_a_time(env, tmp_path):
+    client, _, deps = env
+    for number, created in enumerate((100.0, 200.0, 300.0)):
+        instance = make_instance(tmp_path, f"1.2.3.{number}")
+        payload = Payload(f"p{number}", "CLARA", f"1.2.{number}", PayloadState.RECEIVING, created, created)
+        await deps.payloads.apply(IngestBatch([payload], [(f"p{number}", instance)], [], []))
+    await deps.payloads.set_state("p2", PayloadState.FAULTED, error="x")  # any state counts
+    assert (await client.get("/api/payloads/count", params={"since": 200})).json() == {"since": 200.0, "count": 2}
+    assert (await client.get("/api/payloads/count")).json()["count"] == 3
+    refused = await client.get("/api/payloads/count", params={"since": -1})
+    assert refused.status_code == 400 and "since" in refused.text
+    transport = httpx.ASGITransport(app=create_app(deps, ApiSettings(allowed_hosts=["adapter"])))
+    async with httpx.AsyncClient(transport=transport, base_url="http://adapter") as anonymous:
+        assert (await anonymous.get("/api/payloads/count")).status_code == 401
+
+
 async def faulted_payload(deps: ApiDependencies, tmp_path: Path) -> str:
     instance = make_instance(tmp_path, "1.2.3.4.5")
     payload = Payload("p1", "CLARA", "1.2.3", PayloadState.RECEIVING, 1.0, 1.0)
