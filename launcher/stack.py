@@ -163,13 +163,11 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
     c_env: dict[str, str] = {}
     p_any, r_any, d_any, c_any = (p_env, r_env, d_env, c_env) if resolve_any_port else (None, None, None, None)
     grpc = _listener("Platform API (gRPC)", ps.server.host, ps.server.port, "CLARA_PLATFORM_SERVER__PORT", p_any)
-    # The platform's /metrics answers only once its API does, so as its last listener it is also the readiness probe.
     platform_listeners: tuple[Listener, ...] = (grpc,)
     if ps.metrics.enabled:
-        # Unset, the port is the API's + 1, as the platform computes it itself (so `openclara wait` agrees).
-        port = grpc.port + 1 if ps.metrics.port is None else ps.metrics.port
-        platform_listeners += (_listener("platform metrics", ps.metrics_host, port, "CLARA_PLATFORM_METRICS__PORT",
-                                         p_any, _scheme(ps.server.tls.enabled)),)
+        # metrics_port: as the platform computes it (set, else the API's + 1, else any free port with an API on 0).
+        platform_listeners += (_listener("platform metrics", ps.metrics_host, ps.metrics_port,
+                                         "CLARA_PLATFORM_METRICS__PORT", p_any, _scheme(ps.server.tls.enabled)),)
     rest = _listener("results service", rs.host, rs.port, "CLARA_RESULTS_PORT", r_any, _scheme(rs.tls.enabled))
     scp = _listener("DICOM SCP", ds.scp.host, ds.scp.port, "CLARA_DICOM_SCP__PORT", d_any)
     api = _listener("adapter REST API", ds.api.host, ds.api.port, "CLARA_DICOM_API__PORT", d_any,

@@ -50,7 +50,8 @@ def is_ready(service: StackMember) -> bool:
     """The service answers its HTTP readiness probe, or (the platform) accepts gRPC connections."""
     # Never probe the DICOM port itself: a bare connect shows up in the adapter's log as an aborted association.
     probe = service.listeners[-1]
-    if service.ready_path is None:
+    if service.ready_path is None:  # the platform: its gRPC port (its /metrics port may be any free one)
+        probe = service.listeners[0]
         return _tcp_open(probe.address)
     try:
         # An HTTPS service is verified like every other client does (CLARA_TLS_CA_FILE, docs/security.md).

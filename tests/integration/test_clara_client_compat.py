@@ -96,6 +96,7 @@ def _platform(root: Path, trusted: bool = True) -> Iterator[tuple[str, subproces
     config = root / "platform-server.yaml"
     settings: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port},
+        "metrics": {"port": 0},  # any free port: the default (the API's + 1) may be taken
         "storage": {"data_dir": str(root / "data")},
         "scheduler": {"max_concurrent_jobs": 2, "gpus": 0},
         "executor": {"kill_grace": 0.5},

@@ -30,6 +30,7 @@ def platform_endpoint(tmp_path: Path) -> Iterator[str]:
         yaml.safe_dump(
             {
                 "server": {"host": "127.0.0.1", "port": port},
+                "metrics": {"port": 0},  # any free port: the default (the API's + 1) may be taken
                 "storage": {"data_dir": str(tmp_path / "platform")},
                 "log": {"level": "WARNING"},
             }

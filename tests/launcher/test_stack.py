@@ -63,9 +63,9 @@ def test_plan_runs_the_console_on_8000_wired_to_the_three_services(tmp_path: Pat
     assert "http://127.0.0.1:8000" in banner(stack)
 
 
-def test_plan_checks_the_platform_metrics_port_and_probes_readiness_there(
+def test_plan_checks_the_platform_metrics_port(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The API's port + 1 unless set, as the platform computes it; answering only once the API does."""
+    """The API's port + 1 unless set, as the platform computes it."""
     (grpc, metrics) = plan(tmp_path).platform.listeners
     assert (grpc.address, metrics.address) == ("127.0.0.1:30031", "http://127.0.0.1:30032")
     assert metrics.env_var == "CLARA_PLATFORM_METRICS__PORT"

@@ -22,6 +22,8 @@ class ServerProcess:
         self.config = root / "platform-server.yaml"
         sections: dict[str, object] = {
             "server": {"host": "127.0.0.1", "port": port},
+            # Any free port: the default (the API's + 1) may be taken on a busy test machine.
+            "metrics": {"port": 0},
             "storage": {"data_dir": str(root / "data")},
             "scheduler": {"max_concurrent_jobs": 1, "gpus": 0},
             "executor": {"kill_grace": 0.5},

@@ -36,11 +36,12 @@ def _repository(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     for name in ("test", "run"):
         shutil.copy(ROOT / "scripts" / name, repo / "scripts" / name)
     _executable(repo / "scripts" / "check", "#!/bin/sh\necho check >> \"$CALLS\"\n")
+    _executable(repo / "scripts" / "build-web", "#!/bin/sh\necho build-web >> \"$CALLS\"\n")
     (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     tools = tmp_path / "bin"
     tools.mkdir()
     _executable(tools / "python3", FAKE_PYTHON)
-    for peer in ("storescu", "Orthanc", "podman", "mmdebstrap", "busybox"):
+    for peer in ("storescu", "Orthanc", "prometheus", "podman", "mmdebstrap", "busybox", "npm"):
         _executable(tools / peer, "#!/bin/sh\n")
     env = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls")}
     return repo, env
@@ -51,9 +52,10 @@ def test_scripts_test_names_each_step_before_it_starts(tmp_path: Path) -> None:
     done = subprocess.run([repo / "scripts" / "test", "-x"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     steps = [line for line in done.stderr.splitlines() if line.startswith("scripts/test: ")]
-    assert [step.split()[1].rstrip(":") for step in steps] == ["pip", "scripts/check", "pytest"]
-    assert (tmp_path / "calls").read_text().splitlines() == ["pip install --quiet --disable-pip-version-check "
-                                                             "-e .[dev]", "check", "pytest -x"]
+    assert [step.split()[1].rstrip(":") for step in steps] == ["scripts/build-web", "pip", "scripts/check", "pytest"]
+    assert (tmp_path / "calls").read_text().splitlines() == ["build-web", "pip install --quiet "
+                                                             "--disable-pip-version-check -e .[dev]", "check",
+                                                             "pytest -x"]
 
 
 def test_scripts_run_does_not_install_again_after_scripts_test(tmp_path: Path) -> None:
@@ -62,5 +64,5 @@ def test_scripts_run_does_not_install_again_after_scripts_test(tmp_path: Path) -
     (tmp_path / "calls").unlink()
     done = subprocess.run([repo / "scripts" / "run"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "calls").read_text().splitlines() == ["openclara up"]
+    assert (tmp_path / "calls").read_text().splitlines() == ["build-web", "openclara up"]
     assert "installing" not in done.stderr

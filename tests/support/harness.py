@@ -101,7 +101,8 @@ class Platform:
     def start(self) -> None:
         config = self.root / "platform.yaml"
         config.write_text(
-            yaml.safe_dump({"server": {"port": self.port}, "storage": {"data_dir": str(self.root / "platform-data")},
+            yaml.safe_dump({"server": {"port": self.port}, "metrics": {"port": 0},
+                            "storage": {"data_dir": str(self.root / "platform-data")},
                             "scheduler": {"max_concurrent_jobs": 4}, "log": {"level": "WARNING"}})
         )
         env = {**os.environ, "CLARA_HOME": str(self.root / "home")}

@@ -124,6 +124,7 @@ def platform_server(tmp: Path, port: int, results_url: str = "http://127.0.0.1:9
     """`python -m platform_server serve`; yields its gRPC endpoint. `executor` = the config section."""
     config: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port},
+        "metrics": {"port": 0},  # any free port: the default (the API's + 1) may be taken
         "storage": {"data_dir": str(tmp / "platform")},
         "results_service": {"url": results_url},
     }
