@@ -213,9 +213,11 @@ def up(config_dir: Path, ready_timeout: float, stop_timeout: float) -> None:
         runner.mirror.drain()  # the service's last words first: the message refers to them
         click.echo(f"openclara: {exc}; stopping the others", err=True)
         code = EXIT_SERVICE_FAILED
-    runner.stop()
-    runner.mirror.stop()
-    click.echo("openclara: stopped", err=True)
+    finally:
+        # Also on a bug of ours (any exception): the services started so far never outlive the supervisor.
+        runner.stop()
+        runner.mirror.stop()
+        click.echo("openclara: stopped", err=True)
     sys.exit(code)
 
 

@@ -35,7 +35,7 @@ def pid_path(service: str) -> Path:
 
 def open_log(path: Path) -> BinaryIO:
     """`path` opened for appending (created 0600, with run/): a child's stdout and stderr."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE), "ab")
 
 
@@ -68,7 +68,7 @@ class StackState:
     def write(self) -> None:
         """Replace run/stack.json atomically (a reader never sees half a file)."""
         path = run_dir() / STACK_STATE
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".{STACK_STATE}.{os.getpid()}")
         with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE), "w") as handle:
             json.dump(asdict(self), handle, indent=2)
