@@ -23,51 +23,15 @@ from pipeline_operators.phantom import PhantomSpec
 from pipeline_operators.sample_study import write_study
 from tests.conftest import free_port, require_peer
 from tests.support.processes import ROOT, storescp, wait_for
+from tests.support.stack_up import PORTS, UP, Up, stack_env
 
 pytestmark = pytest.mark.integration
 
-PORTS = ("CLARA_PLATFORM_SERVER__PORT", "CLARA_RESULTS_PORT", "CLARA_DICOM_SCP__PORT", "CLARA_DICOM_API__PORT")
-UP = [sys.executable, "-m", "launcher.supervisor", "up", "--config-dir", str(ROOT / "config")]
-
-
-class Up:
-    """`openclara up` with its stderr (the services' logs included) in a file."""
-
-    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
-        self.env = env
-        self.log_path = tmp / "up.log"
-        with self.log_path.open("wb") as log:
-            self.popen = subprocess.Popen(UP, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def endpoint(self, label: str) -> str:
-        match = re.search(rf"^  {label}\s+(\S+)", self.log(), re.MULTILINE)
-        assert match, self.log()
-        return match.group(1)
-
-    def stop(self) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        try:
-            return self.popen.wait(90)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            raise
-
-
-def _env(tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLARA_")}
-    return {**env, "CLARA_HOME": str(tmp / "home"), **{name: "0" for name in PORTS}, **extra}
-
-
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
-    stack = Up(tmp_path, _env(tmp_path))
+    stack = Up(tmp_path, stack_env(tmp_path))
     try:
-        wait_for(lambda: "openclara is up" in stack.log() or stack.popen.poll() is not None, 120, "openclara up")
-        assert stack.popen.poll() is None, stack.log()
+        stack.wait_up(120)
         yield stack
     finally:
         stack.stop()
@@ -140,7 +104,7 @@ def test_the_cli_finds_the_logs_and_the_supervisor_of_up(up: Up, tmp_path: Path)
 
 
 def _ports_of(up: Up) -> dict[str, str]:
-    labels = (r"Platform API \(gRPC\)", "results service", "DICOM SCP", "adapter REST API")
+    labels = (r"Platform API \(gRPC\)", "results service", "DICOM SCP", "adapter REST API", "console")
     return {name: up.endpoint(label).rpartition(":")[2] for name, label in zip(PORTS, labels, strict=True)}
 
 
@@ -151,7 +115,7 @@ def test_up_refuses_a_taken_port_and_starts_nothing(tmp_path: Path) -> None:
         taken = sock.getsockname()[1]
         done = subprocess.run(
             UP,
-            env=_env(tmp_path, CLARA_DICOM_SCP__PORT=str(taken)),
+            env=stack_env(tmp_path, CLARA_DICOM_SCP__PORT=str(taken)),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -169,7 +133,7 @@ def test_up_reports_every_bad_config_file_before_starting(tmp_path: Path) -> Non
     (config / "platform-server.yaml").write_text("schedulr: {}\n")
     (config / "results-service.yaml").write_text("port: [\n")
     argv = [sys.executable, "-m", "launcher.supervisor", "up", "--config-dir", str(config)]
-    done = subprocess.run(argv, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(argv, env=stack_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "invalid configuration, nothing was started" in done.stderr
     assert "schedulr: Extra inputs are not permitted" in done.stderr
@@ -191,7 +155,7 @@ def test_up_stops_everything_when_a_service_dies(up: Up) -> None:
 
 
 def test_up_stops_the_started_services_when_one_fails_to_start(tmp_path: Path) -> None:
-    env = _env(tmp_path, CLARA_RESULTS_DATABASE__PATH="/proc/openclara/results.db")  # cannot be created
+    env = stack_env(tmp_path, CLARA_RESULTS_DATABASE__PATH="/proc/openclara/results.db")  # cannot be created
     done = subprocess.run(UP, env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert done.returncode == 1
     assert re.search(r"the results service exited during start-up \(exit code \d+\); its message is above", done.stderr)
