@@ -44,8 +44,16 @@ def adapter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
         with dicom_adapter(folder, dicom_port=free_port(), api_port=api_port, platform="127.0.0.1:9",
                            results="http://127.0.0.1:9", seed=seed, export={"enabled": False}):
             url = f"http://127.0.0.1:{api_port}"
-            wait_until(lambda: httpx.get(f"{url}/health/live", timeout=1).status_code == 200, what="the adapter API")
+            wait_until(lambda: _answers(f"{url}/health/live"), what="the adapter API")
             yield url, folder / "audit.log"
+
+
+def _answers(url: str) -> bool:
+    """False until the API listens: its DICOM port may open first, and a refused connection is not an answer yet."""
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_registering_results_needs_an_operator_token(results: ServiceProcess) -> None:
