@@ -23,6 +23,7 @@ from dicom_adapter.db import AdapterDatabase, AssociationRepository, ConfigRepos
 from dicom_adapter.db.history import AssociationHistory
 from dicom_adapter.errors import ListenError
 from dicom_adapter.export.agent import ExportAgent
+from dicom_adapter.export.download import PlatformPayloads
 from dicom_adapter.export.poller import ResultsClient
 from dicom_adapter.export.progress import ProgressRepository
 from dicom_adapter.export.transport import TlsTargets
@@ -54,7 +55,8 @@ class Adapter:
         self.associations = AssociationRepository(self.database)
         self.registry = AeRegistry(self.config, reject_unknown_sources=settings.scp.reject_unknown_sources)
         self.gateway = PlatformGateway(
-            settings.platform.endpoint, settings.platform.call_timeout_seconds, settings.platform.tls
+            settings.platform.endpoint, settings.platform.call_timeout_seconds, settings.platform.tls,
+            link=settings.platform.local_files,
         )
         self.spool = Spool.from_settings(settings.storage)
         self.metrics.watch_spares(lambda: len(self.spool.spares), lambda: self.spool.spares.made_on_demand)
@@ -185,7 +187,7 @@ class Adapter:
             export,
             self.registry,
             progress=ProgressRepository.from_settings(export),
-            payloads=platform_client(platform.endpoint, platform.tls),
+            payloads=PlatformPayloads(platform_client(platform.endpoint, platform.tls), platform.link_from),
             results=ResultsClient(results.endpoint, export.ae_title, export.http_timeout_seconds, tls=results.tls),
         )
         await self.export.start()

@@ -60,6 +60,8 @@ class AdapterMetrics:
         )
         self.payloads = Gauge(_name("payloads"), "Payloads by state", ["state"], registry=self.registry)
         self.jobs_started = Counter(_name("jobs_started"), "Jobs started on the platform", registry=self.registry)
+        self.handed_files = Counter(_name("handed_files"), "Spool files put into jobs, by how: linked (same file "
+                                    "system, no copy) or uploaded", ["how"], registry=self.registry)
         self.submission_retries = Counter(
             _name("submission_retries"), "Submission attempts that failed transiently", registry=self.registry
         )

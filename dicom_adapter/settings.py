@@ -67,6 +67,19 @@ class PlatformClientSettings(BaseModel):
     call_timeout_seconds: float = Field(default=30.0, gt=0)
     # A platform that serves TLS (its server.tls): the CA to trust and, for mutual TLS, our certificate.
     tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
+    # Zero-copy hand-off with a platform on this file system (its local_files section): spool files are
+    # hard-linked into jobs and results linked out of its payloads instead of sent over gRPC; anything it
+    # refuses is uploaded or downloaded as before. payloads_dir: the platform's payload folder as this
+    # process sees it (results are linked only from there); null = $CLARA_HOME/platform/payloads.
+    local_files: bool = True
+    payloads_dir: Path | None = None
+
+    @property
+    def link_from(self) -> list[Path]:
+        """Folders results may be linked from; none when local_files is off."""
+        if not self.local_files:
+            return []
+        return [self.payloads_dir if self.payloads_dir is not None else clara_home() / "platform" / "payloads"]
 
     @model_validator(mode="after")
     def _ordered_backoff(self) -> PlatformClientSettings:

@@ -20,7 +20,7 @@ from openclara.auth.credentials import client_token
 from openclara.auth.grpc_client import token_interceptors
 from openclara.grpc_tls import channel_credentials, channel_options, client_tls_from_env
 from openclara.tls import ClientTlsSettings
-from platform_api import _convert, transfer
+from platform_api import _convert, local_files, transfer
 from platform_api._generated.nvidia.clara.platform import (
     clara_pb2,
     clara_pb2_grpc,
@@ -33,7 +33,9 @@ from platform_api._generated.nvidia.clara.platform import (
     pipelines_pb2,
     pipelines_pb2_grpc,
 )
+from platform_api._generated.openclara.platform import local_files_pb2, local_files_pb2_grpc
 from platform_api.errors import NotFound, check_header, map_grpc_errors
+from platform_api.local_files import HandOff, LocalFileDetails
 from platform_api.types import (
     GpuUtilization,
     JobDetails,
@@ -62,6 +64,7 @@ _STUBS: dict[str, Any] = {
     "payloads": payloads_pb2_grpc.PayloadsStub,
     "pipelines": pipelines_pb2_grpc.PipelinesStub,
     "models": models_pb2_grpc.ModelsStub,
+    "local_files": local_files_pb2_grpc.LocalFilesStub,
 }
 
 
@@ -118,7 +121,7 @@ class PlatformClient:
         return self._stubs[name]
 
     async def _unary(self, service: str, method: str, request: Any) -> Any:
-        rpc = f"{service.capitalize()}.{method}"
+        rpc = f"{service.title().replace('_', '')}.{method}"
         with map_grpc_errors(self.endpoint, rpc):
             response = await getattr(self._stub(service), method)(request, timeout=self.timeout)
         _check(response, rpc)
@@ -126,7 +129,7 @@ class PlatformClient:
 
     async def _stream(self, service: str, method: str, request: Any) -> AsyncIterator[Any]:
         """Server-streamed responses, header-checked one by one."""
-        rpc = f"{service.capitalize()}.{method}"
+        rpc = f"{service.title().replace('_', '')}.{method}"
         with map_grpc_errors(self.endpoint, rpc):
             async for response in getattr(self._stub(service), method)(request, timeout=self.timeout):
                 _check(response, rpc)
@@ -349,6 +352,56 @@ class PlatformClient:
             # The first failure cancels the other uploads; report it, not a group.
             raise failures.exceptions[0] from None
         return [task.result() for task in tasks]
+
+    async def adopt_files(self, payload_id: str, files: Sequence[tuple[str, Path]]) -> list[LocalFileDetails]:
+        """openclara only: have the platform hard-link (name, local path) pairs into the payload (no upload).
+
+        Works when the platform shares this file system and takes files from their folder; else it
+        refuses (a `PlatformRequestError`), and a Clara platform answers `PlatformProtocolError`.
+        """
+        adopted: list[LocalFileDetails] = []
+        for batch in local_files.batches(files):
+            wire = [local_files_pb2.LocalFile(name=transfer.check_payload_name(name), path=str(path.absolute()))
+                    for name, path in batch]
+            request = local_files_pb2.LocalFilesAdoptRequest(
+                header=self._header, payload_id=_convert.identifier(payload_id), files=wire)
+            response = await self._unary("local_files", "Adopt", request)
+            adopted += [LocalFileDetails(f.name, Path(f.path), f.size) for f in response.files]
+        return adopted
+
+    async def locate_files(self, payload_id: str, names: Sequence[str]) -> list[LocalFileDetails]:
+        """openclara only: where the payload's files are on the platform's file system."""
+        request = local_files_pb2.LocalFilesLocateRequest(
+            header=self._header, payload_id=_convert.identifier(payload_id), names=list(names))
+        response = await self._unary("local_files", "Locate", request)
+        return [LocalFileDetails(f.name, Path(f.path), f.size) for f in response.files]
+
+    async def add_files(
+        self, payload_id: str, files: Sequence[tuple[str, Path]], *, parallel: int = 4,
+        progress: transfer.Progress | None = None,
+    ) -> HandOff:
+        """Put (name, local path) pairs into the payload: linked when the platform can, else uploaded."""
+        try:
+            await self.adopt_files(payload_id, files)
+        except local_files.REFUSALS as refused:
+            await self.upload_many(payload_id, files, parallel=parallel, progress=progress)
+            return HandOff("uploaded", len(files), str(refused))
+        return HandOff("linked", len(files))
+
+    async def fetch(self, payload_id: str, name: str, dest: Path, *, link_from: Sequence[Path] = ()) -> HandOff:
+        """Like `download`, but hard-links the platform's file when it lies under `link_from` (this side's
+        view of the platform's payload folders)."""
+        refusal = "no folder to link from is configured"
+        if link_from:
+            try:
+                [found] = await self.locate_files(payload_id, [name])
+                refusal = await asyncio.to_thread(local_files.link_out, found, dest, link_from)
+            except local_files.REFUSALS as refused:
+                refusal = str(refused)
+            if not refusal:
+                return HandOff("linked", 1)
+        await self.download(payload_id, name, dest)
+        return HandOff("downloaded", 1, refusal)
 
     async def download(
         self, payload_id: str, name: str, dest: Path, *, progress: transfer.Progress | None = None

@@ -33,9 +33,11 @@ from platform_api._generated.nvidia.clara.platform import (
     pipelines_pb2_grpc,
 )
 from platform_api._generated.nvidia.clara.platform.node_monitor import metrics_pb2_grpc
+from platform_api._generated.openclara.platform import local_files_pb2_grpc
 from platform_server.api.access import audited_methods, method_roles
 from platform_server.api.clara import ClaraServicer
 from platform_server.api.jobs import JobsServicer
+from platform_server.api.local_files import LocalFilesServicer
 from platform_server.api.metrics_http import MetricsListener, metrics_app
 from platform_server.api.models import ModelsServicer
 from platform_server.api.monitor import MonitorServicer
@@ -53,6 +55,7 @@ from platform_server.jobs.store import JobRepository
 from platform_server.metrics import PlatformMetrics
 from platform_server.models.repository import ModelRepository
 from platform_server.node_metrics import NodeReader
+from platform_server.payloads.local_files import LocalFiles
 from platform_server.payloads.store import PayloadStore
 from platform_server.pipelines.service import PipelineService
 from platform_server.pipelines.store import PipelineRepository
@@ -124,7 +127,7 @@ class PlatformServer:
         service = JobService(self.jobs, self.pipelines, self.payloads, self._scheduler, self._runner,
                              s.jobs.requeue_running_on_restart)
         await service.recover()
-        self._add_servicers(self._server, service, readings)
+        self._add_servicers(self._server, service, readings, table.enabled)
         await self._scheduler.start()
         await self._server.start()
         if self._metrics_listener is not None:
@@ -179,13 +182,19 @@ class PlatformServer:
             service_ready_timeout=s.executor.service_ready_timeout, operator_token=credential(OPERATORS),
         )
 
-    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService, readings: Readings) -> None:
+    def _add_servicers(self, server: grpc.aio.Server, jobs: JobService, readings: Readings,
+                       authenticated: bool) -> None:
         clara_pb2_grpc.add_ClaraServicer_to_server(ClaraServicer(self._request_stop, readings.gpus), server)
         jobs_pb2_grpc.add_JobsServicer_to_server(JobsServicer(jobs), server)
         payloads_pb2_grpc.add_PayloadsServicer_to_server(PayloadsServicer(self.payloads, self.metrics), server)
         pipelines_pb2_grpc.add_PipelinesServicer_to_server(PipelinesServicer(PipelineService(self.pipelines)), server)
         models_pb2_grpc.add_ModelsServicer_to_server(ModelsServicer(self.models), server)
         metrics_pb2_grpc.add_MonitorServicer_to_server(MonitorServicer(readings), server)
+        local = self.settings.local_files
+        if local.enabled:  # else UNIMPLEMENTED: callers upload and download as they would from Clara
+            files = LocalFiles(self.payloads, local.sources)
+            local_files_pb2_grpc.add_LocalFilesServicer_to_server(
+                LocalFilesServicer(files, local.callers, self.metrics, authenticated), server)
 
     async def stop(self) -> None:
         if self._metrics_listener is not None:

@@ -70,8 +70,9 @@ class PlatformMetrics:
         self.executor_errors = Counter(
             _name("executor_errors"), "Operator runs that did not complete (failed, timed_out, not_started), "
             "and platform errors while running a job (internal)", ["reason"], registry=r)
-        self.payload_bytes = Counter(_name("payload", "bytes"), "Payload file bytes moved over the API",
-                                     ["direction"], registry=r)
+        self.payload_bytes = Counter(_name("payload", "bytes"),
+                                     "Payload file bytes moved over the API (upload, download) or linked in place "
+                                     "(linked)", ["direction"], registry=r)
         self._node(r)
         self._gpus(r)
 

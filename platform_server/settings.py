@@ -161,6 +161,32 @@ class ExecutorSettings(_Section):
         return self
 
 
+class LocalFilesSettings(_Section):
+    """Zero-copy hand-off with services on the same file system (openclara's `LocalFiles` API extension).
+
+    `Adopt` hard-links files from `directories` into a payload instead of receiving them over gRPC;
+    `Locate` tells a caller where a payload's files are so it can link them out. Both only for the
+    token names in `callers`; anyone else, another file system or another machine uploads as before.
+    """
+
+    enabled: bool = True
+    directories: list[Path] | None = Field(
+        None, description="where Adopt may take files from; default: $CLARA_HOME/dicom/spool (the adapter's spool)")
+    callers: list[str] = Field(default_factory=lambda: ["services"], description="token names allowed to call it")
+
+    @field_validator("directories")
+    @classmethod
+    def _absolute(cls, value: list[Path] | None) -> list[Path] | None:
+        relative = [str(p) for p in value or [] if not p.is_absolute()]
+        if relative:
+            raise ValueError(f"local_files.directories must be absolute: {', '.join(relative)}")
+        return value
+
+    @property
+    def sources(self) -> list[Path]:
+        return self.directories if self.directories is not None else [clara_home() / "dicom" / "spool"]
+
+
 class JobSettings(_Section):
     requeue_running_on_restart: bool = False
 
@@ -193,6 +219,7 @@ class PlatformSettings(BaseSettings):
     server: ServerSettings = ServerSettings()
     metrics: MetricsSettings = MetricsSettings()
     storage: PlatformStorageSettings = PlatformStorageSettings()
+    local_files: LocalFilesSettings = LocalFilesSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     executor: ExecutorSettings = ExecutorSettings()
     jobs: JobSettings = JobSettings()

@@ -2,6 +2,8 @@
 
 Files land as `<spool>/<task id>/<uri>` via a `.part` name and an atomic rename, so a file present after
 a restart is complete and is not fetched again. The spool of a task is removed once it is reported.
+`PlatformPayloads` hard-links a result instead of downloading it when the platform's payload folder is
+on this file system (`platform.local_files`); the agent only reads what it fetched, never changes it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import posixpath
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
@@ -18,12 +21,32 @@ from dicom_adapter.export.errors import DownloadError, MissingFileError
 from dicom_adapter.export.ports import PayloadSource
 from dicom_adapter.export.task import ExportTask
 from dicom_adapter.storage.spool import safe_name
+from platform_api.client import PlatformClient
 from platform_api.errors import NotFound, PlatformError
 
 log = structlog.get_logger()
 
 _ATTEMPTS = 3
 _BACKOFF_SECONDS = 1.0
+
+
+class PlatformPayloads:
+    """The agent's `PayloadSource`: link from `link_from` when the platform allows, else download."""
+
+    def __init__(self, client: PlatformClient, link_from: Sequence[Path]) -> None:
+        self._client = client
+        self._link_from = list(link_from)
+        self._refusal = ""
+
+    async def download(self, payload_id: str, name: str, dest: Path, /) -> object:
+        handed = await self._client.fetch(payload_id, name, dest, link_from=self._link_from)
+        if handed.refusal != self._refusal and self._link_from:
+            log.info("export.handoff", how=handed.how, reason=handed.refusal)  # once per change, not per file
+            self._refusal = handed.refusal
+        return handed
+
+    async def close(self) -> None:
+        await self._client.close()
 
 
 class PayloadDownloader:

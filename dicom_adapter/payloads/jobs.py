@@ -38,13 +38,16 @@ class ExistingJob:
 
 
 class JobPlatform(Protocol):
-    """The four Platform API calls the submitter needs; errors are `PlatformUnavailable`/`PlatformRejected`."""
+    """The Platform API calls the submitter needs; errors are `PlatformUnavailable`/`PlatformRejected`."""
 
     async def create_job(
         self, pipeline_id: str, name: str, priority: JobPriority, metadata: dict[str, str]
     ) -> tuple[str, str]: ...
 
-    async def upload_many(self, payload_id: str, files: Sequence[tuple[str, Path]], parallel: int) -> None: ...
+    async def add_files(self, payload_id: str, files: Sequence[tuple[str, Path]], parallel: int) -> str:
+        """Put the spool files into the job's input: hard-linked when the platform shares this file system,
+        else uploaded; returns how ("linked" or "uploaded")."""
+        ...
 
     async def start_job(self, job_id: str) -> None: ...
 

@@ -2,6 +2,8 @@
 
 The one place where Platform API errors become the adapter's: unreachable / internal errors are
 `PlatformUnavailable` (retried), refusals (unknown pipeline, invalid request) are `PlatformRejected`.
+Spool files reach a job by hard link when the platform shares the file system (`local_files`), else by
+upload; a platform that refuses the link is told once per reason in the log, not once per payload.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+import structlog
 
 from dicom_adapter.errors import PlatformRejected, PlatformUnavailable
 from dicom_adapter.models import JobPriority
@@ -21,6 +25,7 @@ from platform_api.client import PlatformClient
 from platform_api.types import JobPriority as WirePriority
 from platform_api.types import JobState
 
+log = structlog.get_logger()
 
 def _first(exc: BaseException) -> BaseException:
     # upload_many runs a TaskGroup: failures arrive wrapped in an ExceptionGroup.
@@ -50,9 +55,13 @@ def platform_client(endpoint: str, tls: ClientTlsSettings | None, timeout: float
 class PlatformGateway:
     """Implements `jobs.JobPlatform` and the API's `PipelineChecker`."""
 
-    def __init__(self, endpoint: str, timeout: float = 30.0, tls: ClientTlsSettings | None = None) -> None:
+    def __init__(self, endpoint: str, timeout: float = 30.0, tls: ClientTlsSettings | None = None,
+                 *, link: bool = True) -> None:
+        """`link` False: always upload (the platform is on another machine, or linking is not wanted)."""
         self.endpoint = endpoint
         self._client = platform_client(endpoint, tls, timeout)
+        self._link = link
+        self._refusal = ""  # the last reason the platform gave for not linking
 
     async def start(self) -> None:
         """Nothing to do: the gRPC channel connects lazily and reconnects by itself."""
@@ -69,9 +78,19 @@ class PlatformGateway:
             )
         return str(job_id), str(payload_id)
 
-    async def upload_many(self, payload_id: str, files: Sequence[tuple[str, Path]], parallel: int) -> None:
+    async def add_files(self, payload_id: str, files: Sequence[tuple[str, Path]], parallel: int) -> str:
         async with _mapped(f"Payloads.Upload to {payload_id}"):
-            await self._client.upload_many(payload_id, files, parallel=parallel)
+            if not self._link:
+                await self._client.upload_many(payload_id, files, parallel=parallel)
+                return "uploaded"
+            handed = await self._client.add_files(payload_id, files, parallel=parallel)
+        if handed.refusal and handed.refusal != self._refusal:
+            log.warning("submitter.handoff.uploading", reason=handed.refusal,
+                        hint="files are uploaded; see local_files in the platform's configuration")
+        elif not handed.refusal and self._refusal:
+            log.info("submitter.handoff.linking")
+        self._refusal = handed.refusal
+        return handed.how
 
     async def start_job(self, job_id: str) -> None:
         try:

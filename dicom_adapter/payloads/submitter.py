@@ -284,7 +284,9 @@ class PayloadSubmitter:
         if not job.uploaded:
             files = [(payload_file_name(i), i.path) for i in instances]
             assert job.platform_payload_id is not None
-            await self._platform.upload_many(job.platform_payload_id, files, self._settings.parallel_uploads)
+            how = await self._platform.add_files(job.platform_payload_id, files, self._settings.parallel_uploads)
+            if self._metrics is not None:
+                self._metrics.handed_files.labels(how).inc(len(files))
             job = replace(job, uploaded=True)
             await self._repository.save_job(job)
         assert job.job_id is not None

@@ -5,11 +5,13 @@ without one, the caller's address may be a trusted network. A call without a kno
 UNAUTHENTICATED, a known caller whose role is below the method's PERMISSION_DENIED; refusals and
 calls of `audited` methods go to the audit log with who, what and from where. The check is awaited
 in the call's own task: a key fetch for an identity provider's token (`oidc`) holds up no other call.
+The admitted principal is `caller()` for the rest of the call, for servicers that decide by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -19,6 +21,13 @@ from openclara.auth.roles import Principal, Role
 from openclara.auth.tokens import InvalidToken, NoRole, TokenTable, bearer
 
 Behaviour = Callable[..., Any]
+# Set in the call's own task before its behaviour runs, so it is the caller of this call and no other.
+_CALLER: ContextVar[Principal | None] = ContextVar("openclara_grpc_caller", default=None)
+
+
+def caller() -> Principal | None:
+    """Who the gRPC call being served came from; None when authentication is off."""
+    return _CALLER.get()
 
 
 def peer_host(peer: str) -> str | None:
@@ -69,6 +78,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                                 f"{method} needs role {needed.label}; {refused.name} has no role here")
         else:
             await self._check_role(method, principal, needed, peer, context)
+            _CALLER.set(principal)
 
     async def _check_role(self, method: str, principal: Principal, needed: Role, peer: str,
                           context: grpc.aio.ServicerContext) -> None:

@@ -10,6 +10,11 @@ from __future__ import annotations
 from openclara.auth.roles import Role
 
 PACKAGE = "/nvidia.clara.platform"
+# openclara's own extensions; LocalFiles also checks the caller's name (local_files.callers).
+EXTENSIONS = {
+    "/openclara.platform.LocalFiles/Adopt": Role.OPERATOR,
+    "/openclara.platform.LocalFiles/Locate": Role.READ_ONLY,
+}
 READ_ONLY = {
     "Clara": ("Version", "Utilization"),
     "Jobs": ("List", "Status", "ReadLogs"),
@@ -38,6 +43,7 @@ def method_roles() -> dict[str, Role]:
     roles = dict.fromkeys(_names(READ_ONLY), Role.READ_ONLY)
     roles.update(dict.fromkeys(_names(OPERATOR), Role.OPERATOR))
     roles.update(dict.fromkeys(_names(ADMIN), Role.ADMIN))
+    roles.update(EXTENSIONS)
     return roles
 
 

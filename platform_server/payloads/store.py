@@ -106,6 +106,10 @@ class PayloadStore:
         await self.set_metadata(payload_id, remaining)
         return remaining
 
+    async def upload_base(self, payload_id: str) -> Path:
+        """The folder Upload (and LocalFiles.Adopt) writes names under; Conflict once the payload is sealed."""
+        return self._upload_base(await self._writable(payload_id))
+
     def _upload_base(self, payload: Payload) -> Path:
         folder = self.folder(payload.payload_id)
         return folder / INPUT if payload.type == PayloadType.PIPELINE else folder

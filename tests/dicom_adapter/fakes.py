@@ -124,11 +124,12 @@ class FakePlatform:
         self._maybe_fail("after_create")
         return job.job_id, job.payload_id
 
-    async def upload_many(self, payload_id: str, files: Sequence[tuple[str, Path]], parallel: int) -> None:
-        self._maybe_fail("upload_many")
+    async def add_files(self, payload_id: str, files: Sequence[tuple[str, Path]], parallel: int) -> str:
+        self._maybe_fail("add_files")
         job = next(j for j in self.jobs.values() if j.payload_id == payload_id)
         for name, path in files:
             job.files[name] = path.read_bytes()
+        return "uploaded"
 
     async def start_job(self, job_id: str) -> None:
         self._maybe_fail("start_job")

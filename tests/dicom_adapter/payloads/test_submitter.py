@@ -162,7 +162,7 @@ async def test_submitter_attempt_waits_for_every_pipeline_before_failing(databas
     """One pipeline failing must not leave a sibling creating a job while the next attempt starts."""
     payload_id = await closed_payload(database, tmp_path, {"a": "p1", "b": "p2", "c": "p3"})
     platform = FakePlatform()
-    platform.fail["upload_many"] = [unavailable()]
+    platform.fail["add_files"] = [unavailable()]
     with pytest.raises(PlatformUnavailable):
         await submitter(database, platform).process(payload_id)
     assert await submitter(database, platform).process(payload_id) is PayloadState.DONE
