@@ -36,12 +36,12 @@ class PlatformPayloads:
     def __init__(self, client: PlatformClient, link_from: Sequence[Path]) -> None:
         self._client = client
         self._link_from = list(link_from)
-        self._refusal = ""
+        self._refusal: str | None = None  # "" = linked; logged at the first file and when it changes
 
     async def download(self, payload_id: str, name: str, dest: Path, /) -> object:
         handed = await self._client.fetch(payload_id, name, dest, link_from=self._link_from)
-        if handed.refusal != self._refusal and self._link_from:
-            log.info("export.handoff", how=handed.how, reason=handed.refusal)  # once per change, not per file
+        if handed.refusal != self._refusal:
+            log.info("export.handoff", how=handed.how, reason=handed.refusal)
             self._refusal = handed.refusal
         return handed
 

@@ -3,7 +3,7 @@
 The one place where Platform API errors become the adapter's: unreachable / internal errors are
 `PlatformUnavailable` (retried), refusals (unknown pipeline, invalid request) are `PlatformRejected`.
 Spool files reach a job by hard link when the platform shares the file system (`local_files`), else by
-upload; a platform that refuses the link is told once per reason in the log, not once per payload.
+upload; the log says which, at the first payload and whenever it changes, not once per payload.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ class PlatformGateway:
         self.endpoint = endpoint
         self._client = platform_client(endpoint, tls, timeout)
         self._link = link
-        self._refusal = ""  # the last reason the platform gave for not linking
+        self._refusal: str | None = None  # the last reason the platform gave for not linking ("" = it linked)
 
     async def start(self) -> None:
         """Nothing to do: the gRPC channel connects lazily and reconnects by itself."""
@@ -84,12 +84,13 @@ class PlatformGateway:
                 await self._client.upload_many(payload_id, files, parallel=parallel)
                 return "uploaded"
             handed = await self._client.add_files(payload_id, files, parallel=parallel)
-        if handed.refusal and handed.refusal != self._refusal:
-            log.warning("submitter.handoff.uploading", reason=handed.refusal,
-                        hint="files are uploaded; see local_files in the platform's configuration")
-        elif not handed.refusal and self._refusal:
-            log.info("submitter.handoff.linking")
-        self._refusal = handed.refusal
+        if handed.refusal != self._refusal:  # the first outcome, then each change: which way files go
+            if handed.refusal:
+                log.warning("submitter.handoff.uploading", reason=handed.refusal,
+                            hint="files are uploaded; see local_files in the platform's configuration")
+            else:
+                log.info("submitter.handoff.linking")
+            self._refusal = handed.refusal
         return handed.how
 
     async def start_job(self, job_id: str) -> None:

@@ -83,6 +83,9 @@ def test_up_runs_the_loop_on_any_free_ports_and_stops_in_order(up: Up, tmp_path:
 
     assert up.stop() == 0
     log = up.log()
+    # The embedded default keeps spool and payloads under one CLARA_HOME: files are linked, never uploaded.
+    assert "submitter.handoff.linking" in log and "submitter.handoff.uploading" not in log, log
+    assert re.search(r"export\.handoff\s.*how=linked", log), log
     order = [log.index(f"openclara: stopping the {name}") for name in ("DICOM adapter", "platform", "results")]
     assert order == sorted(order), log
     assert log.rstrip().endswith("openclara: stopped")
