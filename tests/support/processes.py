@@ -120,14 +120,18 @@ def _ready(url: str) -> bool:
 
 @contextmanager
 def platform_server(tmp: Path, port: int, results_url: str = "http://127.0.0.1:9",
-                    executor: dict[str, Any] | None = None) -> Iterator[str]:
-    """`python -m platform_server serve`; yields its gRPC endpoint. `executor` = the config section."""
+                    executor: dict[str, Any] | None = None, link_from: Path | None = None) -> Iterator[str]:
+    """`python -m platform_server serve`; yields its gRPC endpoint. `executor` = the config section;
+    `link_from`: an adapter's spool to take files from by hard link (as the embedded stack does), else
+    the adapters of these tests upload. Payloads are under `payloads_dir(tmp)`."""
     config: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port},
         "metrics": {"port": 0},  # any free port: the default (the API's + 1) may be taken
         "storage": {"data_dir": str(tmp / "platform")},
         "results_service": {"url": results_url},
     }
+    if link_from is not None:
+        config["local_files"] = {"directories": [str(link_from)]}
     if executor is not None:
         config["executor"] = executor
     path = tmp / "platform-server.yaml"
@@ -139,6 +143,16 @@ def platform_server(tmp: Path, port: int, results_url: str = "http://127.0.0.1:9
     )
     with running(proc, lambda: port_open(port), 60, "the platform server"):
         yield f"127.0.0.1:{port}"
+
+
+def payloads_dir(platform_tmp: Path) -> Path:
+    """Where `platform_server(platform_tmp, ...)` keeps its payloads."""
+    return platform_tmp / "platform" / "payloads"
+
+
+def spool_dir(adapter_tmp: Path) -> Path:
+    """Where `dicom_adapter(adapter_tmp, ...)` spools what it receives."""
+    return adapter_tmp / "spool"
 
 
 @contextmanager
@@ -202,12 +216,14 @@ def dicom_adapter(
     results: str,
     seed: dict[str, object],
     export: dict[str, object] | None = None,
+    platform_payloads: Path | None = None,
 ) -> Iterator[Process]:
-    """`python -m dicom_adapter serve` with everything under `tmp`, seeded with AE titles and destinations."""
+    """`python -m dicom_adapter serve` with everything under `tmp`, seeded with AE titles and destinations.
+    `platform_payloads`: the platform's payload folder, to link results from."""
     tmp.mkdir(parents=True, exist_ok=True)
     config = {
         "scp": {"host": "127.0.0.1", "port": dicom_port},
-        "storage": {"spool_dir": str(tmp / "spool"), "watermark_percent": 99.9, "reserve_space_gb": 0.0},
+        "storage": {"spool_dir": str(spool_dir(tmp)), "watermark_percent": 99.9, "reserve_space_gb": 0.0},
         "export": {
             "state_dir": str(tmp / "export"),
             "poll_interval_min_seconds": 0.1,
@@ -215,7 +231,7 @@ def dicom_adapter(
             **(export or {}),
         },
         "api": {"host": "127.0.0.1", "port": api_port},
-        "platform": {"endpoint": platform},
+        "platform": {"endpoint": platform, **({"payloads_dir": str(platform_payloads)} if platform_payloads else {})},
         "results": {"endpoint": results},
         "database": {"path": str(tmp / "adapter.db")},
         "seed": seed,

@@ -11,6 +11,7 @@ import httpx
 from tests.support.processes import ROOT
 
 CLARA_AE = "CLARA-AE"
+GROUPING_TIMEOUT = 2.0  # seconds of quiet before the adapter closes a study's payload
 PIPELINE = ROOT / "config" / "pipelines" / "lung-seg.yaml"
 
 
@@ -41,7 +42,7 @@ def seed(loop: Loop, destination_ae: str, destination_port: int) -> dict[str, ob
             {
                 "name": CLARA_AE,
                 "aeTitle": CLARA_AE,
-                "processorSettings": {"timeout": 2, "pipeline-lungseg": loop.pipeline_id},
+                "processorSettings": {"timeout": GROUPING_TIMEOUT, "pipeline-lungseg": loop.pipeline_id},
             }
         ],
         "sources": [{"aeTitle": "ORTHANC", "hostIp": "127.0.0.1"}],
