@@ -18,7 +18,7 @@ from pathlib import Path
 
 from openclara.auth.credentials import ENV_FILE, load_or_create
 from tests.support.network import free_port
-from tests.support.processes import dicom_adapter, platform_server, results_service, storescp
+from tests.support.processes import dicom_adapter, payloads_dir, platform_server, results_service, spool_dir, storescp
 
 CALLING = "CLARALOAD"
 PACS_AE = "PACS"
@@ -116,11 +116,14 @@ def load_stack(root: Path, called: Sequence[str] = ("LOAD1", "LOAD2", "LOAD3"), 
     pacs_port, scp_port, api_port = free_port(), free_port(), free_port()
     with ExitStack() as stack:
         results = stack.enter_context(results_service(root / "results", free_port()))
-        platform = stack.enter_context(platform_server(root / "platform", free_port(), results))
+        # Spool and payloads on one file system, as in the embedded stack: files are linked, not uploaded.
+        platform = stack.enter_context(platform_server(root / "platform", free_port(), results,
+                                                       link_from=spool_dir(root / "adapter")))
         stack.enter_context(storescp(storescp_path, root / "pacs", pacs_port, PACS_AE))
         pipeline_id = register_pipeline(platform, pipeline_file)
         stack.enter_context(dicom_adapter(
             root / "adapter", dicom_port=scp_port, api_port=api_port, platform=platform, results=results,
-            seed=_seed(called, pipeline_id, pacs_port, grouping_timeout)))
+            seed=_seed(called, pipeline_id, pacs_port, grouping_timeout),
+            platform_payloads=payloads_dir(root / "platform")))
         yield LoadStack(root, results, platform, f"http://127.0.0.1:{api_port}", scp_port, pipeline_id, tuple(called),
                         root / "pacs")
