@@ -1,8 +1,10 @@
 """Payload transfer through `PlatformClient` against a real `platform_server` on loopback.
 
 Measures upload/download MB/s of one large file at Clara's chunk size (64 KiB) and ours (1 MiB), and
-many small files with 1 vs 4 parallel streams, against a plain file copy on the same disk. Medians of
-REPEAT runs. Bounded: about a minute on a 2-core machine.
+many small files with 1 vs 4 parallel streams, against a plain file copy on the same disk; then a CT
+study (500 x 526 KiB = 263 MB, the DICOM adapter's case) put into a payload by upload (4 streams) and
+by the zero-copy hand-off (LocalFiles.Adopt hard-links it from the embedded default's spool folder),
+with `sync` before each timed run. Medians of REPEAT runs. Bounded: about a minute on a 2-core machine.
 
     .venv/bin/python bench/platform_api_transfer.py [--size-mb 64] [--repeat 3] [--write FILE.md]
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from openclara.auth.credentials import SERVICES, client_token  # noqa: E402
 from platform_api import PlatformClient, PlatformError  # noqa: E402
 
 MIB = 1024 * 1024
@@ -89,6 +92,36 @@ async def run(endpoint: str, work: Path, size_mb: int, repeat: int) -> list[tupl
                 return await client.upload_many(payload, pairs, parallel=parallel)
 
             rows.append((f"upload 200 x 256 KiB, {parallel} stream(s)", small_mb, await _median_seconds(repeat, many)))
+    rows += await _study_rows(endpoint, work, repeat)
+    return rows
+
+
+async def _study_rows(endpoint: str, work: Path, repeat: int) -> list[tuple[str, float, float]]:
+    """One CT study into fresh job-sized payloads: uploaded, then linked (as the adapter does)."""
+    spool = work / "home" / "dicom" / "spool" / "study"  # the platform's default local_files directory
+    spool.mkdir(parents=True)
+    files = []
+    for index in range(500):
+        path = spool / f"{index}.dcm"
+        path.write_bytes(os.urandom(526 * 1024))
+        files.append((f"dcm/{index}.dcm", path))
+    study_mb = 500 * 526 / 1024
+    rows = []
+    # The adapter's token: LocalFiles answers only the callers in local_files.callers.
+    async with PlatformClient(endpoint, timeout=600, token=client_token(SERVICES)) as client:
+        for label, link in (("upload, 4 streams", False), ("hand-off by hard link", True)):
+
+            async def put(index: int, link: bool = link) -> object:
+                payload = await client.create_payload()
+                if link:
+                    return await client.adopt_files(payload, files)
+                return await client.upload_many(payload, files, parallel=4)
+
+            async def synced(index: int, put: Callable[[int], Awaitable[object]] = put) -> object:
+                subprocess.run(["sync"], check=True)
+                return await put(index)
+
+            rows.append((f"CT study 500 x 526 KiB, {label}", study_mb, await _median_seconds(repeat, synced)))
     return rows
 
 
@@ -122,7 +155,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="clara-bench-") as tmp:
         work = Path(tmp)
         port = _free_port()
-        env = {**os.environ, "CLARA_HOME": str(work / "home"), "CLARA_PLATFORM_SERVER__PORT": str(port)}
+        os.environ["CLARA_HOME"] = str(work / "home")  # one credentials file for the server and this client
+        env = {**os.environ, "CLARA_PLATFORM_SERVER__PORT": str(port), "CLARA_PLATFORM_METRICS__PORT": "0"}
         log = (work / "server.log").open("wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "platform_server", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
