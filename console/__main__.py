@@ -13,17 +13,12 @@ from console.settings import ConsoleSettings
 from openclara import service_cli
 from openclara.lifecycle import serve_until_signalled
 from openclara.logs import configure_logging
-from openclara.settings import ConfigError, load_settings
 
 config_option = service_cli.config_option("config/console.yaml", "CLARA_CONSOLE__")
 
 
 def _load(config_path: Path | None) -> ConsoleSettings:
-    try:
-        return load_settings(ConsoleSettings, config_path)
-    except ConfigError as exc:
-        click.echo(f"console: {exc}", err=True)
-        sys.exit(2)
+    return service_cli.load_or_exit(ConsoleSettings, config_path, "console")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

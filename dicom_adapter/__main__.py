@@ -11,23 +11,23 @@ import click
 from dicom_adapter.errors import ListenError
 from dicom_adapter.settings import AdapterSettings, apply_clara_environment
 from openclara import service_cli
-from openclara.settings import ConfigError, load_settings
+from openclara.settings import ConfigError
 
-EXIT_CONFIG = 2
+EXIT_CONFIG = service_cli.EXIT_CONFIG
 
 config_option = service_cli.config_option("config/dicom-adapter.yaml", "CLARA_DICOM_")
 
 
-def _load(config_path: Path | None) -> AdapterSettings:
+def _checked(settings: AdapterSettings) -> AdapterSettings:
     from dicom_adapter.config.seed import parse_seed
 
-    try:
-        settings = apply_clara_environment(load_settings(AdapterSettings, config_path))
-        parse_seed(settings)
-    except ConfigError as exc:
-        click.echo(f"dicom-adapter: invalid configuration\n{exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+    settings = apply_clara_environment(settings)
+    parse_seed(settings)  # the seed's entities are validated at start, with the rest
     return settings
+
+
+def _load(config_path: Path | None) -> AdapterSettings:
+    return service_cli.load_or_exit(AdapterSettings, config_path, "dicom-adapter", _checked)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

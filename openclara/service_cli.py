@@ -1,20 +1,42 @@
 """The command line every service shares: the `-f CONFIG` option and `config validate|show`.
 
-Each service's `__main__` keeps its own `serve` (what it runs differs) and its own loader, which
-prints every configuration error and exits 2; this module only wires them to the same commands.
+Each service's `__main__` keeps its own `serve` (what it runs differs); every one loads its settings with
+`load_or_exit`, which prints every configuration error under the service's name and exits 2.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import click
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings
+
+from openclara.settings import ConfigError, load_settings
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+S = TypeVar("S", bound=BaseSettings)
+EXIT_CONFIG = 2  # an invalid configuration: what a supervisor must not restart in a loop
+
+
+def load_or_exit(cls: type[S], config_path: Path | None, service: str,
+                 check: Callable[[S], S] | None = None) -> S:
+    """The service's settings (file + environment), passed through `check` (further rules that raise
+    ConfigError); on any error, every problem on stderr under the service's name and exit 2."""
+    try:
+        settings = load_settings(cls, config_path)
+        return check(settings) if check is not None else settings
+    except ConfigError as exc:
+        _exit_invalid(service, exc)
+
+
+def _exit_invalid(service: str, exc: ConfigError) -> NoReturn:
+    click.echo(f"{service}: invalid configuration\n{exc}", err=True)
+    sys.exit(EXIT_CONFIG)
 
 
 def config_option(example: str, env_prefix: str) -> Decorator:

@@ -15,12 +15,9 @@ import click
 from openclara import service_cli
 from openclara.lifecycle import serve_until_signalled
 from openclara.logs import configure_logging
-from openclara.settings import ConfigError, load_settings
 from platform_server.app import PlatformServer
 from platform_server.executors.base import ExecutorError
 from platform_server.settings import PlatformSettings
-
-EXIT_CONFIG = 2
 
 config_option = service_cli.config_option("config/platform-server.yaml", "CLARA_PLATFORM_")
 
@@ -31,11 +28,7 @@ def cli() -> None:
 
 
 def _load(config_path: Path | None) -> PlatformSettings:
-    try:
-        return load_settings(PlatformSettings, config_path)
-    except ConfigError as exc:
-        click.echo(f"platform-server: invalid configuration\n{exc}", err=True)
-        sys.exit(EXIT_CONFIG)
+    return service_cli.load_or_exit(PlatformSettings, config_path, "platform-server")
 
 
 @cli.command()

@@ -14,7 +14,6 @@ import click
 from openclara import service_cli
 from openclara.lifecycle import serve_until_signalled
 from openclara.logs import configure_logging
-from openclara.settings import ConfigError, load_settings
 from results_service.app import ResultsService
 from results_service.errors import StoreUnavailable
 from results_service.settings import ResultsSettings
@@ -23,11 +22,7 @@ config_option = service_cli.config_option("config/results-service.yaml", "CLARA_
 
 
 def _load(config_path: Path | None) -> ResultsSettings:
-    try:
-        return load_settings(ResultsSettings, config_path)
-    except ConfigError as exc:
-        click.echo(f"results-service: {exc}", err=True)
-        sys.exit(2)
+    return service_cli.load_or_exit(ResultsSettings, config_path, "results-service")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
