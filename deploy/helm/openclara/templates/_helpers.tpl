@@ -2,10 +2,10 @@
 Names, labels and the three services' configuration files.
 
 Fixed paths inside every pod: the component's own volume at /var/lib/openclara (CLARA_HOME, also the
-image user's home), the shared ReadWriteMany volume at /var/lib/openclara-shared (platform, and the
-adapter with dicomAdapter.handOff), the
-rendered configuration file under /config, the stack's credentials file under /var/run/secrets/openclara
-(CLARA_CREDENTIALS), and an emptyDir at /tmp (the root file system is read-only).
+image user's home), the shared ReadWriteMany volume at /var/lib/openclara-shared (the platform, and the
+adapter with dicomAdapter.handOff), the rendered configuration file under /config, the stack's
+credentials file under /var/run/secrets/openclara (CLARA_CREDENTIALS), and an emptyDir at /tmp (the root
+file system is read-only).
 */}}
 
 {{- define "openclara.name" -}}
