@@ -14,11 +14,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
+
+from dicom_adapter.settings import AdapterSettings
+from openclara.settings import load_settings
+from platform_server.settings import PlatformSettings
+from results_service.settings import ResultsSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy/helm/openclara"
@@ -30,6 +36,13 @@ COMPONENTS = ("platform", "results", "dicom-adapter")
 # Each component's configuration file, in its ConfigMap and under /config in its pod.
 CONFIG_FILES = {"platform": "platform-server.yaml", "results": "results-service.yaml",
                 "dicom-adapter": "dicom-adapter.yaml"}
+
+# Each component's settings class: what its service loads the file with.
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "platform": PlatformSettings,
+    "results": ResultsSettings,
+    "dicom-adapter": AdapterSettings,
+}
 
 # The stack's credentials file: a Secret of the chart's, or the user's (auth.existingSecret).
 CREDENTIALS_SECRET = f"{FULLNAME}-credentials"
@@ -60,8 +73,13 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "--set-json", f"auth.trustedClients={json.dumps(TRUSTED_CLIENTS)}",
         "--set", "metrics.port=9100",
         "--set", "metrics.scrapeConfig.enabled=false",
+        "--set", "dicomAdapter.handOff=false",
     ),
 }
+
+# Whether each scenario hands the adapter's spool to the platform by hard link (dicomAdapter.handOff, on by
+# default, and only with executor kubernetes).
+HAND_OFF = {"default": True, "gpu-cluster": True, "local-executor": False, "variants": False}
 
 # DICOM TLS (dicomAdapter.tls), apart from SCENARIOS: the adapter's settings need the Secret's files, which
 # only tests/deploy/test_dicom_tls.py lays out.
@@ -145,6 +163,33 @@ def render(scenario: str) -> Manifests:
 def pod_spec(manifests: Manifests, component: str) -> dict[str, Any]:
     spec: dict[str, Any] = manifests.get("Deployment", f"{FULLNAME}-{component}")["spec"]["template"]["spec"]
     return spec
+
+
+def load_config(manifests: Manifests, component: str, tmp_path: Path) -> Any:
+    """A service's rendered file, loaded with its own settings class (use with the container_env fixture)."""
+    path = tmp_path / CONFIG_FILES[component]
+    path.write_text(manifests.config_text(component))
+    return load_settings(SETTINGS[component], path)
+
+
+def mounts(manifests: Manifests, component: str) -> dict[str, str]:
+    """mountPath -> volume name of the component's container."""
+    (container,) = pod_spec(manifests, component)["containers"]
+    return {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+
+
+def volume_of(manifests: Manifests, component: str, path: Path) -> str:
+    """The volume that holds `path` in the component's container: the deepest mount above it."""
+    found = mounts(manifests, component)
+    above = [m for m in found if PurePosixPath(path).is_relative_to(m)]
+    assert above, f"{path} is on the read-only root file system of {component}"
+    return found[max(above, key=len)]
+
+
+def claims(manifests: Manifests, component: str) -> dict[str, str]:
+    """Volume name -> claim name of the component's pod."""
+    return {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in pod_spec(manifests, component)["volumes"]
+            if "persistentVolumeClaim" in v}
 
 
 def values() -> dict[str, Any]:

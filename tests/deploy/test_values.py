@@ -82,10 +82,11 @@ def test_values_schema_closes_every_section_of_the_chart() -> None:
     ("dicomAdapter: {tls: {secretName: Dicom_Cert}}", "secretName"),
     ("dicomAdapter: {tls: {secretName: dicom-cert, required: yes please}}", "required"),
     ("dicomAdapter: {tls: {nodePort: 70000}}", "nodePort"),
+    ("dicomAdapter: {handOff: sometimes}", "handOff"),
 ], ids=["typo", "enum", "operators-typo", "toleration-typo", "service-type", "unquoted-tag", "quantity",
         "secret-shape", "api-key-role", "api-key-not-hex", "api-key-token-not-digest", "trusted-without-role",
         "trusted-role", "existing-secret-name", "auth-typo", "tls-typo", "tls-secret-name", "tls-required",
-        "tls-node-port"])
+        "tls-node-port", "hand-off"])
 def test_helm_refuses_values_the_schema_does_not_allow(values_yaml: str, complaint: str, tmp_path: Path) -> None:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(values_yaml)

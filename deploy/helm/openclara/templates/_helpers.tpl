@@ -2,9 +2,10 @@
 Names, labels and the three services' configuration files.
 
 Fixed paths inside every pod: the component's own volume at /var/lib/openclara (CLARA_HOME, also the
-image user's home), the shared ReadWriteMany volume at /var/lib/openclara-shared (platform only), the
-rendered configuration file under /config, the stack's credentials file under /var/run/secrets/openclara
-(CLARA_CREDENTIALS), and an emptyDir at /tmp (the root file system is read-only).
+image user's home), the shared ReadWriteMany volume at /var/lib/openclara-shared (the platform, and the
+adapter with dicomAdapter.handOff), the rendered configuration file under /config, the stack's
+credentials file under /var/run/secrets/openclara (CLARA_CREDENTIALS), and an emptyDir at /tmp (the root
+file system is read-only).
 */}}
 
 {{- define "openclara.name" -}}
@@ -130,6 +131,21 @@ the values' auth (they win), other keys (audit_log) from the component's config.
 {{- toJson $auth }}
 {{- end }}
 
+{{/*
+Zero-copy hand-off (values dicomAdapter.handOff; docs/kubernetes.md "Hand-off"): "true" when the adapter
+mounts the shared volume and keeps its spool there, so that the platform hard-links spooled files into
+payloads; empty otherwise. Only with executor kubernetes: with local there is no volume both pods mount.
+Both pods mount the whole claim at the same path, so the paths each side sends (the adapter's spool
+files) and checks (the platform's payload files) are the same in both, and a link stays within one mount
+(link() fails across mount points, even of one file system).
+*/}}
+{{- define "openclara.handOff" -}}
+{{- if and .Values.dicomAdapter.handOff (eq .Values.platform.executor "kubernetes") }}true{{ end }}
+{{- end }}
+{{- define "openclara.payloadsDir" -}}{{ include "openclara.sharedPath" . }}/payloads{{- end }}
+{{- /* Beside payloads/ and models/, the only folders operator pods mount (as subPaths). */}}
+{{- define "openclara.handOffSpoolDir" -}}{{ include "openclara.sharedPath" . }}/dicom/spool{{- end }}
+
 {{- define "openclara.sharedClaim" -}}
 {{- .Values.sharedVolume.existingClaim | default (printf "%s-shared" (include "openclara.fullname" .)) }}
 {{- end }}
@@ -193,10 +209,14 @@ must control for the pods and Services to fit together.
   "scheduler" (dict "max_concurrent_jobs" $v.maxConcurrentJobs "gpus" $v.gpus)
   "executor" (dict "kind" $v.executor)
   "results_service" (dict "url" (include "openclara.resultsUrl" .))
+  "local_files" (dict "enabled" false)
 }}
+{{- if include "openclara.handOff" . }}
+{{- $_ := set $wiring "local_files" (dict "enabled" true "directories" (list (include "openclara.handOffSpoolDir" .))) }}
+{{- end }}
 {{- if eq $v.executor "kubernetes" }}
 {{- $o := $v.operators }}
-{{- $_ := set $wiring.storage "payloads_dir" (printf "%s/payloads" $shared) }}
+{{- $_ := set $wiring.storage "payloads_dir" (include "openclara.payloadsDir" .) }}
 {{- $_ = set $wiring.storage "models_dir" (printf "%s/models" $shared) }}
 {{- $kubernetes := dict
   "namespace" .Release.Namespace
@@ -359,6 +379,14 @@ win over dicomAdapter.config.scp.tls, whose reload_interval is kept. (dict "root
   "storage" (dict "spool_dir" (printf "%s/dicom/spool" $data))
   "export" (dict "state_dir" (printf "%s/dicom/export" $data))
 }}
+{{- /* The database and the export state (SQLite too) stay on the adapter's own volume in either case. */}}
+{{- if include "openclara.handOff" . }}
+{{- $_ := set $wiring.platform "local_files" true }}
+{{- $_ = set $wiring.platform "payloads_dir" (include "openclara.payloadsDir" .) }}
+{{- $_ = set $wiring.storage "spool_dir" (include "openclara.handOffSpoolDir" .) }}
+{{- else }}
+{{- $_ := set $wiring.platform "local_files" false }}
+{{- end }}
 {{- $file := mustMergeOverwrite (dict "logging" (dict "format" "json")) (deepCopy $v.config) $wiring }}
 {{- $_ := set $file "auth" (include "openclara.authConfig" (dict "root" . "config" $v.config) | fromJson) }}
 {{- /* Set, not merged: a merge would keep the user's required: true or client_ca_file against the values. */}}
