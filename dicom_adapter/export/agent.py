@@ -58,7 +58,7 @@ class ExportAgent:
         self._results = results
         self._payloads = payloads
         self._progress = progress
-        self._spool_root = settings.resolved_state_dir() / "spool"
+        self._spool_root = settings.resolved_spool_dir()
         self._idle = IdleBackoff(settings.poll_interval_min_seconds, settings.poll_interval_max_seconds)
         self._backoff = DestinationBackoff(settings.retry_backoff_base_seconds, settings.retry_backoff_max_seconds)
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -78,7 +78,8 @@ class ExportAgent:
             log.info("export.state.pruned", progress_rows=rows, spool_folders=folders)
         self._stopping.clear()
         self._loop_task = asyncio.create_task(self._poll_loop(), name="export-poll")
-        log.info("export.agent.started", agent=self._settings.ae_title, state_dir=str(self._spool_root.parent))
+        log.info("export.agent.started", agent=self._settings.ae_title,
+                 state_dir=str(self._settings.resolved_state_dir()), spool_dir=str(self._spool_root))
 
     async def stop(self) -> None:
         """Stop leasing, let in-flight tasks finish within `stop_timeout_seconds`, then cancel them."""

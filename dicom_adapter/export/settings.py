@@ -35,6 +35,9 @@ class ExportSettings(BaseModel):
     max_retries: int = Field(default=10, ge=0)
     transcode_on_refusal: bool = True
     state_dir: Path | None = None  # None = $CLARA_HOME/dicom/export
+    # Where result files wait for their delivery; to be linked from the platform (platform.local_files) it
+    # must be on the platform's payload file system. None = <state_dir>/spool.
+    spool_dir: Path | None = None
     max_pdu_length: int = Field(default=0, ge=0)  # 0 = unlimited, as DCMTK proposes
     connect_timeout_seconds: float = Field(default=10.0, gt=0)
     acse_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -57,5 +60,8 @@ class ExportSettings(BaseModel):
         return self
 
     def resolved_state_dir(self) -> Path:
-        """Where progress (SQLite) and the temporary download spool live."""
+        """Where progress (SQLite) lives, and by default the spool of result files."""
         return self.state_dir if self.state_dir is not None else clara_home() / "dicom" / "export"
+
+    def resolved_spool_dir(self) -> Path:
+        return self.spool_dir if self.spool_dir is not None else self.resolved_state_dir() / "spool"

@@ -77,6 +77,8 @@ def test_platform_links_only_from_the_adapters_spool_and_the_adapter_only_from_p
     assert adapter.platform.link_from == [platform.payloads_dir]
     for path in (spool, platform.payloads_dir):
         assert volume_of(manifests, "platform", path) == volume_of(manifests, "dicom-adapter", path) == "shared"
+    # Results are linked into the export spool: it must be on the same file system as the payloads.
+    assert volume_of(manifests, "dicom-adapter", adapter.export.resolved_spool_dir()) == "shared"
     assert platform.local_files.callers == ["services"]  # the token the adapter sends
 
 
@@ -86,10 +88,11 @@ def test_operator_pods_never_mount_the_spool(scenario: str, tmp_path: Path) -> N
     """Operator pods get subPaths of payloads and models only; the spool is beside them, not inside."""
     manifests = render(scenario)
     platform = load_config(manifests, "platform", tmp_path)
-    spool = PurePosixPath(load_config(manifests, "dicom-adapter", tmp_path).storage.spool_dir)
-    for operator_folder in (PurePosixPath(platform.payloads_dir), PurePosixPath(platform.models_dir)):
-        assert not spool.is_relative_to(operator_folder)
-        assert not operator_folder.is_relative_to(spool)
+    adapter = load_config(manifests, "dicom-adapter", tmp_path)
+    for spool in (PurePosixPath(adapter.storage.spool_dir), PurePosixPath(adapter.export.resolved_spool_dir())):
+        for operator_folder in (PurePosixPath(platform.payloads_dir), PurePosixPath(platform.models_dir)):
+            assert not spool.is_relative_to(operator_folder)
+            assert not operator_folder.is_relative_to(spool)
 
 
 @pytest.mark.usefixtures("container_env")
@@ -112,6 +115,7 @@ def test_without_hand_off_the_spool_stays_on_the_adapters_volume(scenario: str, 
     assert "shared" not in claims(manifests, "dicom-adapter")
     assert SHARED_PATH not in mounts(manifests, "dicom-adapter")
     assert volume_of(manifests, "dicom-adapter", adapter.storage.spool_dir) == "data"
+    assert volume_of(manifests, "dicom-adapter", adapter.export.resolved_spool_dir()) == "data"
     assert adapter.platform.link_from == []
 
 

@@ -145,6 +145,8 @@ files) and checks (the platform's payload files) are the same in both, and a lin
 {{- define "openclara.payloadsDir" -}}{{ include "openclara.sharedPath" . }}/payloads{{- end }}
 {{- /* Beside payloads/ and models/, the only folders operator pods mount (as subPaths). */}}
 {{- define "openclara.handOffSpoolDir" -}}{{ include "openclara.sharedPath" . }}/dicom/spool{{- end }}
+{{- /* Result files waiting for export: on the shared volume too, so they are linked out of the payloads. */}}
+{{- define "openclara.handOffExportSpoolDir" -}}{{ include "openclara.sharedPath" . }}/dicom/export-spool{{- end }}
 
 {{- define "openclara.sharedClaim" -}}
 {{- .Values.sharedVolume.existingClaim | default (printf "%s-shared" (include "openclara.fullname" .)) }}
@@ -379,11 +381,12 @@ win over dicomAdapter.config.scp.tls, whose reload_interval is kept. (dict "root
   "storage" (dict "spool_dir" (printf "%s/dicom/spool" $data))
   "export" (dict "state_dir" (printf "%s/dicom/export" $data))
 }}
-{{- /* The database and the export state (SQLite too) stay on the adapter's own volume in either case. */}}
+{{- /* The database and the export progress (SQLite too) stay on the adapter's own volume in either case. */}}
 {{- if include "openclara.handOff" . }}
 {{- $_ := set $wiring.platform "local_files" true }}
 {{- $_ = set $wiring.platform "payloads_dir" (include "openclara.payloadsDir" .) }}
 {{- $_ = set $wiring.storage "spool_dir" (include "openclara.handOffSpoolDir" .) }}
+{{- $_ = set $wiring.export "spool_dir" (include "openclara.handOffExportSpoolDir" .) }}
 {{- else }}
 {{- $_ := set $wiring.platform "local_files" false }}
 {{- end }}
