@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import structlog
 import uvicorn
@@ -16,6 +14,7 @@ from openclara import swagger_ui
 from openclara.auth.audit import AuditLog
 from openclara.auth.rest import TokenGate, auth_responses
 from openclara.http_guards import AllowedHosts, BodyLimit, HostAllowList, openapi_responses
+from openclara.http_listener import HttpListener
 from openclara.https import https_certificate
 from results_service.api import problems, routes_health, routes_tasks
 from results_service.api.access import required_role
@@ -100,14 +99,6 @@ def create_app(
     return app
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: `serve_until_signalled` owns SIGTERM/SIGINT."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class ResultsService:
     """The whole service as one start()/stop() component: uvicorn serving `create_app(settings)`."""
 
@@ -129,23 +120,7 @@ class ResultsService:
             timeout_graceful_shutdown=int(settings.drain_timeout_seconds),
             ssl_context_factory=self._certificate.context_factory if self._certificate else None,
         )
-        self._server = _Server(config)
-        self._task: asyncio.Task[None] | None = None
-
-    def _bind(self) -> socket.socket:
-        """Bind here, not in uvicorn, so a busy port is an OSError the CLI can explain (uvicorn would exit)."""
-        family, kind, proto, _, address = socket.getaddrinfo(
-            self.settings.host, self.settings.port, type=socket.SOCK_STREAM
-        )[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError:
-            sock.close()
-            raise
-        sock.set_inheritable(True)
-        return sock
+        self._listener = HttpListener(config, "uvicorn", self._certificate)
 
     async def start(self) -> None:
         # Open the database once before uvicorn: a failure inside its lifespan would surface as two
@@ -153,31 +128,15 @@ class ResultsService:
         probe = ResultsDatabase(self.settings.database.path, self.settings.database.synchronous)
         await probe.open()
         await probe.close()
-        sock = self._bind()
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="uvicorn")
-        while not self._server.started:
-            if self._task.done():
-                # Bind failure or lifespan error: surface it instead of waiting forever.
-                await self._task
-                raise RuntimeError(f"results service could not start on {self.settings.host}:{self.settings.port}")
-            await asyncio.sleep(0.02)
-        if self._certificate is not None:
-            self._certificate.start()
+        await self._listener.start()
         tls = self.settings.tls
         log.info("service.listening", url=self.url,
                  tls="off" if not tls.enabled else "mutual" if tls.client_ca_file is not None else "on")
 
     @property
     def url(self) -> str:
-        scheme = "https" if self._certificate is not None else "http"
-        return f"{scheme}://{self.settings.host}:{self.settings.port}"
+        return self._listener.url()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
         # uvicorn stops accepting, lets in-flight requests finish (drain timeout), then runs lifespan shutdown.
-        self._server.should_exit = True
-        await self._task
-        self._task = None
-        if self._certificate is not None:
-            await self._certificate.stop()
+        await self._listener.stop()

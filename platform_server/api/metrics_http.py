@@ -10,10 +10,7 @@ it once the API answers, so a client that reaches /metrics finds the API up too 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import structlog
 import uvicorn
@@ -27,6 +24,7 @@ from openclara.auth.rest import TokenGate
 from openclara.auth.roles import Role
 from openclara.auth.tokens import TokenTable
 from openclara.http_guards import AllowedHosts, HostAllowList
+from openclara.http_listener import HttpListener
 from openclara.https import https_certificate
 from openclara.metrics import CONTENT_TYPE
 from openclara.tls import ServerTlsSettings
@@ -53,72 +51,38 @@ def metrics_app(render: Callable[[], Awaitable[bytes]], table: TokenTable, audit
     return app
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: the platform's `serve_until_signalled` owns them."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class MetricsListener:
     def __init__(self, app: Starlette, host: str, port: int, tls: ServerTlsSettings) -> None:
         self._host, self._port = host, port
-        self._certificate = https_certificate(tls, "platform.metrics")  # unusable files raise here
+        certificate = https_certificate(tls, "platform.metrics")  # unusable files raise here
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off",
                                 proxy_headers=False, timeout_graceful_shutdown=STOP_GRACE,
-                                ssl_context_factory=self._certificate.context_factory if self._certificate else None)
-        self._server = _Server(config)
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
-        self.port = 0
+                                ssl_context_factory=certificate.context_factory if certificate else None)
+        self._listener = HttpListener(config, "platform.metrics", certificate)
+
+    @property
+    def port(self) -> int:
+        return self._listener.port
 
     @property
     def url(self) -> str:
-        scheme = "https" if self._certificate is not None else "http"
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{scheme}://{host}:{self.port}{PATH}"
+        return self._listener.url(PATH)
 
     def bind(self) -> None:
         """Take the port (not yet listening: connections are refused until `start`)."""
-        family, kind, proto, _, address = socket.getaddrinfo(self._host, self._port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind(address)
+            self._listener.bind()
         except OSError as exc:
-            sock.close()
             raise OSError(f"metrics: cannot listen on {self._host}:{self._port}: {exc.strerror or exc}") from exc
-        self.port = sock.getsockname()[1]
-        self._socket = sock
 
     def close(self) -> None:
         """Give the port back without ever serving (the platform did not start)."""
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        self._listener.close()
 
     async def start(self) -> None:
-        if self._socket is None:
-            self.bind()
-        assert self._socket is not None
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="platform.metrics")
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-                raise OSError(f"metrics: could not serve on {self._host}:{self._port}")
-            await asyncio.sleep(0.01)
-        if self._certificate is not None:
-            self._certificate.start()
+        self.bind()
+        await self._listener.start()
         log.info("platform.metrics.listening", url=self.url)
 
     async def stop(self) -> None:
-        if self._task is None:
-            self.close()
-            return
-        self._server.should_exit = True
-        await self._task
-        self._task = None
-        self._socket = None
-        if self._certificate is not None:
-            await self._certificate.stop()
+        await self._listener.stop()
