@@ -124,6 +124,9 @@ def test_overview_renders_without_the_platforms_metrics(browser: Any, console_st
 def test_studies_show_called_and_calling_ae_instances_and_state(page: Any) -> None:
     page.goto("/studies")
     row = page.locator("tbody tr", has_text="CLARA").first
+    # The calling AE is on the payload's job, from the console's job listing: a listing older than the job
+    # is renewed in the background, and the live section shows it on a following refresh.
+    expect(row.locator("td").nth(2)).to_have_text("STORESCU", timeout=15_000)
     cells = row.locator("td").all_inner_texts()
     assert cells[1:4] == ["CLARA", "STORESCU", "24"], cells
     assert cells[4] in ("submitted", "done"), cells
