@@ -17,10 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from console.job_index import JobIndex
 from console.settings import ConsoleSettings
 from openclara.auth.credentials import client_token
+from openclara.https import async_server_name_hook, verify_for
 from openclara.metrics import Figures, scrape
 from platform_api.client import PlatformClient
 from platform_api.errors import PlatformError
 
+# The overview waits this long for the platform's figures before it shows them as not available.
+METRICS_TIMEOUT = 2.0
 ENTITY_PATHS = {"aetitles": "claraaetitle", "sources": "sourceaetitle", "destinations": "destinationaetitle"}
 
 
@@ -72,6 +75,15 @@ def _message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}: {data}"
 
 
+def _metrics_client(settings: ConsoleSettings) -> httpx.AsyncClient:
+    """The platform serves /metrics with the certificate of its gRPC API, so `platform_tls` verifies it too."""
+    url = settings.metrics_url
+    hooks = {"request": [async_server_name_hook(settings.platform_tls.server_name)]} \
+        if url.startswith("https://") and settings.platform_tls.server_name else {}
+    return httpx.AsyncClient(verify=verify_for(url, settings.platform_tls), timeout=METRICS_TIMEOUT,
+                             event_hooks=hooks)
+
+
 class Backend:
     def __init__(self, settings: ConsoleSettings) -> None:
         self.settings = settings
@@ -82,6 +94,8 @@ class Backend:
         self.jobs = JobIndex(self.platform, settings.job_list_max_age_seconds)
         self.results = Rest("results service", settings.results_url, headers)
         self.adapter = Rest("DICOM adapter", settings.dicom_api_url, headers)
+        self._token = token
+        self._metrics = _metrics_client(settings)
         self._warm_up: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -101,6 +115,7 @@ class Backend:
         await self.platform.close()
         await self.results.client.aclose()
         await self.adapter.client.aclose()
+        await self._metrics.aclose()
 
     async def platform_up(self) -> bool:
         try:
@@ -112,6 +127,10 @@ class Backend:
     async def adapter_figures(self) -> Figures:
         """One scrape of the DICOM adapter's /metrics (its client already carries the token); ScrapeError if none."""
         return await scrape(self.adapter.client, "/metrics", None)
+
+    async def platform_figures(self) -> Figures:
+        """One scrape of the platform's /metrics (its own HTTP port, not the gRPC API); ScrapeError if none."""
+        return await scrape(self._metrics, self.settings.metrics_url, self._token)
 
     async def task_counts(self) -> dict[str, Counter[str]]:
         """Tasks by agent (the destination side) and state, from the results service's own gauge."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -114,6 +113,3 @@ class JobIndex:
     async def page(self, wanted: JobFilter, offset: int, limit: int) -> tuple[list[JobDetails], int]:
         matching = [job for job in await self.jobs() if wanted.matches(job)]
         return matching[offset:offset + limit], len(matching)
-
-    async def counts_by_state(self) -> Counter[str]:
-        return Counter(job.state.name for job in await self.jobs())

@@ -9,7 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from openclara.auth.settings import AuthSettings
 from openclara.http_guards import check_allowed_hosts
-from openclara.ports import CONSOLE_PORT, DICOM_API_URL, PLATFORM_ENDPOINT, RESULTS_URL
+from openclara.metrics import PATH as METRICS_PATH
+from openclara.ports import CONSOLE_PORT, DICOM_API_URL, LOOPBACK, PLATFORM_ENDPOINT, PLATFORM_PORT, RESULTS_URL
 from openclara.tls import ClientTlsSettings
 
 
@@ -24,6 +25,9 @@ class ConsoleSettings(BaseSettings):
     platform_tls: ClientTlsSettings = Field(default_factory=ClientTlsSettings)
     results_url: str = RESULTS_URL
     dicom_api_url: str = DICOM_API_URL
+    # The platform's Prometheus /metrics, read by the overview; None: the platform endpoint's host on the port
+    # after its own, https when platform_tls is enabled (the platform's own default, metrics.port).
+    platform_metrics_url: str | None = None
     # The token the console sends to the services (an admin's): None takes the credentials file's admin entry.
     api_token: str | None = None
     # Seconds a browser session lasts after the login; the login asks for the token again after that.
@@ -35,6 +39,24 @@ class ConsoleSettings(BaseSettings):
     job_list_max_age_seconds: float = Field(2.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    @field_validator("platform_metrics_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL (the platform's /metrics)")
+        return value
+
+    @property
+    def metrics_url(self) -> str:
+        """Where the platform's /metrics is: as set, else beside `platform_endpoint` as the platform defaults it."""
+        if self.platform_metrics_url is not None:
+            return self.platform_metrics_url
+        host, _, port = self.platform_endpoint.rpartition(":")
+        if not port.isdigit():  # no port in the endpoint: the platform's default one
+            host, port = self.platform_endpoint, str(PLATFORM_PORT)
+        scheme = "https" if self.platform_tls.enabled else "http"
+        return f"{scheme}://{host or LOOPBACK}:{int(port) + 1}{METRICS_PATH}"
 
     @field_validator("allowed_hosts")
     @classmethod

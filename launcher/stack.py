@@ -23,6 +23,7 @@ from dicom_adapter.settings import AdapterSettings, apply_clara_environment
 from openclara.auth.credentials import default_path
 from openclara.grpc_tls import ENV_CA as ENV_PLATFORM_CA
 from openclara.https import ENV_CA_FILE
+from openclara.metrics import PATH as METRICS_PATH
 from openclara.paths import clara_home
 from openclara.ports import DICOM_API_URL, PLATFORM_ENDPOINT, RESULTS_URL
 from openclara.settings import ConfigError, load_settings
@@ -166,8 +167,9 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
     platform_listeners: tuple[Listener, ...] = (grpc,)
     if ps.metrics.enabled:
         # metrics_port: as the platform computes it (set, else the API's + 1, else any free port with an API on 0).
-        platform_listeners += (_listener("platform metrics", ps.metrics_host, ps.metrics_port,
-                                         "CLARA_PLATFORM_METRICS__PORT", p_any, _scheme(ps.server.tls.enabled)),)
+        metrics = _listener("platform metrics", ps.metrics_host, ps.metrics_port, "CLARA_PLATFORM_METRICS__PORT",
+                            p_any, _scheme(ps.server.tls.enabled))
+        platform_listeners += (metrics,)
     rest = _listener("results service", rs.host, rs.port, "CLARA_RESULTS_PORT", r_any, _scheme(rs.tls.enabled))
     scp = _listener("DICOM SCP", ds.scp.host, ds.scp.port, "CLARA_DICOM_SCP__PORT", d_any)
     api = _listener("adapter REST API", ds.api.host, ds.api.port, "CLARA_DICOM_API__PORT", d_any,
@@ -183,6 +185,8 @@ def plan(config_dir: Path, environ: Mapping[str, str] | None = None, resolve_any
         (c_env, "CLARA_CONSOLE__RESULTS_URL", rest.address),
         (c_env, "CLARA_CONSOLE__DICOM_API_URL", api.address),
     )
+    if ps.metrics.enabled:  # the console's overview reads it; its default (the API's port + 1) may be wrong here
+        wiring += ((c_env, "CLARA_CONSOLE__PLATFORM_METRICS_URL", f"{metrics.address}{METRICS_PATH}"),)
     if rs.tls.enabled and environ.get(ENV_CA_FILE):  # the CA the CLI trusts serves the platform's clients too
         wiring += ((p_env, "CLARA_PLATFORM_RESULTS_SERVICE__CA_FILE", environ[ENV_CA_FILE]),
                    (d_env, "CLARA_DICOM_RESULTS__TLS__CA_FILE", environ[ENV_CA_FILE]))

@@ -25,6 +25,7 @@ NAMESPACE = "openclara"
 SERVICES = ("platform", "dicom", "results")
 UNITS = ("seconds", "bytes", "ratio")
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PATH = "/metrics"  # where every service answers with its figures
 _THING = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 # prometheus_client's own suffixes: a `thing` ending in one would collide with a counter's or histogram's series.
 _RESERVED = ("_total", "_created", "_bucket", "_sum", "_count")

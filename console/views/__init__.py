@@ -4,5 +4,6 @@
     every few s: GET /jobs/live -> jobs.py: the fragment alone; static/js/common.js swaps it in
     button/form (fetch + X-CSRF-Token) -> POST /api/...: role checked (`page.require`), then the service
 
-`page` holds what every view shares (render, paging, the role check); `routes` joins the views.
+`page` holds what every view shares (render, paging, the role check); `routes` joins the views;
+`figures` reads the services' /metrics for the overview.
 """

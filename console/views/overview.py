@@ -1,8 +1,10 @@
-"""Overview: services up or down, studies today, jobs by state, exports pending and failed, the disk.
+"""Overview: services up or down, studies today, jobs, exports, the node and its GPUs, the spool disk.
 
-The disk is the DICOM adapter's spool file system as the adapter itself measures it against its own
-watermark (`openclara_dicom_spool_disk_*` on its /metrics): the figure that decides whether it refuses
-new studies, wherever the console runs.
+Jobs, the node and the GPUs are the platform's own figures from its /metrics (`figures.platform_figures`),
+the numbers Prometheus and the Grafana dashboards show. The spool disk is the DICOM adapter's file system
+as the adapter measures it against its own watermark (`openclara_dicom_spool_disk_*` on its /metrics): the
+figure that decides whether it refuses new studies, wherever the console runs. A service whose figures do
+not come shows as "not available"; the page still renders.
 """
 
 from __future__ import annotations
@@ -10,45 +12,37 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from console.backend import Backend, ServiceError
+from console.views.figures import PlatformFigures, SpoolDisk, platform_figures, spool_disk
 from console.views.page import backend, fragment, render
-from openclara.metrics import Figures, ScrapeError, metric_name
+from openclara.metrics import ScrapeError
+
+log = structlog.get_logger()
 
 router = APIRouter()
-JOB_STATES = ("PENDING", "RUNNING", "STOPPED")
 TASK_STATES = ("Pending", "InProgress", "Succeeded", "Failed")
 
 
-@dataclass(frozen=True)
-class Disk:
-    used_fraction: float
-    watermark_fraction: float
-    free_gb: float
-    over: bool
-
-
-def spool_disk(figures: Figures) -> Disk | None:
-    """The adapter's spool disk from its figures; None when it does not export them (no spool yet)."""
-    size = figures.value(metric_name("dicom", "spool_disk_size", "bytes"))
-    available = figures.value(metric_name("dicom", "spool_disk_available", "bytes"))
-    reserved = figures.value(metric_name("dicom", "spool_disk_reserved", "bytes"))
-    if size is None or available is None or reserved is None or size <= 0:
-        return None
-    # The adapter refuses new data once available falls to reserved (storage.disk.DiskUsage.has_room).
-    return Disk(1 - available / size, 1 - reserved / size, available / 2**30, available <= reserved)
-
-
-async def _disk(source: Backend) -> Disk | None:
+async def _spool_disk(source: Backend) -> SpoolDisk | None:
     try:
         return spool_disk(await source.adapter_figures())
     except ScrapeError:
         return None
+
+
+async def _platform(source: Backend) -> tuple[PlatformFigures | None, str | None]:
+    """The platform's figures, or None and why (its metrics port down, disabled, or refusing the token)."""
+    try:
+        return platform_figures(await source.platform_figures()), None
+    except ScrapeError as exc:
+        log.debug("console.platform_metrics.unavailable", reason=str(exc))
+        return None, str(exc)
 
 
 def _start_of_today() -> float:
@@ -62,13 +56,6 @@ async def _studies_today(source: Backend) -> int | None:
     except ServiceError:
         return None
     return int(answer["count"])
-
-
-async def _jobs_by_state(source: Backend) -> Counter[str] | None:
-    try:
-        return await source.jobs.counts_by_state()
-    except Exception:  # the platform is down: the overview shows that instead of failing
-        return None
 
 
 async def _tasks_by_state(source: Backend) -> Counter[str] | None:
@@ -88,12 +75,13 @@ async def _services(source: Backend) -> list[tuple[str, bool]]:
 
 
 async def summary(source: Backend) -> dict[str, Any]:
-    services, studies, jobs, tasks, disk = await asyncio.gather(
-        _services(source), _studies_today(source), _jobs_by_state(source), _tasks_by_state(source), _disk(source))
+    services, studies, (platform, platform_error), tasks, disk = await asyncio.gather(
+        _services(source), _studies_today(source), _platform(source), _tasks_by_state(source), _spool_disk(source))
     return {
         "services": services,
         "studies_today": studies,
-        "jobs": None if jobs is None else [(state, jobs.get(state, 0)) for state in JOB_STATES],
+        "platform": platform,
+        "platform_error": platform_error,
         "tasks": None if tasks is None else [(state, tasks.get(state, 0)) for state in TASK_STATES],
         "disk": disk,
     }

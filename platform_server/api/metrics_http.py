@@ -26,11 +26,10 @@ from openclara.auth.tokens import TokenTable
 from openclara.http_guards import AllowedHosts, HostAllowList
 from openclara.http_listener import HttpListener
 from openclara.https import https_certificate
-from openclara.metrics import CONTENT_TYPE
+from openclara.metrics import CONTENT_TYPE, PATH
 from openclara.tls import ServerTlsSettings
 
 log = structlog.get_logger()
-PATH = "/metrics"
 STOP_GRACE = 2
 
 

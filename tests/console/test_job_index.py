@@ -44,7 +44,6 @@ async def test_pages_are_cut_from_one_listing_newest_first_and_filtered() -> Non
     assert total == 121 and rows[0].name == "job-200" and rows[1].name == "job-119"
     rows, total = await index.page(JobFilter(state="STOPPED", pipeline="p1"), offset=100, limit=50)
     assert total == 120 and [r.name for r in rows] == [f"job-{n}" for n in range(19, -1, -1)]
-    assert (await index.counts_by_state()) == {"STOPPED": 120, "RUNNING": 1}
     assert platform.calls == ["list"]
 
 

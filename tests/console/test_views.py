@@ -4,13 +4,18 @@ passes axe-core (no serious or critical violation) and is written to docs/screen
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
+from openclara.metrics import Figures
+from tests.conftest import free_port
 from tests.console.conftest import ConsoleStack
-from tests.support.browser import axe_violations, open_page, screenshot
+from tests.support.browser import axe_violations, log_in, open_page, screenshot
+from tests.support.processes import Process, port_open, python_module, running
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +52,81 @@ def test_overview_shows_services_studies_jobs_exports_and_disk(page: Any) -> Non
     services = page.locator(".services").inner_text()
     assert services.count(": up") == 3, services
     assert int(page.locator("#studies-today").inner_text()) >= 1
-    assert page.get_by_role("img", name=re.compile(r"Jobs by state: PENDING \d+, RUNNING [1-9]")).is_visible()
     assert int(page.locator("#exports-failed").inner_text()) >= 0
-    assert page.get_by_role("img", name=re.compile(r"Disk [\d.]+% used, watermark 85")).is_visible()
+    assert page.get_by_role("img", name=re.compile(r"Spool disk [\d.]+% used, watermark 85")).is_visible()
     _checked(page, "console-overview")
+
+
+def test_overview_shows_the_platforms_own_figures(page: Any, console_stack: ConsoleStack) -> None:
+    """Jobs, the node and the GPUs come from the platform's /metrics, where `openclara up` put it (a free port,
+    not the API's + 1): the numbers Prometheus reads there."""
+    figures = _platform_figures(console_stack)
+    page.goto("/")
+    assert page.get_by_role("img", name=re.compile(r"Jobs by state: PENDING \d+, RUNNING [1-9]")).is_visible()
+    slots = int(figures.value("openclara_platform_job_slots") or 0)
+    expect(page.locator("#job-slots")).to_contain_text(re.compile(rf"Running [1-9]\d* of {slots} slots; waiting"))
+    node = page.get_by_role("region", name="Node (platform)")
+    cpus = int(figures.value("openclara_platform_node_cpus") or 0)
+    expect(node).to_contain_text(f"({cpus} CPUs)")
+    assert node.get_by_role("img", name=re.compile(r"CPU [\d.]+% busy")).is_visible()
+    assert node.get_by_role("img", name=re.compile(r"Memory [\d.]+% used")).is_visible()
+    volumes = {s.labels["volume"] for s in figures.samples("openclara_platform_node_disk_size_bytes")}
+    shown = node.get_by_role("img", name=re.compile(r"^Disk ")).evaluate_all(
+        "images => images.map(image => image.getAttribute('aria-label'))")
+    folders = [re.fullmatch(r"Disk (.+) [\d.]+% used", label) for label in shown]
+    assert {v for found in folders if found for v in found.group(1).split(", ")} == volumes, shown
+    gpus = int(figures.value("openclara_platform_gpus") or 0)
+    assert page.get_by_role("region", name="GPUs").count() == (1 if gpus else 0)
+
+
+def _platform_figures(stack: ConsoleStack) -> Figures:
+    """One scrape, as Prometheus makes it (sync: Playwright's sync API holds this thread's event loop)."""
+    answer = httpx.get(f"{stack.up.endpoint('platform metrics')}/metrics",
+                       headers={"Authorization": f"Bearer {stack.token}"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return Figures.parse(answer.text)
+
+
+@pytest.mark.parametrize("where", ["closed port", "another service"])
+def test_overview_renders_without_the_platforms_metrics(browser: Any, console_stack: ConsoleStack,
+                                                        tmp_path: Path, where: str) -> None:
+    """A console whose platform metrics URL is a closed port, or answers without the platform's figures (the
+    adapter's /metrics), still shows everything else and says what is missing and why."""
+    up = console_stack.up
+    port, closed = free_port(), free_port()
+    if where == "closed port":
+        url = f"http://127.0.0.1:{closed}/metrics"
+        reason = f"not available (the platform's metrics: {url}: ConnectError"
+    else:
+        url = f"{up.endpoint('adapter REST API')}/metrics"
+        reason = "not available (the platform's metrics: no such figures)"
+    home = Path(up.env["CLARA_HOME"])  # the stack's tokens, not the test session's file (CLARA_CREDENTIALS)
+    env = {"CLARA_HOME": str(home), "CLARA_CREDENTIALS": str(home / "credentials.yaml"),
+           "CLARA_CONSOLE__PORT": str(port),
+           "CLARA_CONSOLE__PLATFORM_ENDPOINT": up.endpoint(r"Platform API \(gRPC\)"),
+           "CLARA_CONSOLE__RESULTS_URL": up.endpoint("results service"),
+           "CLARA_CONSOLE__DICOM_API_URL": up.endpoint("adapter REST API"),
+           "CLARA_CONSOLE__PLATFORM_METRICS_URL": url}
+    console = Process(python_module("console", "serve"), tmp_path / "console.log", env)
+    with running(console, lambda: port_open(port), 60, "the second console"):
+        page = open_page(browser, f"http://127.0.0.1:{port}")
+        log_in(page, console_stack.token)
+        assert page.locator(".services").inner_text().count(": up") == 3
+        assert int(page.locator("#studies-today").inner_text()) >= 1
+        for missing in ("#jobs-unavailable", "#node-unavailable"):
+            expect(page.locator(missing)).to_contain_text(reason)
+        assert page.get_by_role("img", name=re.compile(r"Spool disk [\d.]+% used")).is_visible()
+        assert page.get_by_role("region", name="GPUs").count() == 0
+        assert axe_violations(page) == []
+        page.close()
 
 
 def test_studies_show_called_and_calling_ae_instances_and_state(page: Any) -> None:
     page.goto("/studies")
     row = page.locator("tbody tr", has_text="CLARA").first
+    # The calling AE is on the payload's job, from the console's job listing: a listing older than the job
+    # is renewed in the background, and the live section shows it on a following refresh.
+    expect(row.locator("td").nth(2)).to_have_text("STORESCU", timeout=15_000)
     cells = row.locator("td").all_inner_texts()
     assert cells[1:4] == ["CLARA", "STORESCU", "24"], cells
     assert cells[4] in ("submitted", "done"), cells

@@ -18,6 +18,7 @@ WIRING = (
     "CLARA_CONSOLE__PLATFORM_ENDPOINT",
     "CLARA_CONSOLE__RESULTS_URL",
     "CLARA_CONSOLE__DICOM_API_URL",
+    "CLARA_CONSOLE__PLATFORM_METRICS_URL",
 )
 PORTS = ("CLARA_PLATFORM_SERVER__PORT", "CLARA_RESULTS_PORT", "CLARA_DICOM_SCP__PORT", "CLARA_DICOM_API__PORT",
          "CLARA_CONSOLE__PORT")
@@ -59,8 +60,23 @@ def test_plan_runs_the_console_on_8000_wired_to_the_three_services(tmp_path: Pat
         "CLARA_CONSOLE__PLATFORM_ENDPOINT": "127.0.0.1:30031",
         "CLARA_CONSOLE__RESULTS_URL": "http://127.0.0.1:8088",
         "CLARA_CONSOLE__DICOM_API_URL": stack.dicom.listeners[1].address,
+        "CLARA_CONSOLE__PLATFORM_METRICS_URL": "http://127.0.0.1:30032/metrics",
     }
     assert "http://127.0.0.1:8000" in banner(stack)
+
+
+def test_plan_points_the_console_at_the_platform_metrics_port_it_picked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the API on any free port the metrics port is any free one too, not the API's + 1: the console's
+    overview is told which; without metrics there is nothing to tell."""
+    monkeypatch.setenv("CLARA_PLATFORM_SERVER__PORT", "0")
+    stack = plan(tmp_path)
+    metrics = stack.platform.listeners[1]
+    assert metrics.port != 0
+    assert stack.platform.env["CLARA_PLATFORM_METRICS__PORT"] == str(metrics.port)
+    assert stack.console.env["CLARA_CONSOLE__PLATFORM_METRICS_URL"] == f"http://127.0.0.1:{metrics.port}/metrics"
+    monkeypatch.setenv("CLARA_PLATFORM_METRICS__ENABLED", "false")
+    assert "CLARA_CONSOLE__PLATFORM_METRICS_URL" not in plan(tmp_path).console.env
 
 
 def test_plan_checks_the_platform_metrics_port(
