@@ -90,6 +90,28 @@ async def open_database(
     return conn
 
 
+Rows = Sequence[Sequence[object]]
+
+
+async def write_batch(conn: aiosqlite.Connection, statements: Sequence[tuple[str, Rows]]) -> None:
+    """`executemany` each (SQL, rows) that has rows, then commit: one trip to the connection's thread.
+
+    Why one trip: every aiosqlite call queues work for its thread and wakes the event loop when done, a
+    GIL hand-off each way (about 0.1 ms of the loop's time here, measured in the DICOM adapter's receive
+    path, where a batch of received instances took five calls). aiosqlite has no public call for running
+    a function in its thread; `_execute` is that call (aiosqlite 0.17 to 0.22 at least). On an error the
+    transaction stays open, as after a failed `executemany` call: the next commit on the connection ends it.
+    """
+
+    def run(db: sqlite3.Connection) -> None:
+        for sql, rows in statements:
+            if rows:
+                db.executemany(sql, rows)
+        db.commit()
+
+    await conn._execute(run, conn._conn)  # type: ignore[no-untyped-call]  # noqa: SLF001 - see the docstring
+
+
 def open_inline(path: Path, tuning: Tuning = DEFAULT_TUNING, *, cached_statements: int = 128) -> sqlite3.Connection:
     """A blocking autocommit connection to a database `open_database` already opened, with the same pragmas."""
     conn = sqlite3.connect(path, isolation_level=None, cached_statements=cached_statements)
