@@ -93,6 +93,9 @@ class BenchAdapter(Adapter):
         if self.code is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(self.code), env.get("PYTHONPATH", "")]))
         argv = [sys.executable, "-m", "dicom_adapter", "serve", "-f", str(self.config())]
+        if os.environ.get("SCP_BENCH_PROFILE"):  # a directory: each adapter writes a cProfile of its life there
+            profile = Path(os.environ["SCP_BENCH_PROFILE"]) / f"adapter-{self.root.name}-{time.time_ns()}.prof"
+            argv[1:1] = ["-m", "cProfile", "-o", str(profile)]
         self.service = Service(argv, env, self.root / "adapter.log")
         self.service.start()
         service = self.service

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import shutil
 import socket
@@ -132,9 +133,21 @@ class Receiver:
     def send(self, groups: list[list[Path]]) -> float:
         return send(self.port, groups)
 
+    @property
+    def process_id(self) -> int | None:
+        return self.pid if self.pid is not None else self.process.pid if self.process is not None else None
+
     def peak_rss_mb(self) -> float:
-        pid = self.pid if self.pid is not None else self.process.pid if self.process is not None else None
+        pid = self.process_id
         return peak_rss_mb(pid) if pid is not None else float("nan")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the receiver process so far (all its threads; storescp --fork: the parent only)."""
+        pid = self.process_id
+        if pid is None:
+            return float("nan")
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.process is None:
@@ -264,6 +277,7 @@ class Result:
     seconds: list[float]
     instances: int
     megabytes: float
+    cpu: list[float] = field(default_factory=list)  # CPU seconds of the receiver process during the send
     handoffs: list[float] = field(default_factory=list)  # adapter: last ack -> job RUNNING, minus the timeout
     sustained: list[float] = field(default_factory=list)  # b2b, adapter: first send -> every job RUNNING
 
@@ -295,8 +309,10 @@ def run_case(
                 # Nothing dirty left by the previous receiver (storescp never flushes) or by our spare
                 # files: each timed run starts with a clean page cache to write back, whoever went first.
                 os.sync()
+                cpu = receiver.cpu_seconds()
                 seconds = receiver.send(groups)
                 acked = time.perf_counter()
+                cpu = receiver.cpu_seconds() - cpu
                 stored = count_files(receiver.out)
                 if receiver.jobs_running is not None:  # the adapter: wait (untimed) for its job
                     handoff = receiver.jobs_running(1) - acked - timeout
@@ -304,10 +320,11 @@ def run_case(
                 raise RuntimeError(f"{receiver.name}: {stored} of {len(files)} files stored")
             result = results.setdefault(receiver.name, Result(case, receiver.name, [], len(files), megabytes))
             result.seconds.append(seconds)
-            shown = ""
+            result.cpu.append(cpu)
+            shown = "" if cpu != cpu else f"   CPU {cpu:.2f} s"
             if handoff is not None:
                 result.handoffs.append(handoff)
-                shown = f"   job RUNNING at timeout + {handoff * 1000:.0f} ms"
+                shown += f"   job RUNNING at timeout + {handoff * 1000:.0f} ms"
             shutil.rmtree(out, ignore_errors=True)
             print(f"  {case:28} {receiver.name:28} run {run + 1}: {seconds:7.3f} s{shown}", flush=True)
     return list(results.values())
@@ -373,8 +390,8 @@ def peak_rss(name: str, factory: ReceiverFactory, files: list[Path], scratch: Pa
 def table(results: list[Result], timeout: float) -> list[str]:
     lines = [
         "| case | receiver | median s | instances/s | MB/s | ratio to storescp | ratio to disk durable rate "
-        f"| job RUNNING after last ack, minus the {timeout:g} s timeout (median ms) | runs (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| job RUNNING after last ack, minus the {timeout:g} s timeout (median ms) | CPU ms per instance | runs (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     cases: dict[str, list[Result]] = {}
     for r in results:
@@ -386,10 +403,13 @@ def table(results: list[Result], timeout: float) -> list[str]:
         for r in group:
             disk_ratio = f"{durable.median / r.median:.2f}x" if durable is not None else ""
             handoff = f"{statistics.median(r.handoffs) * 1000:.0f}" if r.handoffs else ""
+            cpu = statistics.median(r.cpu) if r.cpu else float("nan")
+            cpu_shown = "" if cpu != cpu else f"{cpu * 1000 / r.instances:.2f}"
             runs = ", ".join(f"{s:.2f}" for s in r.seconds)
             lines.append(
                 f"| {case} | {r.receiver} | {r.median:.3f} | {r.instances / r.median:.0f} | "
-                f"{r.megabytes / r.median:.0f} | {base.median / r.median:.2f}x | {disk_ratio} | {handoff} | {runs} |"
+                f"{r.megabytes / r.median:.0f} | {base.median / r.median:.2f}x | {disk_ratio} | {handoff} | "
+                f"{cpu_shown} | {runs} |"
             )
     return lines
 
@@ -488,7 +508,7 @@ def main() -> None:
             for n in range(args.b2b_studies):
                 shutil.rmtree(src_dir / f"b2b{n}", ignore_errors=True)
         if "rss" in cases:
-            count = max(1, round(args.big_gb * 1e9 / 268e6))
+            count = max(1, math.ceil(args.big_gb * 1e9 / 268e6))
             big = make_ct_files(src_dir / "big", count, 11585)  # 11585^2 x 2 bytes = 268 MB per instance
             lines.append("")
             for name, factory in named:
@@ -547,7 +567,17 @@ def serve(port: int, spool: Path) -> None:
     import signal
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    asyncio.run(run())
+    if os.environ.get("SCP_BENCH_PROFILE"):  # a directory: a cProfile of this SCP's life goes there
+        import cProfile
+
+        profile = Path(os.environ["SCP_BENCH_PROFILE"]) / f"scp-{spool.name}-{time.time_ns()}.prof"
+        with cProfile.Profile() as profiler:
+            try:
+                asyncio.run(run())
+            finally:
+                profiler.dump_stats(profile)
+    else:
+        asyncio.run(run())
 
 
 if __name__ == "__main__":
