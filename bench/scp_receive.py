@@ -502,7 +502,7 @@ def main() -> None:
         if "b2b" in cases:
             studies = [make_ct_files(src_dir / f"b2b{n}", 500, 512) for n in range(args.b2b_studies)]
             # The disk writer has no jobs to wait for and the SCP alone no hand-off: adapter vs storescp.
-            b2b = [factory for name, factory in named if name.startswith(("adapter", "storescp"))]
+            b2b = [factory for name, factory in named if name in ("adapter", "storescp")]
             case = f"{args.b2b_studies} x 500 CT back to back"
             lines += ["", *b2b_table(back_to_back(case, studies, b2b, args.b2b_runs, scratch))]
             for n in range(args.b2b_studies):
