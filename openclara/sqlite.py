@@ -4,6 +4,8 @@
 WAL, applies the connection pragmas, runs the schema script and adds the columns later releases
 introduced. `open_inline` opens a further plain `sqlite3` connection to an already opened database with
 the same pragmas (the results service runs its short statements on the event-loop thread with one).
+`write_batch` runs several `executemany` statements and their commit in one trip to an aiosqlite
+connection's thread (a hot path's batch of writes).
 Row access by name (`sqlite3.Row`) everywhere.
 """
 
