@@ -4,6 +4,8 @@
 WAL, applies the connection pragmas, runs the schema script and adds the columns later releases
 introduced. `open_inline` opens a further plain `sqlite3` connection to an already opened database with
 the same pragmas (the results service runs its short statements on the event-loop thread with one).
+`write_batch` runs several `executemany` statements and their commit in one trip to an aiosqlite
+connection's thread (a hot path's batch of writes).
 Row access by name (`sqlite3.Row`) everywhere.
 """
 
@@ -88,6 +90,28 @@ async def open_database(
         await conn.close()
         raise
     return conn
+
+
+Rows = Sequence[Sequence[object]]
+
+
+async def write_batch(conn: aiosqlite.Connection, statements: Sequence[tuple[str, Rows]]) -> None:
+    """`executemany` each (SQL, rows) that has rows, then commit: one trip to the connection's thread.
+
+    Why one trip: every aiosqlite call queues work for its thread and wakes the event loop when done, a
+    GIL hand-off each way (about 0.1 ms of the loop's time here, measured in the DICOM adapter's receive
+    path, where a batch of received instances took five calls). aiosqlite has no public call for running
+    a function in its thread; `_execute` is that call (aiosqlite 0.17 to 0.22 at least). On an error the
+    transaction stays open, as after a failed `executemany` call: the next commit on the connection ends it.
+    """
+
+    def run(db: sqlite3.Connection) -> None:
+        for sql, rows in statements:
+            if rows:
+                db.executemany(sql, rows)
+        db.commit()
+
+    await conn._execute(run, conn._conn)  # type: ignore[no-untyped-call]  # noqa: SLF001 - see the docstring
 
 
 def open_inline(path: Path, tuning: Tuning = DEFAULT_TUNING, *, cached_statements: int = 128) -> sqlite3.Connection:

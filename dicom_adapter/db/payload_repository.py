@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dicom_adapter.models import JobPriority, Payload, PayloadJob, PayloadState, StoredInstance
+from openclara.sqlite import write_batch
 
 if TYPE_CHECKING:
     from dicom_adapter.db.database import AdapterDatabase
@@ -50,29 +51,32 @@ class PayloadRepository:
         self._db = database
 
     async def apply(self, batch: IngestBatch) -> None:
-        connection = self._db.connection
-        await connection.executemany(
-            "INSERT INTO payloads (payload_id, called_ae_title, group_key, state, created_at, last_received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+        """Record one batch in one transaction, in one trip to the database thread (`write_batch`): the
+        assembler calls this for every few instances received, on the event loop the SCP shares."""
+        await write_batch(
+            self._db.connection,
             [
-                (p.payload_id, p.called_ae_title, p.group_key, p.state.value, p.created_at, p.last_received_at)
-                for p in batch.new_payloads
+                (
+                    "INSERT INTO payloads (payload_id, called_ae_title, group_key, state, created_at,"
+                    " last_received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (p.payload_id, p.called_ae_title, p.group_key, p.state.value, p.created_at, p.last_received_at)
+                        for p in batch.new_payloads
+                    ],
+                ),
+                (
+                    "INSERT OR REPLACE INTO instances (path, payload_id, sop_instance_uid, sop_class_uid,"
+                    " study_instance_uid, series_instance_uid, transfer_syntax, calling_ae_title, calling_host,"
+                    " association_id, size, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [_instance_values(payload_id, i) for payload_id, i in batch.instances],
+                ),
+                ("UPDATE instances SET superseded = 1 WHERE path = ?", [(path,) for path in batch.superseded]),
+                (
+                    "UPDATE payloads SET last_received_at = MAX(last_received_at, ?) WHERE payload_id = ?",
+                    [(when, payload_id) for payload_id, when in batch.touched],
+                ),
             ],
         )
-        await connection.executemany(
-            "INSERT OR REPLACE INTO instances (path, payload_id, sop_instance_uid, sop_class_uid, study_instance_uid,"
-            " series_instance_uid, transfer_syntax, calling_ae_title, calling_host, association_id, size, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [_instance_values(payload_id, i) for payload_id, i in batch.instances],
-        )
-        await connection.executemany(
-            "UPDATE instances SET superseded = 1 WHERE path = ?", [(path,) for path in batch.superseded]
-        )
-        await connection.executemany(
-            "UPDATE payloads SET last_received_at = MAX(last_received_at, ?) WHERE payload_id = ?",
-            [(when, payload_id) for payload_id, when in batch.touched],
-        )
-        await connection.commit()
 
     async def path_index(self) -> dict[str, IndexedPath]:
         cursor = await self._db.connection.execute(

@@ -20,10 +20,13 @@ from dicom_adapter.dicom.status import AbortReason
 _MAX_OTHER_PDU = 1 << 16  # A-RELEASE-RQ and A-ABORT bodies are 4 bytes; anything else here is refused
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fragment:
     """A piece of one PDV's value: all of it, or what one chunk held. `end` marks the PDV's last
-    piece; `last` is the PDV's "last fragment of the message" bit, set only on its last piece."""
+    piece; `last` is the PDV's "last fragment of the message" bit, set only on its last piece.
+
+    Not frozen: one is made per PDV (32 per CT instance from storescu), and a frozen dataclass's
+    `__init__` sets each field through `object.__setattr__` (about 2x the cost of a plain one)."""
 
     context_id: int
     command: bool

@@ -219,7 +219,17 @@ class Association:
                     raise ConnectionResetError("connection closed by the peer")
                 for item in stream.feed(chunk):
                     if isinstance(item, Fragment):
-                        await self._fragment(item, deadline)
+                        storing = self._storing
+                        # Most fragments are the middle of a data set: written at once, without a coroutine
+                        # (~1 us each, 32 per CT instance); commands, last fragments and errors go the long way.
+                        if (
+                            storing is not None
+                            and not (item.command or item.last)
+                            and item.context_id == storing.context_id
+                        ):
+                            storing.write(item.data)
+                        else:
+                            await self._fragment(item, deadline)
                     elif item.pdu_type == PduType.A_RELEASE_RQ:
                         return await self._release()
                     else:  # A-ABORT (the stream lets no other PDU through)

@@ -1,4 +1,4 @@
-"""Opening a service database: owner-only file, WAL, pragmas, schema, added columns, the inline connection."""
+"""Opening a service database: owner-only file, WAL, pragmas, schema, added columns, inline connection, batches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
-from openclara.sqlite import AddedColumn, Schema, Tuning, open_database, open_inline
+from openclara.sqlite import AddedColumn, Schema, Tuning, open_database, open_inline, write_batch
 
 SCHEMA = Schema("CREATE TABLE IF NOT EXISTS things (name TEXT PRIMARY KEY);")
 
@@ -69,4 +69,23 @@ async def test_the_inline_connection_has_the_same_tuning(tmp_path: Path) -> None
         assert [row["name"] for row in await conn.execute_fetchall("SELECT name FROM things")] == ["b"]
     finally:
         inline.close()
+        await conn.close()
+
+
+async def test_write_batch_runs_the_statements_with_rows_and_commits(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = await open_database(path, SCHEMA)
+    try:
+        await write_batch(
+            conn,
+            [
+                ("INSERT INTO things VALUES (?)", [("a",), ("b",)]),
+                ("DELETE FROM no_such_table WHERE name = ?", []),  # no rows: not run (it would fail)
+                ("UPDATE things SET name = ? WHERE name = ?", [("c", "b")]),
+            ],
+        )
+        other = sqlite3.connect(path)  # committed: another connection sees it
+        assert sorted(row[0] for row in other.execute("SELECT name FROM things")) == ["a", "c"]
+        other.close()
+    finally:
         await conn.close()
