@@ -2,7 +2,9 @@
 it, a real platform_server process, and an AE title whose one pipeline is a trivial operator.
 
 Every instance the adapter acknowledges is grouped into a payload (quiet timeout `--timeout`), the
-payload becomes a job, its files are uploaded to the platform and the job started; `wait_jobs` polls
+payload becomes a job, its files are hard-linked into it (the platform takes files from the benchmark's
+scratch folder, as the embedded stack's platform takes them from the adapter's spool; `link=False`:
+uploaded over gRPC, as across machines) and the job started; `wait_jobs` polls
 Jobs.List until the jobs of the studies just sent are RUNNING (or already STOPPED). One platform per
 benchmark run (`platform()`), a fresh adapter on an empty spool and database per timed send.
 """
@@ -57,10 +59,11 @@ class BenchPlatform:
 
 
 @contextmanager
-def platform(root: Path) -> Iterator[BenchPlatform]:
+def platform(root: Path, link_from: Path | None) -> Iterator[BenchPlatform]:
+    """The benchmark's platform; it hard-links adapters' spool files found below `link_from` (None: uploads)."""
     root.mkdir(parents=True, exist_ok=True)
     ensure_credentials(root)  # one credentials file (CLARA_CREDENTIALS) for the platform, the adapters, us
-    process = Platform(root)
+    process = Platform(root, link_from=link_from)
     process.start()
     try:
         pipeline_id = asyncio.run(_create_pipeline(process.endpoint))
@@ -125,3 +128,7 @@ def adapter(
     finally:
         if process.service is not None:
             process.service.terminate()
+            for line in process.service.output().splitlines():  # say which way the files went, once per adapter
+                if "submitter.handoff" in line:
+                    print(f"    {line.strip()[:200]}", file=sys.stderr)
+                    break

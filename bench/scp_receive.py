@@ -469,6 +469,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1.0, help="the adapter AE title's grouping timeout (s)")
     parser.add_argument("--b2b-studies", type=int, default=10, help="studies of 500 CT sent back to back")
     parser.add_argument("--b2b-runs", type=int, default=3)
+    parser.add_argument("--upload", action="store_true",
+                        help="the platform refuses hard links: the adapter uploads each payload (across machines)")
     args = parser.parse_args()
     cases = set(args.cases.split(","))
     names = args.receivers.split(",")
@@ -483,7 +485,7 @@ def main() -> None:
         if any(name.startswith("adapter") for name in names):
             from bench.adapter_receiver import platform
 
-            bench = stack.enter_context(platform(scratch / "platform"))
+            bench = stack.enter_context(platform(scratch / "platform", None if args.upload else scratch))
         results: list[Result] = []
         lines: list[str] = []
         if cases & {"big", "concurrent"}:

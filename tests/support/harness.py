@@ -97,14 +97,20 @@ class Platform:
     root: Path
     port: int = field(default_factory=free_port)
     service: Service | None = None
+    link_from: Path | None = None  # adapters' spools below it are hard-linked into jobs (else uploaded)
+
+    @property
+    def payloads_dir(self) -> Path:
+        return self.root / "platform-data" / "payloads"
 
     def start(self) -> None:
         config = self.root / "platform.yaml"
-        config.write_text(
-            yaml.safe_dump({"server": {"port": self.port}, "metrics": {"port": 0},
-                            "storage": {"data_dir": str(self.root / "platform-data")},
-                            "scheduler": {"max_concurrent_jobs": 4}, "log": {"level": "WARNING"}})
-        )
+        settings: dict[str, Any] = {"server": {"port": self.port}, "metrics": {"port": 0},
+                                    "storage": {"data_dir": str(self.root / "platform-data")},
+                                    "scheduler": {"max_concurrent_jobs": 4}, "log": {"level": "WARNING"}}
+        if self.link_from is not None:
+            settings["local_files"] = {"directories": [str(self.link_from)]}
+        config.write_text(yaml.safe_dump(settings))
         env = {**os.environ, "CLARA_HOME": str(self.root / "home")}
         argv = [sys.executable, "-m", "platform_server", "serve", "-f", str(config)]
         self.service = Service(argv, env, self.root / "platform.log")
