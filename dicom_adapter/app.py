@@ -74,6 +74,8 @@ class Adapter:
             self.spool,
             self.submitter.submit,
             minimum_timeout=settings.grouping.minimum_timeout_seconds,
+            # Made next: a study must not close while one of its instances is still arriving.
+            in_progress=lambda: self.scp.instances_in_progress(),
         )
         self.history = AssociationHistory(self.associations)
         intake = Intake(self.assembler, self.history, self.metrics)

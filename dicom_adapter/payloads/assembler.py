@@ -6,7 +6,11 @@ the submitter. Policies (docs/dicom-adapter.md):
 - a re-sent SOP Instance UID within an open payload replaces the earlier copy when the AE has
   `overwrite_same_instance`, otherwise the new copy is dropped (both answered Success by the SCP);
 - an instance arriving after its group closed opens a new payload (the closed one is already on its way);
-- an instance without the grouping tag is grouped under the empty value, never dropped (Clara leaked it).
+- an instance without the grouping tag is grouped under the empty value, never dropped (Clara leaked it);
+- a group whose quiet period passed stays open while its AE title is still receiving an instance that
+  began before the deadline: it may belong to the group (a 268 MB instance can take longer than the
+  timeout to arrive, and closing then split the study into two jobs). Instances begun after the
+  deadline do not hold it, so a busy AE title does not keep finished studies open.
 Each batch is recorded in SQLite in one transaction before its groups can close, so a closed payload
 always lists every instance that was acknowledged for it.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -33,6 +37,10 @@ STUDY_INSTANCE_UID = "0020,000D"
 SERIES_INSTANCE_UID = "0020,000E"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 BATCH_LIMIT = 1000
+HOLD_RECHECK_SECONDS = 0.05  # how often a held group looks again whether its instance has arrived
+
+InProgress = Callable[[], Iterable[tuple[str, float]]]
+"""(called AE title, monotonic start) of each instance being received now (the SCP's)."""
 
 
 class ClaraAeLookup(Protocol):
@@ -61,6 +69,7 @@ class _OpenGroup:
     group_key: str
     deadline: float  # on the monotonic clock
     instances: dict[str, Path] = field(default_factory=dict)  # SOP Instance UID -> spool file
+    recheck: float = 0.0  # held past its deadline: look again then
 
 
 class PayloadAssembler:
@@ -76,7 +85,9 @@ class PayloadAssembler:
         minimum_timeout: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        in_progress: InProgress = tuple,
     ) -> None:
+        """`in_progress`: what the SCP is receiving right now, on `clock`'s time line (default: nothing)."""
         self._repository = repository
         self._registry = registry
         self._spool = spool
@@ -84,6 +95,7 @@ class PayloadAssembler:
         self._minimum_timeout = minimum_timeout
         self._clock = clock
         self._wall_clock = wall_clock
+        self._in_progress = in_progress
         self._queue: asyncio.Queue[StoredInstance] = asyncio.Queue()
         self._open: dict[tuple[str, str], _OpenGroup] = {}
         self._lock = asyncio.Lock()
@@ -150,8 +162,11 @@ class PayloadAssembler:
         closed: list[str] = []
         async with self._lock:
             now = self._clock()
+            arriving = list(self._in_progress())
             for key, group in list(self._open.items()):
-                if group.deadline <= now:
+                if group.deadline <= now and _held(group, arriving):
+                    group.recheck = now + HOLD_RECHECK_SECONDS
+                elif group.deadline <= now:
                     await self._close(group)
                     del self._open[key]
                     closed.append(group.payload_id)
@@ -160,7 +175,7 @@ class PayloadAssembler:
         return closed
 
     def next_deadline(self) -> float | None:
-        return min((g.deadline for g in self._open.values()), default=None)
+        return min((max(g.deadline, g.recheck) for g in self._open.values()), default=None)
 
     def _assign(self, instances: Sequence[StoredInstance]) -> tuple[IngestBatch, list[Path]]:
         new_payloads: list[Payload] = []
@@ -239,6 +254,11 @@ class PayloadAssembler:
             except Exception:
                 log.exception("assembler.close_failed")
                 await asyncio.sleep(1.0)
+
+
+def _held(group: _OpenGroup, arriving: Sequence[tuple[str, float]]) -> bool:
+    """Whether an instance begun before the group's deadline is still arriving for its AE title."""
+    return any(called == group.called_ae_title and started <= group.deadline for called, started in arriving)
 
 
 def _record_failed(batch: list[StoredInstance]) -> None:

@@ -91,6 +91,13 @@ class Association:
         # Per-instance DEBUG events cost ~0.04 ms each through structlog even when filtered out later.
         self._debug = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
 
+    @property
+    def receiving(self) -> tuple[str, float] | None:
+        """(called AE title, monotonic start) of the instance being received now, if one is."""
+        storing = self._storing
+        called = storing.called_ae_title if storing is not None else None
+        return (called, storing.started) if storing is not None and called is not None else None
+
     async def run(self) -> AssociationRecord:
         outcome = "error: internal"
         try:

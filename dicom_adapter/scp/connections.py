@@ -26,6 +26,11 @@ class Evictable(Protocol):
         """Close this pending connection soon, recording `outcome` (from the event loop; must not block)."""
         ...
 
+    @property
+    def receiving(self) -> tuple[str, float] | None:
+        """(called AE title, monotonic start) of the instance it is receiving now, if any."""
+        ...
+
 
 class Connections:
     """Counts and orders the open connections of one SCP; called on the event loop only."""
@@ -57,6 +62,10 @@ class Connections:
         """Rejected: pending again while it lingers, holding no association slot; like `opened`."""
         self._associations.discard(connection)
         return self._add_pending(connection)
+
+    def receiving(self) -> list[tuple[str, float]]:
+        """(called AE title, monotonic start) of every instance being received right now."""
+        return [now for now in (a.receiving for a in self._associations) if now is not None]
 
     def take_pending(self) -> list[Evictable]:
         """Every pending connection, oldest first, forgotten here (stop() evicts them all)."""

@@ -59,6 +59,10 @@ class StoreScp:
         """The DICOM TLS port actually listened on (scp.tls.port may be 0)."""
         return _port(self._tls_server)
 
+    def instances_in_progress(self) -> list[tuple[str, float]]:
+        """(called AE title, monotonic start) of each instance whose data set is arriving now."""
+        return self.connections.receiving()
+
     @property
     def active_associations(self) -> int:
         """Connections that sent an A-ASSOCIATE-RQ and were not rejected (what `maximum_associations` limits)."""

@@ -6,6 +6,7 @@ status goes out only after the last fragment, as PS3.7 requires.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,6 +80,7 @@ class Storing:
         self.context_id = context_id
         self.command = command
         self.size = 0
+        self.started = time.monotonic()  # when its command arrived (the assembler's clock)
         self._receiver = receiver
         self._error = error
         self._origin = origin
@@ -107,6 +109,11 @@ class Storing:
             sending_address=f"dicom://{origin.host}:{origin.port}",
         )
         return cls(context.context_id, command, InstanceReceiver(runtime.spool, meta), origin=origin)
+
+    @property
+    def called_ae_title(self) -> str | None:
+        """The AE title whose spool this data set goes to; None when it is refused or ignored."""
+        return self._origin.ae.ae_title if self._receiver is not None and self._origin is not None else None
 
     def write(self, chunk: bytes | memoryview) -> None:
         self.size += len(chunk)

@@ -148,3 +148,32 @@ async def test_assembler_worker_records_queued_instances(database, tmp_path):
         assert len(closed) == 1
     finally:
         await assembler.stop()
+
+
+async def test_a_study_stays_open_while_an_instance_begun_before_its_deadline_arrives(database, tmp_path):
+    """A 268 MB instance may take longer than the timeout to arrive: closing then split the study."""
+    clock, closed, arriving = FakeClock(), [], []
+    assembler = PayloadAssembler(PayloadRepository(database), FakeRegistry({"CLARA": clara_ae(timeout=1)}),
+                                 FakeSpool(), closed.append, clock=clock, in_progress=lambda: list(arriving))
+    await assembler.ingest([make_instance(tmp_path, "1", study="A")])
+    arriving.append(("CLARA", clock() + 0.5))  # the next instance's command came within the quiet period
+    clock.advance(3)
+    assert await assembler.close_due() == []
+    assert assembler.next_deadline() == pytest.approx(clock() + 0.05)  # looks again soon, does not spin
+    arriving.clear()
+    await assembler.ingest([make_instance(tmp_path, "2", study="A")])  # it arrived: same study
+    clock.advance(1)
+    assert len(await assembler.close_due()) == 1
+    [payload] = await PayloadRepository(database).payloads([PayloadState.CLOSED])
+    assert payload.instance_count == 2
+
+
+async def test_instances_begun_after_the_deadline_or_for_another_ae_do_not_hold_a_study(database, tmp_path):
+    clock, closed, arriving = FakeClock(), [], []
+    registry = FakeRegistry({"CLARA": clara_ae(timeout=1), "OTHER": clara_ae(ae="OTHER", timeout=1)})
+    assembler = PayloadAssembler(PayloadRepository(database), registry, FakeSpool(), closed.append, clock=clock,
+                                 in_progress=lambda: list(arriving))
+    await assembler.ingest([make_instance(tmp_path, "1", study="A")])
+    arriving += [("OTHER", clock()), ("CLARA", clock() + 2)]  # a busy AE title's next study, begun later
+    clock.advance(3)
+    assert len(await assembler.close_due()) == 1

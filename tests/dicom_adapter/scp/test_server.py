@@ -86,3 +86,30 @@ async def test_stop_closes_pending_connections_at_once(tmp_path):
             assert (await reader.read())[:1] == b"\x07"  # A-ABORT, then closed
             writer.close()
     assert {r.outcome for r in records} == {"aborted: server stopping"}
+
+
+async def test_an_instance_is_in_progress_from_its_command_to_its_last_fragment(tmp_path):
+    """What the assembler asks before closing a study: is an instance still arriving for this AE title?"""
+    import time
+
+    from tests.dicom_adapter.scp.datasets import encode, make_ct
+
+    async with running_scp(tmp_path) as running:
+        reader, writer = await raw.associate(running.port)
+        ct = make_ct(size=256)
+        data = encode(ct)
+        before = time.monotonic()
+        writer.write(raw.p_data(1, raw.c_store_rq(1, raw.CT_IMAGE_STORAGE, ct.SOPInstanceUID), command=True, last=True))
+        writer.write(raw.p_data(1, data[:1000], command=False, last=False))
+        await writer.drain()
+        for _ in range(200):
+            if running.scp.instances_in_progress():
+                break
+            await asyncio.sleep(0.01)
+        [(called, started)] = running.scp.instances_in_progress()
+        assert called == "CLARA" and before <= started <= time.monotonic()
+        writer.write(raw.p_data(1, data[1000:], command=False, last=True))
+        pdu_type, body = await raw.read_pdu(reader)
+        assert pdu_type == 4 and raw.response_status(body) == 0
+        assert running.scp.instances_in_progress() == []
+        await raw.release(reader, writer)
