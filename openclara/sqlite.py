@@ -102,14 +102,18 @@ async def write_batch(conn: aiosqlite.Connection, statements: Sequence[tuple[str
     GIL hand-off each way (about 0.1 ms of the loop's time here, measured in the DICOM adapter's receive
     path, where a batch of received instances took five calls). aiosqlite has no public call for running
     a function in its thread; `_execute` is that call (aiosqlite 0.17 to 0.22 at least). On an error the
-    transaction stays open, as after a failed `executemany` call: the next commit on the connection ends it.
+    batch is rolled back whole: a later commit on the connection must not write half of it.
     """
 
     def run(db: sqlite3.Connection) -> None:
-        for sql, rows in statements:
-            if rows:
-                db.executemany(sql, rows)
-        db.commit()
+        try:
+            for sql, rows in statements:
+                if rows:
+                    db.executemany(sql, rows)
+            db.commit()
+        except BaseException:
+            db.rollback()
+            raise
 
     await conn._execute(run, conn._conn)  # type: ignore[no-untyped-call]  # noqa: SLF001 - see the docstring
 

@@ -111,6 +111,11 @@ class PlatformClient:
             self._stubs = {name: stub(self._channel) for name, stub in _STUBS.items()}
         return self._channel
 
+    def connect_soon(self) -> None:
+        """Start connecting now, in the background, so the first call does not pay for it (never fails:
+        an unreachable platform is reported by the calls, as always)."""
+        self._open().get_state(try_to_connect=True)
+
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close(grace=None)

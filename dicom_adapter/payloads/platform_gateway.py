@@ -8,6 +8,7 @@ upload; the log says which, at the first payload and whenever it changes, not on
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -64,7 +65,11 @@ class PlatformGateway:
         self._refusal: str | None = None  # the last reason the platform gave for not linking ("" = it linked)
 
     async def start(self) -> None:
-        """Nothing to do: the gRPC channel connects lazily and reconnects by itself."""
+        """Connect in the background: the first payload's job need not wait for the TCP and HTTP/2
+        handshakes (the channel reconnects by itself whenever the platform comes back). A channel that
+        cannot even be built (unreadable TLS files) fails the first call instead, mapped as every failure is."""
+        with contextlib.suppress(Exception):
+            self._client.connect_soon()
 
     async def stop(self) -> None:
         await self._client.close()

@@ -6,6 +6,8 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pytest
+
 from openclara.sqlite import AddedColumn, Schema, Tuning, open_database, open_inline, write_batch
 
 SCHEMA = Schema("CREATE TABLE IF NOT EXISTS things (name TEXT PRIMARY KEY);")
@@ -86,6 +88,21 @@ async def test_write_batch_runs_the_statements_with_rows_and_commits(tmp_path: P
         )
         other = sqlite3.connect(path)  # committed: another connection sees it
         assert sorted(row[0] for row in other.execute("SELECT name FROM things")) == ["a", "c"]
+        other.close()
+    finally:
+        await conn.close()
+
+
+async def test_a_failing_write_batch_writes_none_of_it(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    conn = await open_database(path, SCHEMA)
+    try:
+        with pytest.raises(sqlite3.OperationalError):
+            await write_batch(conn, [("INSERT INTO things VALUES (?)", [("a",)]),
+                                     ("UPDATE no_such_table SET name = ?", [("b",)])])
+        await write_batch(conn, [("INSERT INTO things VALUES (?)", [("z",)])])  # a later commit
+        other = sqlite3.connect(path)
+        assert [row[0] for row in other.execute("SELECT name FROM things")] == ["z"]
         other.close()
     finally:
         await conn.close()
