@@ -4,16 +4,22 @@ A-ASSOCIATE-AC answers, and which abstract syntaxes are storage SOP classes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import IntEnum
-
-from pynetdicom import AllStoragePresentationContexts
 
 from dicom_adapter.dicom.uids import STORAGE_PREFIX, is_valid_uid
 
 MAX_PROPOSED = 128  # odd context ids 1..255 (PS3.8 9.3.2.2)
-# pynetdicom's public list of every storage SOP class it knows; read once, as a set of strings.
-_STORAGE = frozenset(str(context.abstract_syntax) for context in AllStoragePresentationContexts)
+
+
+@functools.cache
+def _known_storage() -> frozenset[str]:
+    """pynetdicom's public list of every storage SOP class it knows, as a set of strings; loaded at the
+    first SOP class outside the storage root (importing pynetdicom costs the adapter 45 MB of memory)."""
+    from pynetdicom import AllStoragePresentationContexts
+
+    return frozenset(str(context.abstract_syntax) for context in AllStoragePresentationContexts)
 
 
 class ContextResult(IntEnum):
@@ -54,4 +60,6 @@ class AcceptedContext:
 
 def is_storage(sop_class_uid: str) -> bool:
     """A storage SOP class: known to pynetdicom, or a valid UID under the storage UID root (newer classes)."""
-    return sop_class_uid in _STORAGE or (sop_class_uid.startswith(STORAGE_PREFIX) and is_valid_uid(sop_class_uid))
+    if sop_class_uid.startswith(STORAGE_PREFIX) and is_valid_uid(sop_class_uid):
+        return True
+    return sop_class_uid in _known_storage()

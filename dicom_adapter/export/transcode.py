@@ -2,21 +2,23 @@
 
 Only towards uncompressed little endian: decoding is lossless, so the SOP Instance UID is kept (the
 result is the same instance; PS3.5 §8.2 allows a lossless change of encoding). A data set that cannot
-be decoded is never sent: UndecodableFileError ends the task Failed with the reason.
+be decoded is never sent: UndecodableFileError ends the task Failed with the reason. pydicom is imported
+at the first transcoding, not with the adapter: most peers accept what they are sent as it is.
 """
 
 from __future__ import annotations
 
 from io import BytesIO
+from typing import TYPE_CHECKING
 
-import pydicom
-from pydicom.filewriter import write_dataset
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
+from dicom_adapter.dicom.uids import EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN
 from dicom_adapter.export.errors import UndecodableFileError
 from dicom_adapter.export.part10 import Part10File
 
-UNCOMPRESSED_FALLBACKS = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+UNCOMPRESSED_FALLBACKS = (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN)
 # What pydicom and the pylibjpeg plugins raise on a corrupt or unsupported data set.
 _DECODE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, NotImplementedError, RuntimeError, OSError, EOFError)
 
@@ -26,9 +28,12 @@ def can_transcode(source: str, target: str) -> bool:
     return target in UNCOMPRESSED_FALLBACKS and source != target
 
 
-def _encoded(dataset: pydicom.Dataset, target: str) -> bytes:
-    buffer = pydicom.filebase.DicomBytesIO()
-    implicit = target == ImplicitVRLittleEndian
+def _encoded(dataset: Dataset, target: str) -> bytes:
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    buffer = DicomBytesIO()
+    implicit = target == IMPLICIT_VR_LITTLE_ENDIAN
     buffer.is_little_endian = True
     buffer.is_implicit_VR = implicit
     write_dataset(buffer, dataset)
@@ -39,12 +44,15 @@ def transcode(file: Part10File, target: str) -> bytes:
     """The data set of `file` re-encoded in `target`, without file meta."""
     if not can_transcode(file.transfer_syntax, target):
         raise UndecodableFileError(f"{file.path.name}: cannot transcode {file.transfer_syntax} to {target}")
+    from pydicom import dcmread
+    from pydicom.uid import UID
+
     try:
-        dataset = pydicom.dcmread(BytesIO(file.path.read_bytes()))
+        dataset = dcmread(BytesIO(file.path.read_bytes()))
         if UID(file.transfer_syntax).is_compressed:
             dataset.decompress(generate_instance_uid=False)
         dataset.file_meta.TransferSyntaxUID = UID(target)
-        dataset.set_original_encoding(target == ImplicitVRLittleEndian, True)
+        dataset.set_original_encoding(target == IMPLICIT_VR_LITTLE_ENDIAN, True)
         return _encoded(dataset, target)
     except _DECODE_ERRORS as exc:
         raise UndecodableFileError(

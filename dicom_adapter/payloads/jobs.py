@@ -16,9 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-import pydicom
-from pydicom.tag import Tag
-
 from dicom_adapter.models import JobPriority, StoredInstance
 from dicom_adapter.storage.spool import safe_name
 
@@ -98,6 +95,9 @@ def dicom_tag_metadata(instances: Sequence[StoredInstance], tags: Sequence[str])
     Blocking (reads headers): call in a thread.
     """
     values: dict[str, list[str]] = {t: [] for t in tags}
+    import pydicom  # here: only AE titles with upload_metadata read tags back
+    from pydicom.tag import Tag
+
     wanted = [Tag(t.replace(",", "")) for t in tags]
     for instance in instances:
         dataset = pydicom.dcmread(instance.path, stop_before_pixels=True, specific_tags=wanted)

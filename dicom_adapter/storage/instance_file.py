@@ -4,6 +4,9 @@ bytes while it is received (`read_header`) or from the file at restart (`read_he
 
 The file meta ends with the completion record's placeholder (`completion.py`); the data set after it
 stays byte for byte as received.
+
+pydicom is imported only where it is used: a plain element walk reads the UIDs of ordinary data sets, so
+an adapter that never meets an odd one never loads pydicom (and numpy through it: 40 MB of its memory).
 """
 
 from __future__ import annotations
@@ -14,12 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-
-from pydicom import dcmread
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
-from pydicom.filereader import read_dataset
-from pydicom.tag import BaseTag
+from typing import TYPE_CHECKING
 
 from dicom_adapter.dicom.elements import top_level_scan
 from dicom_adapter.dicom.part10 import PREFIX, encode_element
@@ -37,6 +35,10 @@ from dicom_adapter.storage.completion import (
     read_meta,
 )
 from dicom_adapter.storage.errors import DataSetMismatchError, UndecodableDataError
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+    from pydicom.tag import BaseTag
 
 SOP_CLASS_UID = 0x00080016
 SOP_INSTANCE_UID = 0x00080018
@@ -115,6 +117,9 @@ def format_tag(tag: int) -> str:
 
 def _uid(dataset: Dataset, tag: int) -> str:
     """A UID from its raw bytes: converting to a DataElement costs more than the whole parse."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import BaseTag
+
     element = dataset.get_item(BaseTag(tag))
     if isinstance(element, RawDataElement):
         return element.value.decode("ascii", "replace").strip("\0 ") if element.value else ""
@@ -122,6 +127,8 @@ def _uid(dataset: Dataset, tag: int) -> str:
 
 
 def _text(dataset: Dataset, tag: int) -> str:
+    from pydicom.tag import BaseTag
+
     element = dataset.get(BaseTag(tag))
     if element is None or element.value is None:
         return ""
@@ -146,6 +153,8 @@ def _header(dataset: Dataset, extra: tuple[int, ...]) -> Header:
 
 def _check_lengths(dataset: Dataset) -> None:
     """pydicom reads a value cut short by the end of the data without complaint; we do complain."""
+    from pydicom.dataelem import RawDataElement
+
     for element in dataset.elements():
         if not isinstance(element, RawDataElement) or not isinstance(element.value, bytes):
             continue
@@ -162,6 +171,8 @@ def read_header(head: bytes, complete: bool, transfer_syntax: str, extra: tuple[
     fast = None if extra or transfer_syntax == EXPLICIT_VR_BIG_ENDIAN else _fast_header(head, transfer_syntax)
     if fast is not None:
         return fast
+    from pydicom.filereader import read_dataset
+
     last = max((SERIES_INSTANCE_UID, *extra))
     stopped = False
 
@@ -212,6 +223,8 @@ def _fast_header(head: bytes, transfer_syntax: str) -> Header | None:
 def read_header_file(path: Path, extra: tuple[int, ...] = ()) -> Header:
     """Header values from a spooled Part-10 file (any transfer syntax, deflated included); memory stays
     bounded whatever the size of the file."""
+    from pydicom import dcmread
+
     deflated = _deflated_offset(path)
     if deflated is not None:
         return _deflated_header(path, deflated, extra)

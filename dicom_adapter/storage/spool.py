@@ -33,12 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_file_meta_info
 
 from dicom_adapter.dicom.uids import is_valid_uid
 from dicom_adapter.models import StoredInstance
-from dicom_adapter.storage.errors import StoreError
+from dicom_adapter.storage.errors import StoreError, UndecodableDataError
 from dicom_adapter.storage.instance_file import parse_tag, read_header_file
 from dicom_adapter.storage.placement import place_file
 from dicom_adapter.storage.recovery import Recovery, recover_incoming
@@ -251,12 +249,19 @@ class Spool:
         for path in self.files():
             try:
                 yield _stored_instance(path, group_by)
-            except (StoreError, InvalidDicomError, OSError, ValueError, EOFError, KeyError) as exc:
+            except (StoreError, OSError, ValueError, EOFError, KeyError) as exc:
                 log.warning("spool.scan.unreadable", path=str(path), error=str(exc))
 
 
 def _stored_instance(path: Path, group_by: Callable[[str], str | None] | None) -> StoredInstance:
-    meta = read_file_meta_info(path)  # group 0002 only: dcmread would inflate a whole deflated data set
+    # pydicom only now, with a file to read: an adapter restarted on an empty spool never loads it.
+    from pydicom.errors import InvalidDicomError
+    from pydicom.filereader import read_file_meta_info
+
+    try:
+        meta = read_file_meta_info(path)  # group 0002 only: dcmread would inflate a whole deflated data set
+    except InvalidDicomError as exc:
+        raise UndecodableDataError(f"not a DICOM file: {exc}") from exc
     called = str(meta.get("ReceivingApplicationEntityTitle", "") or path.parent.parent.name).strip()
     tag_text = group_by(called) if group_by is not None else None
     extra = () if tag_text is None else extra_group_tags(parse_tag(tag_text))
