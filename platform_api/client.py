@@ -399,8 +399,11 @@ class PlatformClient:
         refusal = "no folder to link from is configured"
         if link_from:
             try:
-                [found] = await self.locate_files(payload_id, [name])
-                refusal = await asyncio.to_thread(local_files.link_out, found, dest, link_from)
+                found = await self.locate_files(payload_id, [name])
+                if [f.name for f in found] == [name]:
+                    refusal = await asyncio.to_thread(local_files.link_out, found[0], dest, link_from)
+                else:  # the contract is one answer for one name: anything else is not trusted
+                    refusal = f"the platform located {len(found)} files for {name!r}"
             except local_files.REFUSALS as refused:
                 refusal = str(refused)
             if not refusal:

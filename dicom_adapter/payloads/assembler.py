@@ -18,8 +18,10 @@ always lists every instance that was acknowledged for it.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,7 @@ class PayloadAssembler:
         self._clock = clock
         self._wall_clock = wall_clock
         self._in_progress = in_progress
+        self._unassigned: Counter[str] = Counter()  # per called AE title: handed over, not assigned yet
         self._queue: asyncio.Queue[StoredInstance] = asyncio.Queue()
         self._open: dict[tuple[str, str], _OpenGroup] = {}
         self._lock = asyncio.Lock()
@@ -106,6 +109,7 @@ class PayloadAssembler:
     # InstanceSink side: on the event loop, never blocks -----------------------------------------------
 
     def instance_stored(self, instance: StoredInstance) -> None:
+        self._unassigned[instance.called_ae_title] += 1
         self._queue.put_nowait(instance)
 
     @property
@@ -150,8 +154,13 @@ class PayloadAssembler:
     async def ingest(self, instances: Sequence[StoredInstance]) -> None:
         """Assign `instances` to payloads and record them (one transaction), then drop discarded copies."""
         async with self._lock:
-            batch, discarded = self._assign(instances)
-            await self._repository.apply(batch)
+            try:
+                batch, discarded = self._assign(instances)
+                await self._repository.apply(batch)
+            finally:  # recorded or not (then the restart scan finds the files), they hold nothing any more
+                for instance in instances:
+                    if self._unassigned[instance.called_ae_title] > 0:
+                        self._unassigned[instance.called_ae_title] -= 1
         for path in [*discarded, *(Path(p) for p in batch.superseded)]:
             self._remove(path)
         self.instances_recorded += len(batch.instances)
@@ -163,6 +172,9 @@ class PayloadAssembler:
         async with self._lock:
             now = self._clock()
             arriving = list(self._in_progress())
+            # Acknowledged but not assigned yet (the record loop takes them next): each may belong to a due
+            # group, and the SCP no longer counts it as arriving.
+            arriving += [(called, -math.inf) for called, count in self._unassigned.items() if count > 0]
             for key, group in list(self._open.items()):
                 if group.deadline <= now and _held(group, arriving):
                     group.recheck = now + HOLD_RECHECK_SECONDS

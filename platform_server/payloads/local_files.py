@@ -4,10 +4,13 @@
     Locate: <payload>/<name> --> its absolute path, for a caller that links it out itself
 
 A link shares the caller's inode, so the caller must not change a file after handing it over (the DICOM
-adapter's spool files are complete and only ever deleted). A file is linked straight to its name; when a
-retried Adopt finds the name taken, to a temporary name renamed over it, so a retry replaces what an
-interrupted call left. The folders are fsynced before the answer: an adopted file survives a crash once
-the caller heard OK. Each folder is resolved once per call, not once per file (500 files: 30 ms, was 90).
+adapter's spool files are complete and only ever deleted), and must have made it durable (the adapter
+fdatasyncs each instance; the platform does not sync file contents it did not write). Each file is
+linked from its folder opened and checked once open (a folder swapped for a symlink cannot lead out of
+the configured directories) to a temporary name, checked to be a regular file, and renamed over its
+name, so a retry replaces what an interrupted call left and no caller-chosen name ever holds a symlink.
+The folders, up to the payloads root, are fsynced before the answer: an adopted file survives a crash
+once the caller heard OK. Each folder is resolved once per call, not once per file.
 Refusals a caller can work around by uploading (another file system, the OS forbids the link) are
 `Conflict`; a source outside the configured directories, or not a regular file, is `InvalidArgument`.
 """
@@ -56,7 +59,7 @@ class LocalFiles:
                ) -> tuple[list[tuple[Path, Path]], list[int]]:
         """In one worker thread: check everything, then link everything (500 files: 12 ms of link calls)."""
         plan = self._plan(base, files)
-        return plan, _link_all(plan, folder)
+        return plan, _link_all(plan, folder, self._sources)
 
     def _plan(self, base: Path, files: Sequence[tuple[str, str]]) -> list[tuple[Path, Path]]:
         """(target, source) pairs, every folder resolved once (a study has a few folders, many files)."""
@@ -100,46 +103,58 @@ class LocalFiles:
         return real
 
 
-def _link_all(plan: Sequence[tuple[Path, Path]], folder: Path) -> list[int]:
+def _link_all(plan: Sequence[tuple[Path, Path]], folder: Path, sources: Sequence[Path]) -> list[int]:
     parents = {target.parent for target, _ in plan}
     for parent in parents:
         parent.mkdir(parents=True, exist_ok=True)
-    sizes = [_link(target, source) for target, source in plan]
+    handles: dict[Path, int] = {}
+    try:
+        for _, source in plan:
+            if source.parent not in handles:
+                handles[source.parent] = _open_source_folder(source.parent, sources)
+        sizes = [_link(target, handles[source.parent], source) for target, source in plan]
+    finally:
+        for handle in handles.values():
+            os.close(handle)
     _sync_folders(parents, folder)
     return sizes
 
 
-def _link(target: Path, source: Path) -> int:
-    """Link `source` as `target`: straight to its name the first time, via a temporary name and a rename
-    over it when a retry finds it there (a link never replaces)."""
+def _open_source_folder(path: Path, sources: Sequence[Path]) -> int:
+    """The folder, opened and checked again once open: a folder swapped for a symlink between the check of
+    its path and the link would otherwise lead the link out of the configured directories."""
     try:
-        return _link_checked(source, target)
-    except FileExistsError:
-        temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-        try:
-            size = _link_checked(source, temp)
-            os.replace(temp, target)
-            return size
-        finally:
-            temp.unlink(missing_ok=True)
-
-
-def _link_checked(source: Path, name: Path) -> int:
-    """Hard-link `source` (never following a symlink) as `name`, which is removed again unless a regular
-    file; its size."""
-    try:
-        os.link(source, name, follow_symlinks=False)
-    except FileExistsError:
-        raise  # `name` is taken: the caller links to a temporary name and renames it over
+        handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except FileNotFoundError:
-        raise NotFound(f"local file {str(source)!r} does not exist") from None
+        raise NotFound(f"local folder {str(path)!r} does not exist") from None
     except OSError as exc:
-        raise Conflict(_refusal(source, exc)) from None
-    info = os.lstat(name)
-    if not stat.S_ISREG(info.st_mode):
-        name.unlink()
-        raise InvalidArgument(f"local file {str(source)!r} is not a regular file")
-    return info.st_size
+        raise InvalidArgument(f"local folder {str(path)!r} cannot be opened: {exc.strerror}") from None
+    opened = Path(os.readlink(f"/proc/self/fd/{handle}"))
+    if not any(opened.is_relative_to(source) for source in sources):
+        os.close(handle)
+        raise InvalidArgument(f"local folder {str(path)!r} is not under a directory this platform takes files "
+                              "from (local_files.directories)")
+    return handle
+
+
+def _link(target: Path, folder: int, source: Path) -> int:
+    """Link `source` (its name in the opened `folder`) to a temporary name, check it, rename it over
+    `target`: no other name ever holds what a caller sent, a symlink included, even for a moment."""
+    temp = target.parent / f"{TEMP_PREFIX}{uuid.uuid4().hex}"
+    try:
+        try:
+            os.link(source.name, temp, src_dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            raise NotFound(f"local file {str(source)!r} does not exist") from None
+        except OSError as exc:
+            raise Conflict(_refusal(source, exc)) from None
+        info = os.lstat(temp)
+        if not stat.S_ISREG(info.st_mode):
+            raise InvalidArgument(f"local file {str(source)!r} is not a regular file")
+        os.replace(temp, target)
+        return info.st_size
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _refusal(source: Path, exc: OSError) -> str:
@@ -154,7 +169,7 @@ def _refusal(source: Path, exc: OSError) -> str:
 
 def _sync_folders(parents: set[Path], folder: Path) -> None:
     """fsync each folder a link went into and every new folder above it, up to the payload's own."""
-    todo: set[Path] = set()
+    todo: set[Path] = {folder.parent}  # the payloads root: the payload's own folder entry (made by Create)
     for parent in parents:
         todo.add(parent)
         todo.update(p for p in parent.parents if p.is_relative_to(folder))

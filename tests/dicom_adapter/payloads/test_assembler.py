@@ -177,3 +177,20 @@ async def test_instances_begun_after_the_deadline_or_for_another_ae_do_not_hold_
     arriving += [("OTHER", clock()), ("CLARA", clock() + 2)]  # a busy AE title's next study, begun later
     clock.advance(3)
     assert len(await assembler.close_due()) == 1
+
+
+async def test_an_instance_acknowledged_but_not_yet_assigned_holds_its_ae_titles_due_study(database, tmp_path):
+    """Between the SCP's hand-over and the record loop the instance is in neither place: it still holds."""
+    clock, closed = FakeClock(), []
+    assembler = PayloadAssembler(PayloadRepository(database), FakeRegistry({"CLARA": clara_ae(timeout=1)}),
+                                 FakeSpool(), closed.append, clock=clock)
+    await assembler.ingest([make_instance(tmp_path, "1", study="A")])
+    clock.advance(3)
+    late = make_instance(tmp_path, "2", study="A")
+    assembler.instance_stored(late)  # queued; no record loop runs in this test
+    assert await assembler.close_due() == []
+    await assembler.flush()  # the record loop's turn: it joins study A
+    clock.advance(2)
+    assert len(await assembler.close_due()) == 1
+    [payload] = await PayloadRepository(database).payloads([PayloadState.CLOSED])
+    assert payload.instance_count == 2

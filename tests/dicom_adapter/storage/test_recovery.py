@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import zlib
 
 import pytest
@@ -160,3 +161,15 @@ def test_a_file_of_an_earlier_release_with_an_invalid_uid_is_recovered_under_a_h
     files = list(spool.files())
     assert len(files) == 3 and all(p.name.startswith("_") and len(p.name) < 80 for p in files)
     assert not [p for p in spool.incoming.iterdir() if p.stat().st_size]
+
+
+def test_a_file_a_platform_holds_by_hard_link_is_placed_not_dropped(tmp_path):
+    """The placement (link to the final name, unlink) was lost in a crash, but the platform's hard link into
+    a payload was made durable: the file has two names, neither of them its final one. It is placed."""
+    spool = Spool(tmp_path / "spool")
+    ds, path = incoming_file(spool)
+    payload = tmp_path / "payload.dcm"
+    os.link(path, payload)
+    assert spool.prepare() == 0
+    final = tmp_path / "spool" / "CLARA" / ASSOCIATION / f"{ds.SOPInstanceUID}.dcm"
+    assert final.exists() and final.samefile(payload) and not path.exists()

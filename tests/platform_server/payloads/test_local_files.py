@@ -117,3 +117,24 @@ async def test_locate_answers_paths_of_existing_files(store: PayloadStore, spool
     assert found.path == (store.input_dir(payload.payload_id) / "a.dcm").resolve() and found.size == 3
     with pytest.raises(NotFound):
         await files.locate(payload.payload_id, ["input/b.dcm"])
+
+
+async def test_a_source_folder_swapped_for_a_symlink_after_the_check_is_refused(
+    store: PayloadStore, spool: Path, tmp_path: Path
+) -> None:
+    """The check of the path and the link are apart in time: the link goes through the folder opened and
+    checked again, not through its name."""
+    from platform_server.payloads import local_files
+
+    payload = await store.create(PayloadType.PIPELINE)
+    spool_file(spool, "a/1.dcm", b"mine")
+    spool_file(tmp_path / "secret", "1.dcm", b"secret")
+    files = LocalFiles(store, [spool])
+    base = await store.upload_base(payload.payload_id)
+    plan = files._plan(base, [("1.dcm", str(spool / "a" / "1.dcm"))])
+    (spool / "a" / "1.dcm").unlink()
+    (spool / "a").rmdir()
+    (spool / "a").symlink_to(tmp_path / "secret")  # swapped after the check
+    with pytest.raises(InvalidArgument, match="local folder"):  # not opened through the symlink
+        local_files._link_all(plan, store.folder(payload.payload_id), [spool.resolve()])
+    assert await store.files(payload.payload_id) == []
