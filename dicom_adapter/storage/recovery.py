@@ -73,20 +73,16 @@ def _recover_one(path: Path, final_path: FinalPath, recovery: Recovery) -> None:
         return  # a spare, never written to
     completion = read_completion(path)
     final = None
-    existing = None
     if completion is not None and completion.sop_instance_uid and completion.association_id:
         final = final_path(completion.called_ae_title, completion.association_id, completion.sop_instance_uid)
-        if is_linked_elsewhere(path) and final.exists() and path.samefile(final):
-            path.unlink()  # placed by link + unlink, and the crash came in between: it has its name
-            recovery.moved += 1
-            return
-        # Linked elsewhere but not under its name (a platform's payload holding it by hard link while the
-        # placement was lost): it is placed as any other complete file, never just dropped.
-        existing = read_completion(final, verify=False) if final.exists() else None
-    elif is_linked_elsewhere(path):
-        path.unlink()  # no record to find its name by: its other name is taken to be its own, as before
+    # Placed by link + unlink with the crash in between: it has its name (without a record to find the name
+    # by, its other name is taken to be it). Linked elsewhere but not under its name (a platform's payload
+    # holding it by hard link while the placement was lost) it is placed as any complete file, not dropped.
+    if is_linked_elsewhere(path) and (final is None or (final.exists() and path.samefile(final))):
+        path.unlink()
         recovery.moved += 1
         return
+    existing = read_completion(final, verify=False) if final is not None and final.exists() else None
     decision = decide(completion, existing)
     if decision is Decision.MOVE and final is not None and completion is not None:
         created = make_private_directory(final.parent)
