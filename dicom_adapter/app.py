@@ -42,6 +42,8 @@ from dicom_adapter.storage.spool import Spool
 
 log = structlog.get_logger()
 
+HAND_OFF_MARGIN_SECONDS = 0.25  # a group closing this soon keeps the spare pool's top-up waiting
+
 
 class Adapter:
     """The whole DICOM adapter in one process."""
@@ -77,6 +79,8 @@ class Adapter:
             # Made next: a study must not close while one of its instances is still arriving.
             in_progress=lambda: self.scp.instances_in_progress(),
         )
+        # Spare files are made when idle, which is when a study's grouping timeout ends: not then.
+        self.spool.spares.busy = lambda: self.submitter.working or self.assembler.due_within(HAND_OFF_MARGIN_SECONDS)
         self.history = AssociationHistory(self.associations)
         intake = Intake(self.assembler, self.history, self.metrics)
         self.scp = StoreScp(settings.scp, settings.storage, self.spool, self.registry, intake)

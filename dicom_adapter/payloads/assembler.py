@@ -186,6 +186,11 @@ class PayloadAssembler:
             self._on_closed(payload_id)
         return closed
 
+    def due_within(self, seconds: float) -> bool:
+        """Whether a group closes within `seconds` (or is past its deadline, held for an instance)."""
+        deadline = self.next_deadline()
+        return deadline is not None and deadline <= self._clock() + seconds
+
     def next_deadline(self) -> float | None:
         return min((max(g.deadline, g.recheck) for g in self._open.values()), default=None)
 

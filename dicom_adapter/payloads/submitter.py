@@ -78,6 +78,7 @@ class PayloadSubmitter:
         self._queued: set[str] = set()
         self._active: set[str] = set()  # being worked on right now
         self._again: set[str] = set()  # re-opened while being worked on: run once more afterwards
+        self._attempts = 0  # attempts under way now (not those waiting out a backoff)
         self._workers: list[asyncio.Task[None]] = []
 
     def submit(self, payload_id: str) -> None:
@@ -92,6 +93,11 @@ class PayloadSubmitter:
     @property
     def pending(self) -> int:
         return len(self._queued)
+
+    @property
+    def working(self) -> bool:
+        """Whether a payload is being handed over right now (a retry waiting out its backoff is not)."""
+        return self._attempts > 0
 
     async def start(self) -> None:
         self._workers = [
@@ -206,7 +212,11 @@ class PayloadSubmitter:
         attempt = 0
         while True:
             try:
-                await self.process(payload_id)
+                self._attempts += 1
+                try:
+                    await self.process(payload_id)
+                finally:
+                    self._attempts -= 1
                 return
             except PlatformUnavailable as exc:
                 delay = await self.retry_delay(payload_id, attempt)

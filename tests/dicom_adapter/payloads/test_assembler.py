@@ -194,3 +194,18 @@ async def test_an_instance_acknowledged_but_not_yet_assigned_holds_its_ae_titles
     assert len(await assembler.close_due()) == 1
     [payload] = await PayloadRepository(database).payloads([PayloadState.CLOSED])
     assert payload.instance_count == 2
+
+
+async def test_due_within_says_whether_a_group_closes_soon(database, tmp_path):
+    # What the spare pool asks before topping up: not while a study is about to be handed over.
+    clock, closed = FakeClock(), []
+    assembler = make(database, FakeRegistry({"CLARA": clara_ae(timeout=5)}), clock, closed)
+    assert not assembler.due_within(0.25)  # nothing open
+    await assembler.ingest([make_instance(tmp_path, "1", study="A")])
+    assert not assembler.due_within(0.25)
+    clock.advance(4.8)
+    assert assembler.due_within(0.25)
+    clock.advance(1)
+    assert assembler.due_within(0.25)  # past due, not closed yet
+    await assembler.close_due()
+    assert not assembler.due_within(0.25)

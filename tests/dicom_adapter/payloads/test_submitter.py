@@ -391,3 +391,34 @@ async def test_payload_reopened_while_its_worker_lets_go_is_submitted(database, 
     await drain(s)
     assert await state_of(database, payload_id) is PayloadState.DONE
     assert [j.pipeline_id for j in platform.jobs.values()] == ["p1"]
+
+
+async def test_working_while_an_attempt_runs_not_while_it_backs_off(database, tmp_path):
+    # The spare pool waits while `working`: a platform down for hours must not hold it that long.
+    payload_id = await closed_payload(database, tmp_path, {"seg": "p1"})
+    platform = FakePlatform()
+    platform.fail["create_job"] = [unavailable()]
+    seen: list[tuple[str, bool]] = []
+    s: PayloadSubmitter
+
+    async def record_sleep(seconds: float) -> None:
+        seen.append(("backing off", s.working))
+
+    create_job = platform.create_job
+
+    async def record_create(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(("creating", s.working))
+        return await create_job(*args, **kwargs)
+
+    platform.create_job = record_create  # type: ignore[method-assign]
+    s = PayloadSubmitter(PayloadRepository(database), platform, FakeSpool(), PlatformClientSettings(),
+                         sleep=record_sleep)
+    assert not s.working
+    s.submit(payload_id)
+    await s.start()
+    try:
+        await asyncio.wait_for(s.idle(), 10)
+    finally:
+        await s.stop()
+    assert seen == [("creating", True), ("backing off", False), ("creating", True)]
+    assert not s.working

@@ -6,6 +6,9 @@ import asyncio
 import os
 from pathlib import Path
 
+import pytest
+
+from dicom_adapter.storage import spares
 from dicom_adapter.storage.spares import BATCH, LOW, SparePool
 from dicom_adapter.storage.spool import Spool
 
@@ -95,6 +98,42 @@ async def test_once_quiet_the_pool_is_topped_up_and_stops_while_spares_are_taken
     while len(pool) < 6 * BATCH:  # the timer set when it stopped tops the pool up once quiet again
         await asyncio.sleep(0.01)
     assert batches == [BATCH, BATCH, BATCH, BATCH, 1]  # 3 batches + 1 missing after the second burst
+
+
+async def test_the_quiet_top_up_waits_while_busy(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    # Quiet is when a study's grouping timeout ends: the top-up waits out its hand-off.
+    monkeypatch.setattr(spares, "BUSY_RECHECK", 0.01)
+    clock = [100.0]
+    pool = _pool(tmp_path, 3 * BATCH, clock)
+    pool.fill()
+    for _ in range(2 * BATCH):
+        os.close(pool.take()[1])
+    busy = [True]
+    pool.busy = lambda: busy[0]
+    pool.refill_soon()
+    clock[0] += 1.0  # quiet, but busy
+    await asyncio.sleep(0.2)
+    assert len(pool) == BATCH and pool._task is None and pool._timer is not None
+    busy[0] = False
+    for _ in range(200):
+        if len(pool) == 3 * BATCH:
+            break
+        await asyncio.sleep(0.01)
+    assert len(pool) == 3 * BATCH
+    await pool.aclose()
+
+
+async def test_below_the_low_mark_a_batch_is_made_even_while_busy(tmp_path):
+    clock = [100.0]
+    pool = _pool(tmp_path, 1000, clock)
+    pool.fill()
+    pool.busy = lambda: True
+    for _ in range(1000 - LOW + 1):
+        os.close(pool.take()[1])
+    pool.refill_soon()
+    assert pool._task is not None
+    await pool._task
+    assert len(pool) == LOW - 1 + BATCH
 
 
 async def test_one_association_per_instance_does_not_make_a_file_per_instance(tmp_path):
