@@ -235,6 +235,8 @@ class Association:
                             and item.context_id == storing.context_id
                         ):
                             storing.write(item.data)
+                            if storing.backlogged:
+                                await storing.drain()
                         else:
                             await self._fragment(item, deadline)
                     elif item.pdu_type == PduType.A_RELEASE_RQ:
@@ -270,6 +272,8 @@ class Association:
             raise ProtocolError("data set fragment without its C-STORE command", AbortReason.UNEXPECTED_PDU_PARAMETER)
         if fragment.data:
             storing.write(fragment.data)
+            if storing.backlogged and not fragment.last:
+                await storing.drain()
         if fragment.last:
             deadline.reschedule(None)  # committing (fsync) is our time, not the peer's
             await self._finish(storing)  # still self._storing meanwhile: an abort discards its file

@@ -4,15 +4,25 @@ The checksum (XXH3-64) of the data set is computed while it streams; at commit t
 (length, checksum, association id: `storage.completion`) is written into the file meta before the one `fdatasync`.
 
 Memory per instance is the first `HEAD_LIMIT` bytes (kept to read the UIDs) plus the write queue
-(under `_BATCH` bytes and one fragment): a 2 GB instance costs the same as a 2 KB one.
+(under `_BATCH` bytes and one fragment) and at most `_IN_FLIGHT` batches being written: a 2 GB
+instance costs the same as a 2 KB one.
+
+With a `writer` (the SCP's thread pool), full batches are written there, at their offsets, while the
+event loop goes on receiving: copying into the page cache is half the CPU an instance costs, and a
+thread (the GIL released in the write) puts it on the second core. The last batch of each instance,
+all of a small one, is written inline at commit (no thread hand-off), which then waits for the batches
+still in flight before its one flush. The file is never closed while a write is in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import errno
 import os
 import time
+from collections.abc import Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +43,7 @@ HEAD_LIMIT = 64 * 1024  # CT/MR headers are 2-10 KB; longer ones fall back to re
 _BATCH = 256 * 1024
 _BATCH_PARTS = 512  # and at most this many fragments per writev (IOV_MAX is 1024 on Linux)
 _WRITEBACK = 256 * 1024  # ask the disk to start writing every this many bytes (see Spool.start_writeback)
+_IN_FLIGHT = 4  # batches written by the writer thread at once per instance: then the association waits
 # Checking that the elements fill the data set exactly reads element headers back from the file only past
 # the head; for an instance larger than this (many encapsulated frames: a read per frame), in a thread.
 _WALK_IN_THREAD = 16 * 1024 * 1024
@@ -48,7 +59,7 @@ def _store_error(exc: OSError, action: str) -> StoreError:
 class InstanceReceiver:
     """Writes one data set; after the first failure it only counts bytes (the PDVs must be drained)."""
 
-    def __init__(self, spool: Spool, meta: FileMeta) -> None:
+    def __init__(self, spool: Spool, meta: FileMeta, writer: Executor | None = None) -> None:
         self.meta = meta
         self.size = 0
         self.error: StoreError | None = None
@@ -60,8 +71,10 @@ class InstanceReceiver:
         self._queued = self._meta_length
         self._temp: Path | None = None
         self._fd: int | None = None
-        self._written = 0  # bytes in the file so far
-        self._flushed = 0  # bytes handed to start_writeback
+        self._written = 0  # bytes in the file so far, or handed to the writer
+        self._flushed = 0  # bytes handed to start_writeback (inline writes)
+        self._writer = writer
+        self._in_flight: list[concurrent.futures.Future[None]] = []  # batches the writer has
         self._checksum = new_checksum()  # of the data set bytes so far
         self._final: Path | None = None  # set by commit()
         try:
@@ -82,24 +95,51 @@ class InstanceReceiver:
         if self._queued >= _BATCH or len(self._queue) >= _BATCH_PARTS:
             self._write_queue()
 
-    def _write_queue(self) -> None:
-        """Write the queued fragments (one writev unless the kernel writes short), then hint writeback."""
+    @property
+    def backlogged(self) -> bool:
+        """Whether the writer has `_IN_FLIGHT` batches of this instance: `drain()` before the next fragment."""
+        return len(self._in_flight) >= _IN_FLIGHT
+
+    async def drain(self) -> None:
+        """Wait until the writer has fewer than `_IN_FLIGHT` batches (an error shows at commit)."""
+        while self.backlogged:
+            await asyncio.wait([asyncio.wrap_future(self._in_flight[0])])
+            self._reap()
+
+    def _write_queue(self, inline: bool = False) -> None:
+        """Write the queued fragments at their offset: in the writer thread, or here when `inline`."""
         assert self._fd is not None
-        queue, size = self._queue, self._queued
+        queue, size, offset = self._queue, self._queued, self._written
         self._queue, self._queued = [], 0
+        self._written += size
+        if self._writer is not None and not inline:
+            self._in_flight.append(self._writer.submit(_write_at, self._spool, self._fd, queue, size, offset))
+            self._reap()
+            return
         try:
-            done = os.writev(self._fd, queue)
-            if done < size:
-                view = memoryview(b"".join(queue))[done:]
-                while view:
-                    view = view[os.write(self._fd, view) :]
-            self._written += size
-            if self._written - self._flushed >= _WRITEBACK:
+            _write_at(None, self._fd, queue, size, offset)
+            if self._writer is None and self._written - self._flushed >= _WRITEBACK:  # else: commit's flush is next
                 self._spool.start_writeback(self._fd, self._flushed, self._written - self._flushed)
                 self._flushed = self._written
         except OSError as exc:
             self.error = _store_error(exc, "writing the spool file")
             self.discard()
+
+    def _reap(self) -> None:
+        """Forget finished batches; the first failed one fails the instance (its file discarded)."""
+        while self._in_flight and self._in_flight[0].done():
+            exc = self._in_flight.pop(0).exception()
+            if isinstance(exc, OSError) and self.error is None:
+                self.error = _store_error(exc, "writing the spool file")
+                self.discard()
+            elif exc is not None:
+                raise exc
+
+    async def _written_out(self) -> None:
+        """Every batch handed to the writer has landed (or failed: `error`)."""
+        if self._in_flight:
+            await asyncio.wait([asyncio.wrap_future(future) for future in self._in_flight])
+            self._reap()
 
     async def commit(
         self, directory: Path, calling_host: str, association_id: str, extra: tuple[int, ...], inline: bool = False
@@ -108,7 +148,8 @@ class InstanceReceiver:
         it (under its final name, which `place()` gives it once the response is out). Raises StoreError or
         DataSetError (`status.StoreFailure`)."""
         if self.error is None and self._queue:
-            self._write_queue()  # the rest (for an empty data set, the meta alone)
+            self._write_queue(inline=True)  # the rest (for an empty data set, the meta alone)
+        await self._written_out()
         if self.error is not None:
             raise self.error
         assert self._fd is not None and self._temp is not None
@@ -182,7 +223,23 @@ class InstanceReceiver:
         return self._spool.place(temp, self._final)
 
     def discard(self) -> None:
-        """Remove the partial file (abort, failure); safe to call twice."""
+        """Remove the partial file (abort, failure); safe to call twice. Waits for the writer's batches
+        first (a few hundred KB at most): the descriptor must not close, and be reused, under a write."""
+        if self._in_flight:
+            concurrent.futures.wait(self._in_flight)
+            self._in_flight = []
         if self._temp is not None:
             self._spool.discard(self._temp, self._fd)
         self._temp, self._fd = None, None
+
+
+def _write_at(spool: Spool | None, fd: int, queue: Sequence[bytes | memoryview], size: int, offset: int) -> None:
+    """Write `queue` (`size` bytes) at `offset`; with `spool` (in the writer thread) hint writeback of it."""
+    done = os.pwritev(fd, queue, offset)
+    if done < size:  # a short write: the rest one piece at a time
+        view = memoryview(b"".join(queue))[done:]
+        while view:
+            view = view[os.pwrite(fd, view, offset + done) :]
+            done = size - len(view)
+    if spool is not None and size >= _WRITEBACK:
+        spool.start_writeback(fd, offset, size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ class ScpRuntime:
     spool: Spool
     disk: DiskGuard
     connections: Connections
+    writer: Executor | None = None  # writes data sets into the spool beside the event loop (receiver.py)
 
     def active_associations(self) -> int:
         """Connections whose A-ASSOCIATE-RQ arrived and that were not rejected (pending ones do not count)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import structlog
@@ -26,6 +27,7 @@ log = structlog.get_logger()
 # StreamReader buffer limit: reading pauses when 2x this is buffered, which bounds the memory of a
 # connection whatever the PDU size; large enough that each read hands over hundreds of KB at once.
 _READ_LIMIT = 1 << 20
+SPOOL_WRITERS = 2
 
 
 class StoreScp:
@@ -43,7 +45,9 @@ class StoreScp:
         self.spool = spool  # built by the caller: the assembler and the submitter share it
         self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
         self.connections = Connections(settings.max_pending_connections)
-        self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, self.connections)
+        # Threads start at the first full batch and stay; two: the cores this is measured on (see receiver.py).
+        self._writer = ThreadPoolExecutor(max_workers=SPOOL_WRITERS, thread_name_prefix="spool-writer")
+        self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, self.connections, self._writer)
         self._server: asyncio.Server | None = None  # plain TCP (None with scp.tls.required)
         self._tls_server: asyncio.Server | None = None
         self._reloader: CertificateReloader | None = None
@@ -130,6 +134,7 @@ class StoreScp:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self._server = self._tls_server = None
+        self._writer.shutdown(wait=False)  # every association ended: nothing is in flight
         await self.spool.spares.aclose()
         log.info("scp.stopped", aborted=len(pending))
 

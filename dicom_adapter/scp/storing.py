@@ -108,7 +108,7 @@ class Storing:
             called_ae_title=origin.ae.ae_title,
             sending_address=f"dicom://{origin.host}:{origin.port}",
         )
-        return cls(context.context_id, command, InstanceReceiver(runtime.spool, meta), origin=origin)
+        return cls(context.context_id, command, InstanceReceiver(runtime.spool, meta, runtime.writer), origin=origin)
 
     @property
     def called_ae_title(self) -> str | None:
@@ -119,6 +119,15 @@ class Storing:
         self.size += len(chunk)
         if self._receiver is not None:
             self._receiver.write(chunk)
+
+    @property
+    def backlogged(self) -> bool:
+        """Whether the spool's writer is behind on this data set: `drain()` before reading on."""
+        return self._receiver is not None and self._receiver.backlogged
+
+    async def drain(self) -> None:
+        if self._receiver is not None:
+            await self._receiver.drain()
 
     async def commit(self, inline: bool = False) -> StoredInstance | None:
         """The stored instance, or None for an ignored SOP class; raises StoreError when refused or failed."""

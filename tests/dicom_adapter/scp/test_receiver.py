@@ -1,9 +1,12 @@
-"""InstanceReceiver: fragments are queued and written in batches (os.writev); the file is byte-exact."""
+"""InstanceReceiver: fragments are queued and written in batches (os.pwritev), inline or by a writer
+thread; the file is byte-exact either way."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from dicom_adapter.storage.spool import Spool
 from tests.dicom_adapter.scp.datasets import encode, make_ct
 
 
-def _receiver(tmp_path: Path):
+def _receiver(tmp_path: Path, writer: ThreadPoolExecutor | None = None):
     spool = Spool(tmp_path)
     spool.prepare()
     ds = make_ct(size=256)  # ~131 KB of pixels
@@ -34,7 +37,7 @@ def _receiver(tmp_path: Path):
         called_ae_title="CLARA",
         sending_address="dicom://10.0.0.7:4242",
     )
-    return spool, InstanceReceiver(spool, meta), encode(ds)
+    return spool, InstanceReceiver(spool, meta, writer), encode(ds)
 
 
 def _commit(spool: Spool, receiver: InstanceReceiver):
@@ -43,10 +46,18 @@ def _commit(spool: Spool, receiver: InstanceReceiver):
     return instance
 
 
+@pytest.fixture
+def writer():
+    with ThreadPoolExecutor(2) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["inline", "writer thread"])
 @pytest.mark.parametrize("fragment", [7, 1000, 16372, 1 << 20])
-def test_fragments_of_any_size_make_the_same_file(tmp_path, fragment):
+def test_fragments_of_any_size_make_the_same_file(tmp_path, fragment, threaded, writer):
     """7-byte fragments exceed the writev part limit many times over; 1 MB ones exceed the batch size."""
-    spool, receiver, data = _receiver(tmp_path)
+    spool, receiver, data = _receiver(tmp_path, writer if threaded else None)
+    data = data * 5  # ~660 KB: two batches for the writer, the rest inline
     for offset in range(0, len(data), fragment):
         receiver.write(data[offset : offset + fragment])
     instance = _commit(spool, receiver)
@@ -59,31 +70,91 @@ def test_fragments_of_any_size_make_the_same_file(tmp_path, fragment):
 
 def test_a_short_writev_is_completed(tmp_path, monkeypatch):
     """The kernel may write less than asked; the rest follows with plain writes."""
-    real = os.writev
+    real = os.pwritev
 
-    def short_writev(fd: int, buffers) -> int:
+    def short_writev(fd: int, buffers, offset: int) -> int:
         first = bytes(buffers[0])
-        return real(fd, [first[: max(1, len(first) // 2)]])
+        return real(fd, [first[: max(1, len(first) // 2)]], offset)
 
-    monkeypatch.setattr(receiver_module.os, "writev", short_writev)
+    monkeypatch.setattr(receiver_module.os, "pwritev", short_writev)
     spool, receiver, data = _receiver(tmp_path)
     for offset in range(0, len(data), 16372):
         receiver.write(data[offset : offset + 16372])
     assert _commit(spool, receiver).path.read_bytes().endswith(data)
 
 
-def test_a_failed_write_is_reported_at_commit_with_its_reason(tmp_path, monkeypatch):
-    def full(fd: int, buffers) -> int:
+@pytest.mark.parametrize("threaded", [False, True], ids=["inline", "writer thread"])
+def test_a_failed_write_is_reported_at_commit_with_its_reason(tmp_path, monkeypatch, threaded, writer):
+    def full(fd: int, buffers, offset: int) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(receiver_module.os, "writev", full)
-    spool, receiver, data = _receiver(tmp_path)
-    receiver.write(data)
+    monkeypatch.setattr(receiver_module.os, "pwritev", full)
+    spool, receiver, data = _receiver(tmp_path, writer if threaded else None)
     temp = receiver._temp
+    for _ in range(3):  # past a batch: the writer thread's write fails
+        receiver.write(data)
     with pytest.raises(OutOfResourcesError, match="disk full while writing the spool file"):
         _commit(spool, receiver)
-    assert receiver.size == len(data)
+    assert receiver.size == 3 * len(data)
     assert temp is not None and not temp.exists()  # the partial file is gone
+
+
+def test_the_writer_takes_full_batches_and_the_association_waits_when_it_is_behind(tmp_path, writer, monkeypatch):
+    """Batches go to the writer thread, at most _IN_FLIGHT at once; commit writes the rest inline and
+    waits for them; discard waits too, so no descriptor closes under a write."""
+    spool, receiver, data = _receiver(tmp_path, writer)
+    release = threading.Event()
+    threads: list[str] = []
+    real = os.pwritev
+
+    def slow(fd: int, buffers, offset: int) -> int:
+        threads.append(threading.current_thread().name)
+        if threading.current_thread() is not threading.main_thread():
+            release.wait(10)
+        return real(fd, buffers, offset)
+
+    monkeypatch.setattr(receiver_module.os, "pwritev", slow)
+    big = data * 12  # ~1.6 MB: 6 batches
+    chunks = [big[offset : offset + 16372] for offset in range(0, len(big), 16372)]
+
+    async def receive() -> None:
+        waited = 0
+        for chunk in chunks:
+            receiver.write(chunk)
+            if receiver.backlogged:
+                waited += 1
+                asyncio.get_running_loop().call_later(0.05, release.set)
+                await receiver.drain()
+        assert waited >= 1  # the association waited while the writer held _IN_FLIGHT batches
+
+    asyncio.run(receive())
+    instance = _commit(spool, receiver)
+    assert instance.path.read_bytes().endswith(big)
+    assert threads[-1] == "MainThread" and threads.count("MainThread") == 1  # only the last batch inline
+    assert len(threads) > receiver_module._IN_FLIGHT
+
+
+def test_discard_waits_for_the_writer(tmp_path, writer, monkeypatch):
+    spool, receiver, data = _receiver(tmp_path, writer)
+    started, release = threading.Event(), threading.Event()
+    real = os.pwritev
+    landed: list[int] = []
+
+    def slow(fd: int, buffers, offset: int) -> int:
+        started.set()
+        release.wait(10)
+        done = real(fd, buffers, offset)
+        landed.append(done)
+        return done
+
+    monkeypatch.setattr(receiver_module.os, "pwritev", slow)
+    for _ in range(3):
+        receiver.write(data)
+    assert started.wait(10)
+    temp = receiver._temp
+    threading.Timer(0.1, release.set).start()
+    receiver.discard()
+    assert landed and temp is not None and not temp.exists()
 
 
 def test_a_truncated_data_set_is_refused_before_the_flush_and_its_file_removed(tmp_path):
