@@ -97,11 +97,7 @@ async def test_submitter_retries_only_the_pipeline_that_failed(database, tmp_pat
     platform.fail["start_job"] = [unavailable()]
     s = submitter(database, platform)
     s.submit(payload_id)
-    await s.start()
-    try:
-        await asyncio.wait_for(s.idle(), 10)
-    finally:
-        await s.stop()
+    await drain(s)
     assert len(platform.jobs) == 2  # Clara re-created both jobs on retry
     assert all(j.started for j in platform.jobs.values())
     (payload,) = await PayloadRepository(database).payloads([PayloadState.DONE])
@@ -121,11 +117,7 @@ async def test_submitter_backs_off_while_platform_is_down_and_keeps_files(databa
     settings = PlatformClientSettings(retry_backoff_base_seconds=1, retry_backoff_max_seconds=5)
     s = PayloadSubmitter(PayloadRepository(database), platform, spool, settings, sleep=record_sleep)
     s.submit(payload_id)
-    await s.start()
-    try:
-        await asyncio.wait_for(s.idle(), 10)
-    finally:
-        await s.stop()
+    await drain(s)
     assert delays == [1, 2, 4, 5]
     assert len(spool.removed) == 3
 
@@ -415,10 +407,6 @@ async def test_working_while_an_attempt_runs_not_while_it_backs_off(database, tm
                          sleep=record_sleep)
     assert not s.working
     s.submit(payload_id)
-    await s.start()
-    try:
-        await asyncio.wait_for(s.idle(), 10)
-    finally:
-        await s.stop()
+    await drain(s)
     assert seen == [("creating", True), ("backing off", False), ("creating", True)]
     assert not s.working
