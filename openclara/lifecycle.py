@@ -39,6 +39,7 @@ async def serve_until_signalled(service: Service, name: str) -> None:
     # What start made (modules, settings, apps, channels: ~100,000 objects in the adapter) lives as long as
     # the process: frozen, no full collection walks it again. One such collection (30 ms) landed in the
     # hand-off of a study, between its last instance and its job starting, and delayed it by as much.
+    gc.collect()  # what start left for the collector is freed now, not frozen for ever
     gc.freeze()
     log.info("service.started", service=name)
     try:

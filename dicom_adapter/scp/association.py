@@ -49,7 +49,7 @@ log = structlog.get_logger()
 
 _MAX_RQ = 1 << 20  # an A-ASSOCIATE-RQ with thousands of contexts is still far below this
 _MAX_COMMAND = 1 << 16  # a command set is a few hundred bytes
-_CHUNK = 1 << 20  # largest single read of data set bytes
+_CHUNK = 1 << 19  # largest single read of data set bytes (see _READ_LIMIT in server.py)
 _LINGER = 2.0  # after RJ / RELEASE-RP, wait this long for the peer to close first (PS3.8 7.1.3)
 
 
