@@ -130,7 +130,7 @@ def test_the_writer_takes_full_batches_and_the_association_waits_when_it_is_behi
     asyncio.run(receive())
     instance = _commit(spool, receiver)
     assert instance.path.read_bytes().endswith(big)
-    assert threads[-1] == "MainThread" and threads.count("MainThread") == 1  # only the last batch inline
+    assert threads.count("MainThread") == 1  # only the last batch inline (the writer's may start after it)
     assert len(threads) > receiver_module._IN_FLIGHT
 
 
