@@ -24,11 +24,14 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support, as the other benchmarks
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
