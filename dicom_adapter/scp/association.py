@@ -236,6 +236,7 @@ class Association:
                         ):
                             storing.write(item.data)
                             if storing.backlogged:
+                                deadline.reschedule(None)  # our disk's time, not the peer's (the loop resets it)
                                 await storing.drain()
                         else:
                             await self._fragment(item, deadline)
@@ -273,6 +274,7 @@ class Association:
         if fragment.data:
             storing.write(fragment.data)
             if storing.backlogged and not fragment.last:
+                deadline.reschedule(None)  # our disk's time, not the peer's (the read loop resets it)
                 await storing.drain()
         if fragment.last:
             deadline.reschedule(None)  # committing (fsync) is our time, not the peer's

@@ -103,7 +103,7 @@ class InstanceReceiver:
     async def drain(self) -> None:
         """Wait until the writer has fewer than `_IN_FLIGHT` batches (an error shows at commit)."""
         while self.backlogged:
-            await asyncio.wait([asyncio.wrap_future(self._in_flight[0])])
+            await _landed(self._in_flight[:1])
             self._reap()
 
     def _write_queue(self, inline: bool = False) -> None:
@@ -129,16 +129,17 @@ class InstanceReceiver:
         """Forget finished batches; the first failed one fails the instance (its file discarded)."""
         while self._in_flight and self._in_flight[0].done():
             exc = self._in_flight.pop(0).exception()
-            if isinstance(exc, OSError) and self.error is None:
-                self.error = _store_error(exc, "writing the spool file")
-                self.discard()
+            if isinstance(exc, OSError):
+                if self.error is None:
+                    self.error = _store_error(exc, "writing the spool file")
+                    self.discard()
             elif exc is not None:
                 raise exc
 
     async def _written_out(self) -> None:
         """Every batch handed to the writer has landed (or failed: `error`)."""
         if self._in_flight:
-            await asyncio.wait([asyncio.wrap_future(future) for future in self._in_flight])
+            await _landed(self._in_flight)
             self._reap()
 
     async def commit(
@@ -226,11 +227,24 @@ class InstanceReceiver:
         """Remove the partial file (abort, failure); safe to call twice. Waits for the writer's batches
         first (a few hundred KB at most): the descriptor must not close, and be reused, under a write."""
         if self._in_flight:
-            concurrent.futures.wait(self._in_flight)
+            # Batches not started yet never touch the descriptor: only those being written are waited for
+            # (the pool is shared: the queue may hold other associations' batches ahead of them).
+            running = [future for future in self._in_flight if not future.cancel()]
+            concurrent.futures.wait(running)
             self._in_flight = []
         if self._temp is not None:
             self._spool.discard(self._temp, self._fd)
         self._temp, self._fd = None, None
+
+
+async def _landed(futures: Sequence[concurrent.futures.Future[None]]) -> None:
+    """Wait for the writer's `futures` without raising: `_reap` reads their outcome (and the wrappers'
+    exceptions are read here, so the loop does not report them as never retrieved)."""
+    wrappers = [asyncio.wrap_future(future) for future in futures]
+    await asyncio.wait(wrappers)
+    for wrapper in wrappers:
+        if not wrapper.cancelled():
+            wrapper.exception()
 
 
 def _write_at(spool: Spool | None, fd: int, queue: Sequence[bytes | memoryview], size: int, offset: int) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -48,9 +49,8 @@ class StoreScp:
         self.spool = spool  # built by the caller: the assembler and the submitter share it
         self.disk = DiskGuard(self.spool.root, storage.watermark_percent, storage.reserve_space_gb)
         self.connections = Connections(settings.max_pending_connections)
-        # Threads start at the first full batch and stay; two: the cores this is measured on (see receiver.py).
-        self._writer = ThreadPoolExecutor(max_workers=SPOOL_WRITERS, thread_name_prefix="spool-writer")
-        self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, self.connections, self._writer)
+        self._writer: ThreadPoolExecutor | None = None  # made by start, shut down by stop
+        self._runtime = ScpRuntime(settings, registry, sink, self.spool, self.disk, self.connections)
         self._server: asyncio.Server | None = None  # plain TCP (None with scp.tls.required)
         self._tls_server: asyncio.Server | None = None
         self._reloader: CertificateReloader | None = None
@@ -87,6 +87,9 @@ class StoreScp:
         later starts find them in place."""
         await asyncio.to_thread(self.spool.prepare)
         await asyncio.to_thread(self.spool.spares.fill)
+        # Threads start at the first full batch and stay; two: the cores this is measured on (see receiver.py).
+        self._writer = ThreadPoolExecutor(max_workers=SPOOL_WRITERS, thread_name_prefix="spool-writer")
+        self._runtime = replace(self._runtime, writer=self._writer)
         tls = self._settings.tls
         if not tls.required:
             self._server = await self._listen(self._settings.port, None)
@@ -137,7 +140,9 @@ class StoreScp:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self._server = self._tls_server = None
-        self._writer.shutdown(wait=False)  # every association ended: nothing is in flight
+        if self._writer is not None:
+            self._writer.shutdown(wait=False)  # every association ended: nothing is in flight
+            self._writer = None
         await self.spool.spares.aclose()
         log.info("scp.stopped", aborted=len(pending))
 

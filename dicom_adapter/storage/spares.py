@@ -44,6 +44,7 @@ BATCH = 64  # spares made per directory fsync
 LOW = 64  # while receiving, refill only below this many (also the smallest `storage.spare_files`)
 QUIET = 1.0  # seconds without a spare taken before the pool is topped up
 BUSY_RECHECK = 0.25  # seconds: while `busy()`, how often a due top-up looks again
+BUSY_LIMIT = 10.0  # seconds: a top-up held this long by `busy()` runs anyway (a hand-off stuck for minutes)
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 # No O_TRUNC: spares are empty by construction (one SCP per spool), and truncating on open costs an
 # inode update per instance (-3 to -6 % throughput, measured). Read too: the receiver reads element
@@ -105,8 +106,9 @@ class SparePool:
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
         self.made_on_demand = 0  # files a C-STORE had to create itself (pool empty): should stay 0
-        # Set by the app: while true, the quiet top-up waits (refills below LOW do not).
+        # Set by the app: while true, the quiet top-up waits (refills below LOW do not), BUSY_LIMIT at most.
         self.busy: Callable[[], bool] = lambda: False
+        self._held_since: float | None = None  # when `busy()` first held a due top-up
 
     def __len__(self) -> int:
         return len(self._spares)
@@ -193,7 +195,7 @@ class SparePool:
         if self._closed or self._task is not None:
             return
         wait = self._last_take + self._quiet - self._clock()
-        if wait <= 0 and self.busy():
+        if wait <= 0 and self._held():
             wait = BUSY_RECHECK
         if wait > 0:  # spares were taken meanwhile (look again once they stop), or a hand-off is on
             self._timer = asyncio.get_running_loop().call_later(wait, self._on_quiet)
@@ -207,9 +209,19 @@ class SparePool:
         """How many to make now: a batch below `LOW`; up to `target` while quiet and not busy; else none."""
         if len(self._spares) < min(LOW, self.target):
             return BATCH
-        if self._clock() - self._last_take < self._quiet or self.busy():
+        if self._clock() - self._last_take < self._quiet or self._held():
             return 0
         return min(BATCH, self.target - len(self._spares))
+
+    def _held(self) -> bool:
+        """Whether `busy()` holds a due top-up now (for BUSY_LIMIT seconds at most, then not until it lets go)."""
+        if not self.busy():
+            self._held_since = None
+            return False
+        now = self._clock()
+        if self._held_since is None:
+            self._held_since = now
+        return now - self._held_since < BUSY_LIMIT
 
     async def _refill(self) -> None:
         try:

@@ -23,7 +23,7 @@ import errno
 import os
 import stat
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,26 +104,55 @@ class LocalFiles:
 
 
 def _link_all(plan: Sequence[tuple[Path, Path]], folder: Path, sources: Sequence[Path]) -> list[int]:
+    """Link every (target, source), folder by folder: one source and one target folder open at a time
+    (a study of single-image series has as many folders as files), each target folder fsynced once."""
     parents = {target.parent for target, _ in plan}
     for parent in parents:
         parent.mkdir(parents=True, exist_ok=True)
-    handles: dict[Path, int] = {}  # every source and target folder, opened once
     temp = f"{TEMP_PREFIX}{uuid.uuid4().hex}-"  # this call's own: a concurrent Adopt has another
+    sizes = [0] * len(plan)
+    opened: dict[str, tuple[Path, int]] = {}  # "source", "target": the folder open now and its descriptor
     try:
-        for target, source in plan:
-            if source.parent not in handles:
-                handles[source.parent] = _open_source_folder(source.parent, sources)
-            if target.parent not in handles:
-                handles[target.parent] = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        sizes = [_link(handles[source.parent], source, handles[target.parent], target.name, f"{temp}{n}")
-                 for n, (target, source) in enumerate(plan)]
-        for parent in sorted(parents):
-            os.fsync(handles[parent])
+        for n in sorted(range(len(plan)), key=lambda n: (plan[n][0].parent, plan[n][1].parent)):
+            target, source = plan[n]
+            target_folder = _folder(opened, "target", target.parent, _open_target_folder)
+            source_folder = _folder(opened, "source", source.parent, lambda path: _open_source_folder(path, sources))
+            sizes[n] = _link(source_folder, source, target_folder, target.name, f"{temp}{n}")
+        _let_go(opened, "target")
     finally:
-        for handle in handles.values():
+        for _, handle in opened.values():
             os.close(handle)
     _sync_folders(parents, folder)
     return sizes
+
+
+def _folder(opened: dict[str, tuple[Path, int]], role: str, path: Path, opener: Callable[[Path], int]) -> int:
+    """The descriptor of `path`, the `role` folder open now: the one before is let go first."""
+    if role in opened and opened[role][0] == path:
+        return opened[role][1]
+    _let_go(opened, role)
+    handle = opener(path)
+    opened[role] = (path, handle)
+    return handle
+
+
+def _let_go(opened: dict[str, tuple[Path, int]], role: str) -> None:
+    """Close the `role` folder; a target folder is fsynced first (its new entries made durable)."""
+    if role not in opened:
+        return
+    _, handle = opened.pop(role)
+    try:
+        if role == "target":
+            os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def _open_target_folder(path: Path) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise InvalidArgument(f"payload folder {path.name!r} cannot be opened: {exc.strerror}") from None
 
 
 def _open_source_folder(path: Path, sources: Sequence[Path]) -> int:

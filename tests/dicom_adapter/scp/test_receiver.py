@@ -4,8 +4,10 @@ thread; the file is byte-exact either way."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -185,3 +187,47 @@ def test_a_long_header_is_checked_from_the_file(tmp_path):
     for offset in range(0, len(data), 16372):
         receiver.write(data[offset : offset + 16372])
     assert _commit(spool, receiver).path.read_bytes().endswith(data)
+
+
+def test_a_failed_batch_is_reported_once_not_as_an_unretrieved_exception(tmp_path, writer, monkeypatch):
+    real = os.pwritev
+
+    def full(fd: int, buffers, offset: int) -> int:  # the writer's batches fail while commit waits for them
+        if threading.current_thread() is threading.main_thread():
+            return real(fd, buffers, offset)
+        time.sleep(0.05)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(receiver_module.os, "pwritev", full)
+    spool, receiver, data = _receiver(tmp_path, writer)
+    reported: list[str] = []
+
+    async def receive() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: reported.append(context["message"]))
+        for _ in range(3):
+            receiver.write(data)
+        failed = None
+        try:
+            await receiver.commit(spool.association_dir("CLARA", "a1"), "10.0.0.7", "a1", ())
+        except OutOfResourcesError as exc:
+            failed = type(exc)  # not the exception itself: its traceback would keep the futures alive
+        assert failed is OutOfResourcesError
+        gc.collect()  # an unretrieved exception is reported when its future is collected
+        await asyncio.sleep(0)
+
+    asyncio.run(receive())
+    assert reported == []
+
+
+def test_discard_does_not_wait_for_batches_the_writer_has_not_started(tmp_path, monkeypatch):
+    """The pool is shared: a batch queued behind another association's is cancelled, not waited for."""
+    with ThreadPoolExecutor(1) as pool:
+        release = threading.Event()
+        pool.submit(release.wait, 10)  # another association's slow batch holds the only thread
+        spool, receiver, data = _receiver(tmp_path, pool)
+        for _ in range(3):
+            receiver.write(data)  # one batch queued behind it
+        temp = receiver._temp
+        receiver.discard()  # returns at once: the queued batch never touches the descriptor
+        assert temp is not None and not temp.exists()
+        release.set()

@@ -123,6 +123,28 @@ async def test_the_quiet_top_up_waits_while_busy(tmp_path, monkeypatch: pytest.M
     await pool.aclose()
 
 
+async def test_busy_holds_the_top_up_for_a_while_only(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    # A hand-off stuck for minutes (a platform timing out) must not keep the pool low that long.
+    monkeypatch.setattr(spares, "BUSY_RECHECK", 0.01)
+    clock = [100.0]
+    pool = _pool(tmp_path, 3 * BATCH, clock)
+    pool.fill()
+    for _ in range(2 * BATCH):
+        os.close(pool.take()[1])
+    pool.busy = lambda: True
+    pool.refill_soon()
+    clock[0] += 1.0
+    await asyncio.sleep(0.1)
+    assert len(pool) == BATCH  # held
+    clock[0] += spares.BUSY_LIMIT
+    for _ in range(200):
+        if len(pool) == 3 * BATCH:
+            break
+        await asyncio.sleep(0.01)
+    assert len(pool) == 3 * BATCH
+    await pool.aclose()
+
+
 async def test_below_the_low_mark_a_batch_is_made_even_while_busy(tmp_path):
     clock = [100.0]
     pool = _pool(tmp_path, 1000, clock)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,29 @@ async def test_a_source_folder_swapped_for_a_symlink_after_the_check_is_refused(
     with pytest.raises(InvalidArgument, match="local folder"):  # not opened through the symlink
         local_files._link_all(plan, store.folder(payload.payload_id), [spool.resolve()])
     assert await store.files(payload.payload_id) == []
+
+
+async def test_a_study_of_many_folders_is_linked_with_two_descriptors_open(store: PayloadStore, spool: Path) -> None:
+    # A CR/DX study: one image per series, as many folders as files, on both sides. Folders are opened
+    # one at a time, so a study larger than the open-file limit still links.
+    payload = await store.create(PayloadType.PIPELINE)
+    files = [(f"dcm/s{n}/1.dcm", str(spool_file(spool, f"a{n}/1.dcm", b"DICM"))) for n in range(300)]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 40, hard))
+    try:
+        adopted = await LocalFiles(store, [spool]).adopt(payload.payload_id, files)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert [a.name for a in adopted] == [f"input/{name}" for name, _ in files]  # in the order asked
+    for name, source in files:
+        assert os.stat(store.input_dir(payload.payload_id) / name).st_ino == os.stat(source).st_ino
+
+
+async def test_a_payload_folder_that_is_a_symlink_is_refused(store: PayloadStore, spool: Path) -> None:
+    payload = await store.create(PayloadType.PIPELINE)
+    inside = store.input_dir(payload.payload_id) / "real"
+    inside.mkdir(parents=True)
+    (store.input_dir(payload.payload_id) / "alias").symlink_to(inside)
+    source = spool_file(spool, "1.dcm", b"x")
+    with pytest.raises(InvalidArgument, match="cannot be opened"):
+        await LocalFiles(store, [spool]).adopt(payload.payload_id, [("alias/1.dcm", str(source))])
