@@ -100,49 +100,45 @@ async def test_once_quiet_the_pool_is_topped_up_and_stops_while_spares_are_taken
     assert batches == [BATCH, BATCH, BATCH, BATCH, 1]  # 3 batches + 1 missing after the second burst
 
 
-async def test_the_quiet_top_up_waits_while_busy(tmp_path, monkeypatch: pytest.MonkeyPatch):
-    # Quiet is when a study's grouping timeout ends: the top-up waits out its hand-off.
+async def _held_by_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, busy: list[bool], clock: list[float]
+                        ) -> SparePool:
+    """A pool of 3 batches with 2 taken, its top-up due (quiet) but held by `busy`."""
     monkeypatch.setattr(spares, "BUSY_RECHECK", 0.01)
-    clock = [100.0]
     pool = _pool(tmp_path, 3 * BATCH, clock)
     pool.fill()
     for _ in range(2 * BATCH):
         os.close(pool.take()[1])
-    busy = [True]
     pool.busy = lambda: busy[0]
     pool.refill_soon()
     clock[0] += 1.0  # quiet, but busy
     await asyncio.sleep(0.2)
     assert len(pool) == BATCH and pool._task is None and pool._timer is not None
-    busy[0] = False
+    return pool
+
+
+async def _topped_up(pool: SparePool) -> None:
     for _ in range(200):
         if len(pool) == 3 * BATCH:
             break
         await asyncio.sleep(0.01)
     assert len(pool) == 3 * BATCH
     await pool.aclose()
+
+
+async def test_the_quiet_top_up_waits_while_busy(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    # Quiet is when a study's grouping timeout ends: the top-up waits out its hand-off.
+    busy = [True]
+    pool = await _held_by_busy(tmp_path, monkeypatch, busy, [100.0])
+    busy[0] = False
+    await _topped_up(pool)
 
 
 async def test_busy_holds_the_top_up_for_a_while_only(tmp_path, monkeypatch: pytest.MonkeyPatch):
     # A hand-off stuck for minutes (a platform timing out) must not keep the pool low that long.
-    monkeypatch.setattr(spares, "BUSY_RECHECK", 0.01)
     clock = [100.0]
-    pool = _pool(tmp_path, 3 * BATCH, clock)
-    pool.fill()
-    for _ in range(2 * BATCH):
-        os.close(pool.take()[1])
-    pool.busy = lambda: True
-    pool.refill_soon()
-    clock[0] += 1.0
-    await asyncio.sleep(0.1)
-    assert len(pool) == BATCH  # held
+    pool = await _held_by_busy(tmp_path, monkeypatch, [True], clock)
     clock[0] += spares.BUSY_LIMIT
-    for _ in range(200):
-        if len(pool) == 3 * BATCH:
-            break
-        await asyncio.sleep(0.01)
-    assert len(pool) == 3 * BATCH
-    await pool.aclose()
+    await _topped_up(pool)
 
 
 async def test_below_the_low_mark_a_batch_is_made_even_while_busy(tmp_path):
